@@ -1,0 +1,1 @@
+"""The contact-center domain: plain Python, free of Flask and of Asterisk."""

@@ -1,0 +1,66 @@
+"""Domain events: one list of names, one small thread-safe bus.
+
+``pbx`` publishes what Asterisk did, ``web`` subscribes to push it to panels.  When the
+two run in separate processes the same names travel through Redis (see docs/architecture.md).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+# -- event names (subscribe to these, never to Asterisk event names) --------------------
+PBX_CONNECTED = "pbx.connected"          # data: {"link": "ami"|"ari", "version": str|None}
+PBX_DISCONNECTED = "pbx.disconnected"    # data: {"link": "ami"|"ari", "error": str|None}
+PBX_RESYNCED = "pbx.resynced"            # data: {"link": ..., "channels": int}
+CALL_ENTERED = "call.entered"            # data: {"call_id", "caller", "number", "args"}
+CALL_ANSWERED = "call.answered"          # data: {"call_id"}
+CALL_ENDED = "call.ended"                # data: {"call_id", "cause", "cause_text", "duration"}
+
+ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+Handler = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous publish/subscribe; a failing handler is logged and does not stop others."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def subscribe(self, name: str, handler: Handler) -> Callable[[], None]:
+        """Subscribe to one event name, or ``"*"`` for all.  Returns an unsubscribe function."""
+        with self._lock:
+            self._handlers[name].append(handler)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if handler in self._handlers[name]:
+                    self._handlers[name].remove(handler)
+
+        return unsubscribe
+
+    def publish(self, name: str, **data: Any) -> Event:
+        event = Event(name, data)
+        with self._lock:
+            handlers = list(self._handlers.get(name, ())) + list(self._handlers.get("*", ()))
+        for handler in handlers:
+            try:
+                handler(event)
+            except Exception:  # pragma: no cover - logged, not raised
+                log.exception("event handler failed for %s", name)
+        return event

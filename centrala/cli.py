@@ -1,0 +1,306 @@
+"""``centrala`` command line: run, db, pbx, user, trunk."""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+
+import click
+
+from .config import Settings
+from .db import Database
+
+
+def _settings(ctx) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _fail(message: str) -> None:
+    click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.option("--data-dir", envvar="CENTRALA_DATA_DIR", default=None,
+              help="Data directory (default ./var).")
+@click.pass_context
+def main(ctx, data_dir):
+    """Centrala: a self-hosted contact center on Asterisk."""
+    try:
+        settings = Settings.load(data_dir=data_dir)
+    except (ValueError, OSError) as exc:
+        _fail(f"bad configuration: {exc}")
+    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("asyncari").setLevel(logging.WARNING)
+    logging.getLogger("asyncswagger11").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    ctx.obj = {"settings": settings}
+
+
+# -- database --------------------------------------------------------------------------
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx):
+    """Apply all Alembic migrations."""
+    settings = _settings(ctx)
+    settings.ensure_dirs()
+    Database(settings.db_url).upgrade()
+    click.echo("database is up to date")
+
+
+def _open_db(settings: Settings) -> Database:
+    settings.ensure_dirs()
+    database = Database(settings.db_url)
+    database.upgrade()
+    return database
+
+
+# -- pbx -------------------------------------------------------------------------------
+@main.group()
+def pbx():
+    """The local Asterisk and the pbx controller."""
+
+
+@pbx.command("prepare")
+@click.pass_context
+def pbx_prepare(ctx):
+    """Make sure an Asterisk is available (build the private root if needed)."""
+    from pbx.errors import PbxError
+    from pbx.runtime import AsteriskRuntime
+
+    try:
+        launcher = AsteriskRuntime(_settings(ctx)).launcher()
+    except PbxError as exc:
+        _fail(str(exc))
+    click.echo(f"using {launcher.description}")
+
+
+@pbx.command("up")
+@click.pass_context
+def pbx_up(ctx):
+    """Start Asterisk (building its private root on first use); return once fully booted."""
+    from pbx.errors import PbxError
+    from pbx.runtime import AsteriskRuntime
+
+    settings = _settings(ctx)
+    try:
+        version = AsteriskRuntime(settings).up(db=_open_db(settings))
+    except PbxError as exc:
+        _fail(str(exc))
+    click.echo(f"Asterisk {version} is up (SIP {settings.sip_host}:{settings.sip_port}, "
+               f"AMI 127.0.0.1:{settings.ami_port}, ARI 127.0.0.1:{settings.ari_port})")
+
+
+@pbx.command("down")
+@click.pass_context
+def pbx_down(ctx):
+    """Stop Asterisk cleanly."""
+    from pbx.runtime import AsteriskRuntime
+
+    was_running = AsteriskRuntime(_settings(ctx)).down()
+    click.echo("Asterisk stopped" if was_running else "Asterisk was not running")
+
+
+@pbx.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def pbx_status(ctx, as_json):
+    """Show whether Asterisk runs, its version and ports."""
+    from pbx.runtime import AsteriskRuntime
+
+    status = AsteriskRuntime(_settings(ctx)).status()
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+    else:
+        click.echo("\n".join(f"{k:8} {v}" for k, v in status.items()))
+    sys.exit(0 if status["running"] else 3)
+
+
+@pbx.command("render")
+@click.option("--module-dir", default=None,
+              help="Asterisk's module directory (default: that of the Asterisk found locally).")
+@click.pass_context
+def pbx_render(ctx, module_dir):
+    """Render Asterisk's configuration into the data dir (for a separately run Asterisk)."""
+    from pbx import render
+    from pbx.runtime import AsteriskRuntime
+
+    settings = _settings(ctx)
+    database = _open_db(settings)
+    mod_dir = module_dir or AsteriskRuntime(settings).launcher().module_dir()
+    changed = render.render(settings, mod_dir, render.trunks_from_db(database))
+    click.echo(f"rendered {len(changed)} changed file(s) into {settings.asterisk_dir / 'etc'}")
+
+
+@pbx.command("health")
+@click.pass_context
+def pbx_health(ctx):
+    """Exit 0 when the pbx controller is connected to AMI and ARI (for health checks)."""
+    from .pbx_status import health
+
+    settings = _settings(ctx)
+    body = health(Database(settings.db_url), settings.health_stale_seconds)
+    click.echo(json.dumps(body))
+    sys.exit(0 if body["status"] == "ok" else 1)
+
+
+@pbx.command("controller")
+@click.pass_context
+def pbx_controller(ctx):
+    """Run only the pbx controller (for a scaled-out deployment)."""
+    import asyncio
+
+    from agents.events import EventBus
+    from pbx.controller import Controller
+
+    settings = _settings(ctx)
+    controller = Controller(settings, _open_db(settings), EventBus())
+
+    async def _run():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, controller.request_stop)
+        await controller.run()
+
+    asyncio.run(_run())
+
+
+# -- users and trunks ------------------------------------------------------------------
+@main.group()
+def user():
+    """User accounts."""
+
+
+@user.command("add")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["admin", "agent"]), default="agent", show_default=True)
+@click.option("--password", default=None, help="Initial password (default: generated and printed).")
+@click.pass_context
+def user_add(ctx, email, name, role, password):
+    """Add a user."""
+    from .users import UserError, create_user, generate_password
+
+    database = _open_db(_settings(ctx))
+    shown = password or generate_password()
+    try:
+        with database.session() as s:
+            u = create_user(s, email, name, role, shown)
+    except UserError as exc:
+        _fail(str(exc))
+    click.echo(f"created {u.role} {u.email}" + ("" if password else f" with password: {shown}"))
+
+
+@main.group()
+def trunk():
+    """SIP trunks to GSM/TDM gateways and carriers."""
+
+
+@trunk.command("add")
+@click.argument("name")
+@click.option("--host", required=True)
+@click.option("--port", type=int, default=5060, show_default=True)
+@click.option("--username", default=None)
+@click.option("--password", default=None)
+@click.pass_context
+def trunk_add(ctx, name, host, port, username, password):
+    """Add a trunk; a running Asterisk is reloaded to pick it up."""
+    import re
+
+    from sqlalchemy import select
+
+    from pbx.runtime import AsteriskRuntime
+
+    from .models import Trunk
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        _fail("trunk name may contain letters, digits, '-' and '_' only")
+    if not 1 <= port <= 65535:
+        _fail("port must be between 1 and 65535")
+    settings = _settings(ctx)
+    database = _open_db(settings)
+    with database.session() as s:
+        if s.scalar(select(Trunk).where(Trunk.name == name)):
+            _fail(f"trunk {name} already exists")
+        if s.scalar(select(Trunk).where(Trunk.host == host, Trunk.port == port)):
+            _fail(f"another trunk already uses {host}:{port}")
+        s.add(Trunk(name=name, host=host, port=port, username=username, password=password, enabled=True))
+    runtime = AsteriskRuntime(settings)
+    if runtime.is_running():
+        runtime.reload(db=database)
+    click.echo(f"trunk {name} added ({host}:{port})")
+
+
+# -- run -------------------------------------------------------------------------------
+@main.command("run")
+@click.option("--no-asterisk", is_flag=True, help="Do not start Asterisk (use one already running).")
+@click.pass_context
+def run(ctx, no_asterisk):
+    """Start Asterisk (if not up), the pbx controller and the web server."""
+    from werkzeug.serving import make_server
+
+    from agents.events import EventBus
+    from pbx.controller import Controller, ControllerThread
+    from pbx.errors import PbxError
+    from pbx.runtime import AsteriskRuntime
+    from web import create_app
+
+    from .users import ensure_first_admin
+
+    settings = _settings(ctx)
+    database = _open_db(settings)
+    created = ensure_first_admin(database, settings.admin_email)
+    if created:
+        admin, password = created
+        click.secho("\n  First start: an administrator was created. Note the password now,"
+                    " it is not shown again.", fg="yellow")
+        click.secho(f"    email:    {admin.email}\n    password: {password}\n", bold=True)
+
+    runtime = AsteriskRuntime(settings)
+    started_asterisk = False
+    if not no_asterisk and not runtime.is_running():
+        click.echo("Starting Asterisk (the first start builds its private root; this takes a minute)...")
+        try:
+            version = runtime.up(db=database)
+        except PbxError as exc:
+            _fail(str(exc))
+        started_asterisk = True
+        click.echo(f"Asterisk {version} is up")
+
+    bus = EventBus()
+    controller = ControllerThread(Controller(settings, database, bus)).start()
+    app = create_app(settings, db=database, bus=bus)
+    try:
+        server = make_server(settings.http_host, settings.http_port, app, threaded=True)
+    except OSError as exc:
+        controller.stop()
+        if started_asterisk:
+            runtime.down()
+        _fail(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    web_thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
+    web_thread.start()
+    click.secho(f"Centrala is running at http://{settings.http_host}:{settings.http_port}/ "
+                f"(Ctrl-C stops it)", fg="green")
+    stop.wait()
+    click.echo("Stopping...")
+    server.shutdown()
+    controller.stop()
+    if started_asterisk:
+        runtime.down()
+    database.dispose()
+    click.echo("Stopped.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

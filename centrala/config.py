@@ -1,0 +1,143 @@
+"""Settings from ``CENTRALA_*`` environment variables and an optional TOML file.
+
+Precedence: environment variable > config file (``CENTRALA_CONFIG`` or
+``<data dir>/centrala.toml``) > default.  Every setting is documented in the README's
+configuration reference; keep the two in step.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets as _secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "CENTRALA_"
+
+
+def _int(value) -> int:
+    return int(str(value).strip())
+
+
+def _bool(value) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    database_url: str = ""            # default: sqlite:///<data_dir>/centrala.db
+    http_host: str = "127.0.0.1"
+    http_port: int = 5000
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 20000
+    ami_port: int = 5038
+    ari_port: int = 8088
+    redis_url: str = ""               # empty: one process, in-memory event fan-out
+    asterisk_root: Path = Path("/var/cache/centrala/asterisk-root")
+    asterisk_suite: str = "sid"
+    debian_mirror: str = ""           # empty: read from the machine's apt sources
+    admin_email: str = "admin@centrala.local"
+    health_stale_seconds: float = 6.0
+    log_level: str = "INFO"
+
+    _types = {
+        "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
+        "ami_port": _int, "ari_port": _int, "health_stale_seconds": float,
+        "data_dir": Path, "asterisk_root": Path,
+    }
+
+    @classmethod
+    def load(cls, environ: dict | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        values: dict = {}
+        data_dir = Path(overrides.get("data_dir") or env.get(PREFIX + "DATA_DIR") or cls.data_dir)
+        config_file = env.get(PREFIX + "CONFIG") or str(data_dir / "centrala.toml")
+        if Path(config_file).is_file():
+            with open(config_file, "rb") as fh:
+                values.update({k.lower(): v for k, v in tomllib.load(fh).items()})
+        for f in dataclasses.fields(cls):
+            if f.name.startswith("_"):
+                continue
+            key = PREFIX + f.name.upper()
+            if key in env:
+                values[f.name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        converted = {}
+        for name, value in values.items():
+            if name not in {f.name for f in dataclasses.fields(cls)}:
+                raise ValueError(f"unknown setting {name!r} in configuration")
+            conv = cls._types.get(name, str)
+            converted[name] = conv(value)
+        settings = cls(**converted)
+        return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())
+
+    # -- derived paths -----------------------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'centrala.db'}"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        return self.data_dir / "asterisk"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.data_dir / "prompts"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def ensure_dirs(self) -> None:
+        for p in (self.data_dir, self.asterisk_dir, self.recordings_dir, self.prompts_dir,
+                  self.uploads_dir, self.log_dir):
+            p.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def secrets(self) -> "Secrets":
+        return Secrets.load(self.data_dir)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secrets generated on first start and kept in ``<data dir>/secrets.json`` (mode 0600)."""
+    ami_user: str = "centrala"
+    ami_password: str = ""
+    ari_user: str = "centrala"
+    ari_password: str = ""
+    flask_secret_key: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path) -> "Secrets":
+        path = Path(data_dir) / "secrets.json"
+        data = {}
+        if path.exists():
+            data = json.loads(path.read_text())
+        changed = False
+        for name in ("ami_password", "ari_password", "flask_secret_key"):
+            if not data.get(name):
+                data[name] = _secrets.token_urlsafe(32)
+                changed = True
+        if changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh, indent=2)
+            os.replace(tmp, path)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

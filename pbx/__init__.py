@@ -1,0 +1,1 @@
+"""Everything that talks to Asterisk: runtime manager, config rendering, AMI/ARI controller."""

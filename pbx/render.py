@@ -1,0 +1,117 @@
+"""Render Asterisk configuration from ``asterisk-conf/`` and ``dialplan/`` templates plus
+database state into ``<data dir>/asterisk/etc``.  Files are written only when their content
+changes, so a reload after rendering touches only what really changed.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from centrala.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS = [REPO_ROOT / "asterisk-conf", REPO_ROOT / "dialplan"]
+ARI_APP = "centrala"
+
+# Modules Centrala never uses: hardware channels, other VoIP stacks, external databases and
+# services.  Loading them only costs boot time and log noise.
+NOLOAD = [
+    "chan_dahdi.so", "chan_iax2.so", "chan_mgcp.so", "chan_skinny.so", "chan_unistim.so",
+    "chan_mobile.so", "chan_ooh323.so", "chan_motif.so", "chan_console.so", "chan_alsa.so",
+    "chan_websocket.so",
+    "res_config_mysql.so", "res_config_odbc.so", "res_config_pgsql.so", "res_config_ldap.so",
+    "res_config_sqlite3.so", "res_odbc.so", "res_odbc_transaction.so", "res_corosync.so",
+    "cdr_pgsql.so", "cdr_odbc.so", "cdr_adaptive_odbc.so", "cdr_tds.so", "cdr_radius.so",
+    "cdr_sqlite3_custom.so", "cdr_beanstalkd.so", "cdr_custom.so", "cdr_manager.so", "cdr_csv.so",
+    "cel_pgsql.so", "cel_odbc.so", "cel_tds.so", "cel_radius.so", "cel_sqlite3_custom.so",
+    "cel_beanstalkd.so", "cel_custom.so", "cel_manager.so",
+    "res_hep.so", "res_hep_pjsip.so", "res_hep_rtcp.so", "res_snmp.so", "res_xmpp.so",
+    "res_calendar.so", "res_calendar_caldav.so", "res_calendar_ews.so", "res_calendar_exchange.so",
+    "res_calendar_icalendar.so", "res_phoneprov.so", "res_pjsip_phoneprov_provider.so",
+    "res_smdi.so", "res_fax.so", "res_fax_spandsp.so", "res_prometheus.so", "res_statsd.so",
+    "res_aeap.so", "res_speech_aeap.so", "res_pjsip_config_wizard.so", "res_geolocation.so",
+    "pbx_lua.so", "pbx_ael.so", "pbx_dundi.so", "pbx_realtime.so", "app_voicemail.so",
+    "app_voicemail_imap.so", "app_voicemail_odbc.so", "app_minivm.so", "app_festival.so",
+    "app_meetme.so", "app_jack.so", "app_alarmreceiver.so", "app_adsiprog.so", "app_getcpeid.so",
+    "app_agent_pool.so", "app_amd.so", "app_confbridge.so", "app_page.so", "app_followme.so",
+    "res_parking.so", "res_pjsip_notify.so", "res_resolver_unbound.so", "res_stun_monitor.so",
+    "res_pjsip_geolocation.so", "res_clialiases.so", "res_http_media_cache.so",
+    "res_adsi.so", "func_odbc.so", "res_ael_share.so", "res_pjsip_stir_shaken.so", "res_stir_shaken.so",
+]
+
+
+@dataclass
+class RenderPaths:
+    etc_dir: Path
+    run_dir: Path
+    log_dir: Path
+    lib_dir: Path
+    spool_dir: Path
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "RenderPaths":
+        base = settings.asterisk_dir
+        return cls(base / "etc", base / "run", base / "log", base / "lib", base / "spool")
+
+    def make(self) -> None:
+        for p in (self.etc_dir, self.run_dir, self.log_dir, self.lib_dir, self.lib_dir / "keys",
+                  self.spool_dir):
+            p.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def asterisk_conf(self) -> Path:
+        return self.etc_dir / "asterisk.conf"
+
+
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+                       undefined=StrictUndefined, keep_trailing_newline=True,
+                       trim_blocks=False, lstrip_blocks=False)
+
+
+def template_context(settings: Settings, mod_dir: str, trunks: list | None = None) -> dict:
+    paths = RenderPaths.for_settings(settings)
+    secrets = settings.secrets
+    return {
+        "etc_dir": paths.etc_dir, "run_dir": paths.run_dir, "log_dir": paths.log_dir,
+        "lib_dir": paths.lib_dir, "spool_dir": paths.spool_dir, "mod_dir": mod_dir,
+        "ami_port": settings.ami_port, "ami_user": secrets.ami_user,
+        "ami_password": secrets.ami_password, "ari_port": settings.ari_port,
+        "ari_user": secrets.ari_user, "ari_password": secrets.ari_password,
+        "ari_app": ARI_APP, "sip_host": settings.sip_host, "sip_port": settings.sip_port,
+        "rtp_start": settings.rtp_start, "rtp_end": settings.rtp_end,
+        "tone_country": "pl", "noload": NOLOAD, "trunks": trunks or [],
+    }
+
+
+def render(settings: Settings, mod_dir: str, trunks: list | None = None) -> list[Path]:
+    """Render every template; return the files whose content changed."""
+    paths = RenderPaths.for_settings(settings)
+    paths.make()
+    env = _environment()
+    ctx = template_context(settings, mod_dir, trunks)
+    changed = []
+    for name in sorted(env.list_templates(filter_func=lambda n: n.endswith(".conf.j2"))):
+        target = paths.etc_dir / name[:-len(".j2")]
+        content = env.get_template(name).render(**ctx)
+        if target.exists() and target.read_text() == content:
+            continue
+        tmp = target.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        os.replace(tmp, target)
+        changed.append(target)
+    return changed
+
+
+def trunks_from_db(db) -> list:
+    from sqlalchemy import select
+
+    from centrala.models import Trunk
+
+    with db.session() as s:
+        return list(s.scalars(select(Trunk).where(Trunk.enabled.is_(True)).order_by(Trunk.name)))

@@ -1,0 +1,50 @@
+"""What happens to a call inside Centrala's Stasis app.
+
+Until numbers and queues exist (VOI-1, VOI-2), an inbound call to a number Centrala does not
+know is answered, hears "service unavailable", and is hung up: never left ringing.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+import anyio
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_NUMBER_SOUND = "sound:ss-noservice"
+
+
+class PlaybackWaiter:
+    """Lets a call flow wait for its PlaybackFinished event, which the controller feeds in."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, anyio.Event] = {}
+
+    def expect(self, playback_id: str) -> anyio.Event:
+        ev = anyio.Event()
+        self._events[playback_id] = ev
+        return ev
+
+    def finished(self, playback_id: str) -> None:
+        ev = self._events.pop(playback_id, None)
+        if ev:
+            ev.set()
+
+
+async def play_and_wait(client, waiter: PlaybackWaiter, channel_id: str, media: str,
+                        timeout: float = 30.0) -> None:
+    playback_id = "pb-" + uuid.uuid4().hex
+    done = waiter.expect(playback_id)
+    await client.channels.play(channelId=channel_id, media=media, playbackId=playback_id)
+    with anyio.move_on_after(timeout):
+        await done.wait()
+
+
+async def inbound_unknown_number(client, waiter: PlaybackWaiter, channel_id: str) -> None:
+    try:
+        await client.channels.answer(channelId=channel_id)
+        await play_and_wait(client, waiter, channel_id, UNKNOWN_NUMBER_SOUND)
+        await client.channels.hangup(channelId=channel_id, reason="normal")
+    except Exception as exc:  # the caller may already have hung up
+        log.info("inbound flow for %s ended early: %s", channel_id, exc)

@@ -1,0 +1,48 @@
+from agents.backoff import Backoff
+from agents.calls import CallRegistry
+from agents.events import CALL_ENDED, CALL_ENTERED, EventBus
+from agents.status import AgentStatus
+
+
+def test_backoff_grows_to_ceiling_and_resets():
+    b = Backoff(initial=0.5, factor=2, maximum=5)
+    assert [b.next_delay() for _ in range(6)] == [0.5, 1, 2, 4, 5, 5]
+    b.reset()
+    assert b.next_delay() == 0.5
+
+
+def test_bus_delivers_to_named_and_wildcard_subscribers_and_survives_failures():
+    bus = EventBus()
+    seen = []
+
+    def broken(_event):
+        raise RuntimeError("boom")
+
+    bus.subscribe(CALL_ENTERED, broken)
+    unsubscribe = bus.subscribe(CALL_ENTERED, lambda e: seen.append(("named", e.data["call_id"])))
+    bus.subscribe("*", lambda e: seen.append(("all", e.name)))
+    bus.publish(CALL_ENTERED, call_id="c1")
+    bus.publish(CALL_ENDED, call_id="c1")
+    unsubscribe()
+    bus.publish(CALL_ENTERED, call_id="c2")
+    assert seen == [("named", "c1"), ("all", CALL_ENTERED), ("all", CALL_ENDED), ("all", CALL_ENTERED)]
+
+
+def test_call_registry_lifecycle_and_resync():
+    calls = CallRegistry()
+    calls.enter("a", "48500100200", "48221234567")
+    calls.enter("b", "1", "2")
+    assert calls.answered("a").answered_at is not None
+    ended = calls.end("a", 16)
+    assert ended.ended_normally and "a" not in calls
+    assert calls.end("a", 16) is None
+    assert calls.replace_all({"x"}) == {"b"}
+    assert len(calls) == 0
+    calls.enter("c", "1", "2")
+    assert not calls.end("c", 17).ended_normally  # busy is not a normal end
+
+
+def test_only_online_agents_receive_work():
+    assert AgentStatus("online").receives_work
+    assert not AgentStatus.BREAK.receives_work
+    assert not AgentStatus.OFFLINE.receives_work

@@ -1,0 +1,37 @@
+from types import SimpleNamespace
+
+from pbx import render
+from tests.helpers import instance_settings
+
+
+def test_render_writes_loopback_ami_ari_with_generated_secrets(tmp_path):
+    s = instance_settings(tmp_path / "d")
+    changed = render.render(s, "/usr/lib/x86_64-linux-gnu/asterisk/modules")
+    etc = s.asterisk_dir / "etc"
+    names = {p.name for p in changed}
+    assert {"asterisk.conf", "manager.conf", "http.conf", "ari.conf", "pjsip.conf",
+            "extensions.conf", "modules.conf"} <= names
+    manager = (etc / "manager.conf").read_text()
+    assert "bindaddr = 127.0.0.1" in manager and f"port = {s.ami_port}" in manager
+    assert s.secrets.ami_password in manager
+    http = (etc / "http.conf").read_text()
+    assert "bindaddr = 127.0.0.1" in http and f"bindport = {s.ari_port}" in http
+    assert s.secrets.ari_password in (etc / "ari.conf").read_text()
+    assert f"astetcdir => {etc}" in (etc / "asterisk.conf").read_text()
+    assert "Stasis(centrala,inbound,${EXTEN})" in (etc / "extensions.conf").read_text()
+    assert (etc / "manager.conf").stat().st_mode & 0o077 == 0  # secrets not world-readable
+    # nothing changed -> nothing rewritten
+    assert render.render(s, "/usr/lib/x86_64-linux-gnu/asterisk/modules") == []
+
+
+def test_trunks_identified_by_address_and_port(tmp_path):
+    s = instance_settings(tmp_path / "d")
+    trunks = [SimpleNamespace(name="gsm1", host="127.0.0.1", port=5099, username=None, password=None),
+              SimpleNamespace(name="carrier", host="10.0.0.5", port=5060, username="acct", password="pw")]
+    render.render(s, "/mods", trunks)
+    pjsip = (s.asterisk_dir / "etc" / "pjsip.conf").read_text()
+    assert "match = 127.0.0.1:5099" in pjsip
+    assert "[trunk-gsm1]" in pjsip and "context = centrala-inbound" in pjsip
+    assert "outbound_auth = trunk-carrier-auth" in pjsip and "username = acct" in pjsip
+    assert "trunk-gsm1-auth" not in pjsip
+    assert f"bind = {s.sip_host}:{s.sip_port}" in pjsip
