@@ -21,8 +21,11 @@ PBX_RESYNCED = "pbx.resynced"            # data: {"link": ..., "channels": int}
 CALL_ENTERED = "call.entered"            # data: {"call_id", "caller", "number", "args"}
 CALL_ANSWERED = "call.answered"          # data: {"call_id"}
 CALL_ENDED = "call.ended"                # data: {"call_id", "cause", "cause_text", "duration"}
+AGENT_STATUS_CHANGED = "agent.status_changed"  # data: {"user_id", "status", "channels"}
+NOTIFICATION_CREATED = "notification.created"  # data: {"user_id", "id", "channel", "title"}
 
-ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED)
+ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
+       AGENT_STATUS_CHANGED, NOTIFICATION_CREATED)
 
 
 @dataclass(frozen=True)

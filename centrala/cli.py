@@ -200,6 +200,31 @@ def user_add(ctx, email, name, role, password):
 
 
 @main.group()
+def token():
+    """REST API tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@click.pass_context
+def token_create(ctx, email, name):
+    """Create an API token and print it (it is not stored in readable form)."""
+    from . import audit
+    from .tokens import create_api_token
+    from .users import by_email
+
+    database = _open_db(_settings(ctx))
+    with database.session() as s:
+        u = by_email(s, email)
+        if u is None or not u.active:
+            _fail(f"no active user with email {email}")
+        value = create_api_token(s, u, name)
+        audit.record(s, audit.TOKEN_CREATED, actor=u, target=u.email, via="cli", name=name)
+    click.echo(value)
+
+
+@main.group()
 def trunk():
     """SIP trunks to GSM/TDM gateways and carriers."""
 

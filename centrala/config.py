@@ -44,10 +44,24 @@ class Settings:
     admin_email: str = "admin@centrala.local"
     health_stale_seconds: float = 6.0
     log_level: str = "INFO"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = "none"            # none | starttls | ssl
+    mail_from: str = "Centrala <centrala@localhost>"
+    public_url: str = ""              # base of links in emails; default http://<http_host>:<http_port>
+    user_limit: int = 10              # licence limit shown as "N/limit"
+    reset_token_hours: float = 1.0
+    invite_token_hours: float = 72.0
+    login_attempts: int = 5           # failed logins per address and minute before 429
+    presence_grace_seconds: float = 60.0  # all panels gone this long -> Offline
 
     _types = {
         "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
-        "ami_port": _int, "ari_port": _int, "health_stale_seconds": float,
+        "ami_port": _int, "ari_port": _int, "health_stale_seconds": float, "smtp_port": _int,
+        "user_limit": _int, "reset_token_hours": float, "invite_token_hours": float,
+        "login_attempts": _int, "presence_grace_seconds": float,
         "data_dir": Path, "asterisk_root": Path,
     }
 
@@ -76,6 +90,10 @@ class Settings:
         settings = cls(**converted)
         return dataclasses.replace(settings, data_dir=settings.data_dir.resolve())
 
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
     # -- derived paths -----------------------------------------------------------------
     @property
     def db_url(self) -> str:
@@ -98,12 +116,16 @@ class Settings:
         return self.data_dir / "uploads"
 
     @property
+    def avatars_dir(self) -> Path:
+        return self.data_dir / "uploads" / "avatars"
+
+    @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
     def ensure_dirs(self) -> None:
         for p in (self.data_dir, self.asterisk_dir, self.recordings_dir, self.prompts_dir,
-                  self.uploads_dir, self.log_dir):
+                  self.uploads_dir, self.avatars_dir, self.log_dir):
             p.mkdir(parents=True, exist_ok=True)
 
     @property

@@ -8,7 +8,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import func, select
 
-from .models import User
+from agents.channels import clean_channels
+from agents.status import AgentStatus
+
+from .models import User, utcnow
 
 ROLES = ("admin", "agent")
 _hasher = PasswordHasher()
@@ -36,7 +39,16 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def create_user(session, email: str, name: str, role: str = "agent", password: str | None = None) -> User:
+MIN_PASSWORD = 10
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+
+
+def create_user(session, email: str, name: str, role: str = "agent", password: str | None = None,
+                position: str = "", channels=(), limit: int | None = None) -> User:
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise UserError(f"{email!r} is not a valid email address")
@@ -44,13 +56,59 @@ def create_user(session, email: str, name: str, role: str = "agent", password: s
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if not name.strip():
         raise UserError("name must not be empty")
-    if session.scalar(select(User).where(User.email == email)):
+    if session.scalar(select(User).where(func.lower(User.email) == email)):
         raise UserError(f"a user with email {email} already exists")
-    user = User(email=email, name=name.strip(), role=role, active=True,
+    if limit is not None and active_count(session) >= limit:
+        raise UserError(f"the user limit is reached ({limit}/{limit})")
+    try:
+        channels = clean_channels(channels)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    user = User(email=email, name=name.strip(), role=role, active=True, position=position.strip(),
+                channels=channels, status=AgentStatus.OFFLINE.value, ringtone="long",
                 password_hash=hash_password(password) if password else None)
     session.add(user)
     session.flush()
     return user
+
+
+def active_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))
+
+
+def by_email(session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def set_password(user: User, password: str) -> None:
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+
+
+def set_status(user: User, status: str) -> bool:
+    """Set an agent's status; True if it changed.  Deactivated users are always Offline."""
+    new = AgentStatus(status).value
+    if not user.active:
+        new = AgentStatus.OFFLINE.value
+    if user.status == new:
+        return False
+    user.status = new
+    user.status_changed_at = utcnow()
+    return True
+
+
+def deactivate(user: User) -> None:
+    """A deactivated user cannot log in and drops out of routing (Offline)."""
+    user.active = False
+    set_status(user, AgentStatus.OFFLINE.value)
+
+
+def online_users(session, channel: str | None = None) -> list[User]:
+    """Who is Online (STA-2), optionally only those serving ``channel``: routing asks this."""
+    users = session.scalars(select(User).where(User.active.is_(True), User.status == AgentStatus.ONLINE.value)
+                            .order_by(User.status_changed_at, User.id)).all()
+    return [u for u in users if channel is None or channel in (u.channels or [])]
 
 
 def ensure_first_admin(db, email: str) -> tuple[User, str] | None:

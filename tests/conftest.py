@@ -74,3 +74,108 @@ def controller(pbx_instance):
     wait_for(lambda: ctl.ami_up and ctl.ari_up, 15, what="controller connected to AMI and ARI")
     yield ctl, recorder
     thread.stop()
+
+
+# -- mail and web ------------------------------------------------------------------------
+class Mailbox:
+    """Messages received by a real SMTP server (aiosmtpd) on loopback."""
+
+    def __init__(self):
+        import threading
+
+        self.messages = []
+        self._cond = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        with self._cond:
+            self.messages.append(msg)
+            self._cond.notify_all()
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 10.0, subject_contains: str = ""):
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for m in self.messages:
+                    if to.lower() in str(m["To"]).lower() and subject_contains in str(m["Subject"]):
+                        return m
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no email to {to} within {timeout} s; got {[str(m['To']) for m in self.messages]}")
+                self._cond.wait(remaining)
+
+    def count(self, to: str) -> int:
+        with self._cond:
+            return sum(1 for m in self.messages if to.lower() in str(m["To"]).lower())
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    from .helpers import free_port
+
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    box.port = port
+    yield box
+    controller.stop()
+
+
+def mail_link(message) -> str:
+    import re
+
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    return re.search(r"https?://\S+/password/reset/\S+", body).group(0)
+
+
+@pytest.fixture
+def web_settings(tmp_path, database_url, smtp_server):
+    return instance_settings(tmp_path / "data", database_url, CENTRALA_SMTP_PORT=smtp_server.port,
+                             CENTRALA_MAIL_FROM="Centrala <centrala@example.com>",
+                             CENTRALA_PRESENCE_GRACE_SECONDS=1)
+
+
+@pytest.fixture
+def app(web_settings, database):
+    from web import create_app
+
+    application = create_app(web_settings, db=database)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def live_server(app, web_settings):
+    """The app served by a real threaded HTTP server on loopback (for the browser tests)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", web_settings.http_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{web_settings.http_port}"
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def make_user(database):
+    """Create a user directly in the database: make_user(email, role='agent', password=...)."""
+    from centrala.users import create_user
+
+    def make(email: str, role: str = "agent", password: str = "correct horse 1", name: str | None = None,
+             channels=("chat", "email", "voice_in")):
+        with database.session() as s:
+            u = create_user(s, email, name or email.split("@")[0].title(), role, password, channels=channels)
+            return u.id
+
+    return make

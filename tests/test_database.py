@@ -15,10 +15,11 @@ pytestmark = pytest.mark.db
 
 def test_migrations_create_schema_and_reach_head(database):
     tables = set(inspect(database.engine).get_table_names())
-    assert {"users", "trunks", "pbx_status", "alembic_version"} <= tables
-    assert current_revision(database.url) == "0001"
+    assert {"users", "trunks", "pbx_status", "alembic_version", "api_tokens", "auth_tokens",
+            "login_failures", "audit_log", "notifications"} <= tables
+    assert current_revision(database.url) == "0002"
     database.upgrade()  # idempotent
-    assert current_revision(database.url) == "0001"
+    assert current_revision(database.url) == "0002"
 
 
 def test_downgrade_to_base_and_back(database_url):

@@ -1,36 +1,108 @@
 """Flask application factory (Flask's tutorial convention): ``create_app(settings)``."""
 from __future__ import annotations
 
-from flask import Flask
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from flask_socketio import SocketIO
 
 from agents.events import EventBus
+from agents.presence import PresenceTracker
 from centrala.config import Settings
 from centrala.db import Database
 
-from .extensions import socketio
+from .extensions import babel, close_dbs, csrf, login_manager
+from .i18n import select_locale
+
+HERE = Path(__file__).resolve().parent
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
-               bus: EventBus | None = None) -> Flask:
+               bus: EventBus | None = None, start_background: bool = True) -> Flask:
     settings = settings or Settings.load()
     settings.ensure_dirs()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secrets.flask_secret_key,
+        SESSION_COOKIE_NAME="centrala_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,   # the token lives as long as the session
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
     )
     app.extensions["centrala.settings"] = settings
     app.extensions["centrala.db"] = db or Database(settings.db_url)
     app.extensions["centrala.bus"] = bus or EventBus()
+    app.extensions["centrala.presence"] = PresenceTracker(settings.presence_grace_seconds)
 
-    socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url or None,
-                      channel="flask-socketio", cors_allowed_origins=[])
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    from flask_babel import get_locale
 
+    app.jinja_env.globals["get_locale"] = get_locale
+    # async_mode='threading' on purpose: eventlet/gevent monkey-patching breaks the pbx
+    # controller's asyncio loop in the same process (docs/architecture.md).  Same-origin
+    # sockets only (the default): a foreign page cannot ride an agent's session cookie.
+    SocketIO(app, async_mode="threading", message_queue=settings.redis_url or None,
+             channel="flask-socketio", manage_session=False)
+    app.teardown_appcontext(close_dbs)
+
+    from .api.http import bp as api_bp
+    from .auth import loader  # noqa: F401  (registers the Flask-Login user loader)
+    from .auth.http import bp as auth_bp
     from .health.http import bp as health_bp
-    from .main.http import bp as main_bp
+    from .panel.http import bp as panel_bp
+    from .presence.sockets import register as register_presence
+    from .profile.http import bp as profile_bp
+    from .settings.http import bp as settings_bp
 
-    app.register_blueprint(health_bp)
-    app.register_blueprint(main_bp)
+    for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, api_bp):
+        app.register_blueprint(bp)
+    csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
+    register_presence(app, start_background=start_background)
+    _register_errors(app)
     return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_errors(app: Flask) -> None:
+    from flask_babel import gettext as _
+    from flask_wtf.csrf import CSRFError
+
+    messages = {
+        400: lambda: _("The request could not be understood."),
+        401: lambda: _("Authentication required."),
+        403: lambda: _("You do not have permission to open this page."),
+        404: lambda: _("This page does not exist."),
+        405: lambda: _("This method is not allowed here."),
+        413: lambda: _("The file is too large."),
+        429: lambda: _("Too many attempts. Try again in a minute."),
+    }
+
+    def render_error(code: int, message: str | None = None):
+        message = message or messages.get(code, lambda: _("Something went wrong."))()
+        if _wants_json():
+            return jsonify({"error": {"code": code, "message": message}}), code
+        return render_template("error.html", code=code, message=message), code
+
+    def handler(e):
+        # abort(code, "our own words") keeps them; Werkzeug's stock English text is replaced
+        custom = getattr(e, "description", None)
+        if custom == getattr(type(e), "description", None):
+            custom = None
+        return render_error(e.code, custom)
+
+    for code in messages:
+        app.register_error_handler(code, handler)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return render_error(400, _("The form has expired or was sent from another site. Reload the page and try again."))

@@ -1,0 +1,181 @@
+"""REST API v1 (BEY-1): bearer tokens, JSON errors, OpenAPI 3 at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, g, jsonify, request
+from sqlalchemy import select
+
+from agents.channels import CHANNELS
+from agents.status import AgentStatus
+from centrala import audit
+from centrala.mail import MailError
+from centrala.models import User
+from centrala.tokens import user_for_api_token
+from centrala.users import UserError, create_user, deactivate
+
+from ..auth.services import send_password_link
+from ..extensions import client_ip, dbs, settings
+from ..presence.services import change_status
+from .openapi import spec
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def api_error(code: int, message: str):
+    return jsonify({"error": {"code": code, "message": message}}), code
+
+
+def token_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            resp = api_error(401, "Missing bearer token: send 'Authorization: Bearer <token>'.")
+            resp[0].headers["WWW-Authenticate"] = 'Bearer realm="centrala"'
+            return resp
+        s = dbs()
+        user = user_for_api_token(s, token.strip())
+        if user is None:
+            resp = api_error(401, "Invalid or revoked token, or the user is deactivated.")
+            resp[0].headers["WWW-Authenticate"] = 'Bearer realm="centrala", error="invalid_token"'
+            return resp
+        s.commit()  # last_used_at
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_only(view):
+    @wraps(view)
+    @token_required
+    def wrapper(*args, **kwargs):
+        if not g.api_user.is_admin:
+            return api_error(403, "Administrators only.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def user_json(u: User) -> dict:
+    return {"id": u.id, "email": u.email, "name": u.name, "role": u.role, "position": u.position,
+            "channels": list(u.channels or []), "status": u.status, "active": u.active,
+            "language": u.language, "ringtone": u.ringtone,
+            "status_changed_at": u.status_changed_at.isoformat() if u.status_changed_at else None,
+            "created_at": u.created_at.isoformat() if u.created_at else None}
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        resp, code = api_error(400, "Send a JSON object with Content-Type: application/json.")
+        resp.status_code = code
+        abort(resp)
+    return data
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(spec(settings().base_url))
+
+
+@bp.get("/users/me")
+@token_required
+def me():
+    return jsonify(user_json(g.api_user))
+
+
+@bp.put("/users/me/status")
+@token_required
+def my_status():
+    status = _json_body().get("status")
+    if status not in {s.value for s in AgentStatus}:
+        return api_error(400, "status must be one of: online, break, offline.")
+    change_status(dbs(), g.api_user, status, actor=g.api_user)
+    return jsonify(user_json(g.api_user))
+
+
+@bp.get("/users")
+@admin_only
+def list_users():
+    q = select(User).order_by(User.name)
+    if request.args.get("status"):
+        q = q.where(User.status == request.args["status"])
+    if request.args.get("active") in ("true", "false"):
+        q = q.where(User.active.is_(request.args["active"] == "true"))
+    return jsonify({"items": [user_json(u) for u in dbs().scalars(q)]})
+
+
+@bp.post("/users")
+@admin_only
+def add_user():
+    data = _json_body()
+    s = dbs()
+    try:
+        channels = data.get("channels", list(CHANNELS))
+        if not isinstance(channels, list):
+            raise UserError("channels must be a list")
+        user = create_user(s, str(data.get("email", "")), str(data.get("name", "")), str(data.get("role", "agent")),
+                           None, str(data.get("position", "")), channels, limit=settings().user_limit)
+    except UserError as exc:
+        s.rollback()
+        return api_error(422 if "limit" not in str(exc) else 409, str(exc))
+    audit.record(s, audit.USER_CREATED, actor=g.api_user, target=user.email, ip=client_ip(), via="api")
+    invited = True
+    try:
+        send_password_link(settings(), s, user, "invite")
+    except MailError:
+        invited = False
+    s.commit()
+    body = user_json(user) | {"invitation_sent": invited}
+    return jsonify(body), 201, {"Location": f"/api/v1/users/{user.id}"}
+
+
+@bp.get("/users/<int:user_id>")
+@admin_only
+def get_user(user_id: int):
+    user = dbs().get(User, user_id)
+    return jsonify(user_json(user)) if user else api_error(404, "No such user.")
+
+
+@bp.patch("/users/<int:user_id>")
+@admin_only
+def update_user(user_id: int):
+    s = dbs()
+    user = s.get(User, user_id)
+    if user is None:
+        return api_error(404, "No such user.")
+    data = _json_body()
+    unknown = set(data) - {"name", "role", "position", "channels", "active"}
+    if unknown:
+        return api_error(422, "Unknown field(s): " + ", ".join(sorted(unknown)))
+    if "role" in data and data["role"] not in ("admin", "agent"):
+        return api_error(422, "role must be admin or agent.")
+    if "channels" in data and (not isinstance(data["channels"], list) or set(data["channels"]) - set(CHANNELS)):
+        return api_error(422, "channels must be a list of: " + ", ".join(CHANNELS))
+    if "name" in data and not str(data["name"]).strip():
+        return api_error(422, "name must not be empty.")
+    if user.id == g.api_user.id and (data.get("active") is False or data.get("role") == "agent"):
+        return api_error(409, "You cannot deactivate yourself or take away your own administrator role.")
+    for key in ("name", "role", "position"):
+        if key in data:
+            setattr(user, key, str(data[key]).strip())
+    if "channels" in data:
+        user.channels = [c for c in CHANNELS if c in data["channels"]]
+    if data.get("active") is False and user.active:
+        change_status(s, user, "offline", reason="deactivated")
+        deactivate(user)
+        audit.record(s, audit.USER_DEACTIVATED, actor=g.api_user, target=user.email, ip=client_ip(), via="api")
+    elif data.get("active") is True:
+        user.active = True
+    audit.record(s, audit.USER_UPDATED, actor=g.api_user, target=user.email, ip=client_ip(), via="api",
+                 fields=sorted(data))
+    s.commit()
+    return jsonify(user_json(user))
+
+
+@bp.errorhandler(405)
+def method_not_allowed(_e):
+    return api_error(405, "Method not allowed on this path.")

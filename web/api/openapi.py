@@ -1,0 +1,91 @@
+"""The OpenAPI 3 document of /api/v1 (kept next to the routes it describes)."""
+from __future__ import annotations
+
+from agents.channels import CHANNELS
+
+ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _resp(description: str, schema: dict | None = None) -> dict:
+    r = {"description": description}
+    if schema:
+        r["content"] = {"application/json": {"schema": schema}}
+    return r
+
+
+def spec(base_url: str) -> dict:
+    user_ref = {"$ref": "#/components/schemas/User"}
+    errors = {"400": ERROR, "401": ERROR}
+    admin_errors = {**errors, "403": ERROR}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Centrala API", "version": "1.0.0",
+                 "description": "REST API of the Centrala contact center. Authenticate with "
+                                "`Authorization: Bearer <token>`; create a token with "
+                                "`centrala token create --email E`."},
+        "servers": [{"url": base_url + "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/users/me": {"get": {"summary": "The token's user", "operationId": "getMe",
+                                  "responses": {"200": _resp("The user", user_ref), **errors}}},
+            "/users/me/status": {"put": {
+                "summary": "Change my status (Online / Break / Offline)", "operationId": "setMyStatus",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["status"],
+                    "properties": {"status": {"$ref": "#/components/schemas/Status"}}}}}},
+                "responses": {"200": _resp("The user with the new status", user_ref), **errors}}},
+            "/users": {
+                "get": {"summary": "List users (administrators)", "operationId": "listUsers",
+                        "parameters": [
+                            {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/Status"}},
+                            {"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}],
+                        "responses": {"200": _resp("Users", {"type": "object", "properties": {
+                            "items": {"type": "array", "items": user_ref}}}), **admin_errors}},
+                "post": {"summary": "Add a user and email an invitation (administrators)",
+                         "operationId": "addUser",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "$ref": "#/components/schemas/NewUser"}}}},
+                         "responses": {"201": _resp("Created", user_ref), "409": ERROR, "422": ERROR,
+                                       **admin_errors}}},
+            "/users/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "get": {"summary": "One user (administrators)", "operationId": "getUser",
+                        "responses": {"200": _resp("The user", user_ref), "404": ERROR, **admin_errors}},
+                "patch": {"summary": "Change a user; `active: false` deactivates (administrators)",
+                          "operationId": "updateUser",
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                              "$ref": "#/components/schemas/UserPatch"}}}},
+                          "responses": {"200": _resp("The user", user_ref), "404": ERROR, "409": ERROR,
+                                        "422": ERROR, **admin_errors}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": _resp("Error", {"$ref": "#/components/schemas/Error"})},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}}}},
+                "Status": {"type": "string", "enum": ["online", "break", "offline"]},
+                "Channel": {"type": "string", "enum": list(CHANNELS)},
+                "User": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "email": {"type": "string", "format": "email"},
+                    "name": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "agent"]},
+                    "position": {"type": "string"},
+                    "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}},
+                    "status": {"$ref": "#/components/schemas/Status"}, "active": {"type": "boolean"},
+                    "language": {"type": "string", "nullable": True, "enum": ["pl", "en", None]},
+                    "ringtone": {"type": "string", "enum": ["long", "short"]},
+                    "status_changed_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "created_at": {"type": "string", "format": "date-time", "nullable": True}}},
+                "NewUser": {"type": "object", "required": ["email", "name"], "properties": {
+                    "email": {"type": "string", "format": "email"}, "name": {"type": "string"},
+                    "role": {"type": "string", "enum": ["admin", "agent"], "default": "agent"},
+                    "position": {"type": "string"},
+                    "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}}}},
+                "UserPatch": {"type": "object", "additionalProperties": False, "properties": {
+                    "name": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "agent"]},
+                    "position": {"type": "string"}, "active": {"type": "boolean"},
+                    "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}}}},
+            },
+        },
+    }

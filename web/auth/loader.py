@@ -1,0 +1,34 @@
+"""Flask-Login wiring: load the user for a session; deactivated users and sessions from
+before a password change are rejected."""
+from __future__ import annotations
+
+from flask import redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from centrala.models import User
+
+from ..extensions import dbs, login_manager
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Log in to continue.")
+login_manager.session_protection = "basic"
+
+
+@login_manager.user_loader
+def load_user(identity: str):
+    user_id, _, stamp = identity.partition(".")
+    if not user_id.isdigit():
+        return None
+    user = dbs().get(User, int(user_id))
+    if user is None or not user.active or user.get_id() != identity:
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    from flask import abort
+
+    if request.path.startswith("/api/"):
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))

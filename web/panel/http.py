@@ -1,0 +1,82 @@
+"""The panel shell: dashboard, top-bar tabs, language switch, status (DSH-4, ACC-7, STA-1)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from agents.status import AgentStatus
+from centrala import __version__
+from centrala.models import User
+from centrala.pbx_status import health
+
+from ..extensions import db, dbs, settings
+from ..i18n import LANGUAGES
+from ..presence.services import change_status, roster
+
+bp = Blueprint("panel", __name__)
+
+# The top bar's tabs; areas not built yet show an honest empty state.
+TABS = [
+    ("dashboard", _l("Dashboard")), ("tasks", _l("Tasks")), ("history", _l("History")),
+    ("files", _l("Files")), ("contacts", _l("Contacts")), ("reports", _l("Reports")),
+]
+PLACEHOLDERS = {
+    "tasks": _l("Tasks for you and your team will be listed here."),
+    "history": _l("Every call, chat, email and message with your customers will be listed here."),
+    "files": _l("Files you share with your team will be listed here."),
+    "contacts": _l("Your customers' contacts will be listed here."),
+    "reports": _l("Reports on volumes, handling and response times will be shown here."),
+}
+
+
+@bp.app_context_processor
+def shell_context():
+    return {"tabs": TABS, "version": __version__, "statuses": [s.value for s in AgentStatus]}
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    s = dbs()
+    people = roster(s)
+    counts = {st.value: sum(1 for p in people if p["status"] == st.value) for st in AgentStatus}
+    return render_template("panel/dashboard.html", active_tab="dashboard", people=people, counts=counts,
+                           health=health(db(), settings().health_stale_seconds))
+
+
+@bp.get("/<any(tasks, history, files, contacts, reports):tab>")
+@login_required
+def placeholder(tab: str):
+    return render_template("panel/placeholder.html", active_tab=tab, text=PLACEHOLDERS[tab])
+
+
+@bp.post("/language")
+def set_language():
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        abort(400)
+    session["lang"] = lang
+    if current_user.is_authenticated:
+        s = dbs()
+        s.get(User, current_user.id).language = lang
+        s.commit()
+    return redirect(_back())
+
+
+@bp.post("/status")
+@login_required
+def set_status():
+    """Form fallback for the name menu's status switch (the panel normally uses the socket)."""
+    status = request.form.get("status", "")
+    if status not in {s.value for s in AgentStatus}:
+        abort(400)
+    s = dbs()
+    user = s.get(User, current_user.id)
+    change_status(s, user, status, actor=user)
+    return redirect(_back())
+
+
+def _back() -> str:
+    ref = request.form.get("next") or ""
+    return ref if ref.startswith("/") and not ref.startswith("//") else url_for("panel.dashboard")

@@ -1,0 +1,140 @@
+"""Socket.IO namespace ``/agent`` for panels: presence, status, notifications.
+
+Every event checks the session server-side: anonymous sockets are refused at connect, admin
+events are refused for agents.
+"""
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from flask import current_app, request
+from flask_login import current_user
+from flask_socketio import join_room
+
+from agents.status import AgentStatus
+from centrala.models import User
+
+from ..extensions import dbs
+from ..notifications import services as notifications
+from .services import NAMESPACE, change_status, roster, user_presence
+
+log = logging.getLogger(__name__)
+FORBIDDEN = {"ok": False, "error": "forbidden"}
+
+
+def _authenticated(handler):
+    @wraps(handler)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return {"ok": False, "error": "unauthorized"}
+        return handler(*args, **kwargs)
+
+    return wrapper
+
+
+def _admin(handler):
+    @wraps(handler)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return {"ok": False, "error": "unauthorized"}
+        if not current_user.is_admin:
+            log.warning("refused admin socket event from %s", current_user.email)
+            return FORBIDDEN
+        return handler(*args, **kwargs)
+
+    return wrapper
+
+
+def snapshot(user_id: int) -> dict:
+    s = dbs()
+    me = s.get(User, user_id)
+    return {"me": user_presence(me), "presence": roster(s),
+            "badges": notifications.badges(s, user_id),
+            "notifications": notifications.recent(s, user_id)}
+
+
+def register(app, start_background: bool = True) -> None:
+    sio = app.extensions["socketio"]
+    tracker = app.extensions["centrala.presence"]
+
+    @sio.on("connect", namespace=NAMESPACE)
+    def on_connect(auth=None):
+        if not current_user.is_authenticated:
+            return False  # refused: the client sees connect_error
+        join_room(f"user:{current_user.id}")
+        tracker.connected(current_user.id, request.sid)
+        sio.emit("snapshot", snapshot(current_user.id), to=request.sid, namespace=NAMESPACE)
+
+    @sio.on("disconnect", namespace=NAMESPACE)
+    def on_disconnect(*_args):
+        if current_user.is_authenticated:
+            tracker.disconnected(current_user.id, request.sid)
+
+    @sio.on("resync", namespace=NAMESPACE)
+    @_authenticated
+    def on_resync(_data=None):
+        return {"ok": True, **snapshot(current_user.id)}
+
+    @sio.on("status:set", namespace=NAMESPACE)
+    @_authenticated
+    def on_status(data):
+        status = (data or {}).get("status")
+        if status not in {s.value for s in AgentStatus}:
+            return {"ok": False, "error": "invalid status"}
+        s = dbs()
+        user = s.get(User, current_user.id)
+        change_status(s, user, status, actor=user)
+        return {"ok": True, "status": user.status}
+
+    @sio.on("presence:set", namespace=NAMESPACE)
+    @_admin
+    def on_presence_set(data):
+        """A supervisor sets another agent's status (e.g. Offline for someone who left)."""
+        data = data or {}
+        if data.get("status") not in {s.value for s in AgentStatus}:
+            return {"ok": False, "error": "invalid status"}
+        s = dbs()
+        user = s.get(User, int(data.get("user_id") or 0))
+        if user is None:
+            return {"ok": False, "error": "no such user"}
+        change_status(s, user, data["status"], actor=s.get(User, current_user.id), reason="set by administrator")
+        return {"ok": True, "status": user.status}
+
+    @sio.on("notification:answer", namespace=NAMESPACE)
+    @_authenticated
+    def on_answer(data):
+        n = notifications.resolve(dbs(), current_user.id, int((data or {}).get("id") or 0), "answered")
+        return {"ok": n is not None, "link": n.link if n else None}
+
+    @sio.on("notification:ignore", namespace=NAMESPACE)
+    @_authenticated
+    def on_ignore(data):
+        n = notifications.resolve(dbs(), current_user.id, int((data or {}).get("id") or 0), "ignored")
+        return {"ok": n is not None}
+
+    if start_background:
+        sio.start_background_task(_offline_sweeper, app)
+
+
+def _offline_sweeper(app) -> None:
+    """Agents whose every panel has been gone for the grace period go Offline."""
+    sio = app.extensions["socketio"]
+    tracker = app.extensions["centrala.presence"]
+    interval = max(0.2, min(1.0, tracker.grace / 4))
+    while True:
+        sio.sleep(interval)
+        due = tracker.due_offline()
+        if not due:
+            continue
+        with app.app_context():
+            s = app.extensions["centrala.db"].sessions()
+            try:
+                for uid in due:
+                    user = s.get(User, uid)
+                    if user is not None and tracker.panels(uid) == 0:
+                        change_status(s, user, "offline", reason="no open panel")
+            except Exception:
+                log.exception("offline sweep failed")
+            finally:
+                s.close()

@@ -1,0 +1,189 @@
+/* Centrala agent panel: live presence, status menu, notification drawer (Socket.IO /agent). */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("panel-config").textContent);
+  var T = cfg.texts;
+  var myStatus = cfg.status;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function fmt(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] == null ? "" : values[k]; });
+  }
+
+  /* ---------- menus (click, Escape, outside click) ---------- */
+  function toggle(button, panel, open) {
+    var show = open === undefined ? panel.hidden : open;
+    panel.hidden = !show;
+    button.setAttribute("aria-expanded", show ? "true" : "false");
+    if (show) {
+      var first = panel.querySelector("a, button");
+      if (first && panel.id === "user-menu") first.focus();
+    }
+  }
+  var menuBtn = $("user-menu-toggle"), menu = $("user-menu");
+  var drawerBtn = $("drawer-toggle"), drawer = $("drawer");
+  menuBtn.addEventListener("click", function (e) { e.stopPropagation(); toggle(menuBtn, menu); });
+  drawerBtn.addEventListener("click", function (e) { e.stopPropagation(); toggle(drawerBtn, drawer); });
+  $("drawer-close").addEventListener("click", function () { toggle(drawerBtn, drawer, false); drawerBtn.focus(); });
+  document.addEventListener("click", function (e) {
+    if (!menu.hidden && !menu.contains(e.target)) toggle(menuBtn, menu, false);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    if (!menu.hidden) { toggle(menuBtn, menu, false); menuBtn.focus(); }
+    else if (!drawer.hidden) { toggle(drawerBtn, drawer, false); drawerBtn.focus(); }
+  });
+  menu.addEventListener("keydown", function (e) {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    var items = Array.prototype.slice.call(menu.querySelectorAll("a, button"));
+    var i = items.indexOf(document.activeElement);
+    var next = items[(i + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length];
+    if (next) { next.focus(); e.preventDefault(); }
+  });
+
+  /* ---------- status ---------- */
+  function showMyStatus(status) {
+    myStatus = status;
+    document.querySelectorAll(".status-option").forEach(function (b) {
+      b.setAttribute("aria-checked", b.dataset.status === status ? "true" : "false");
+    });
+    $("my-status-dot").className = "status-dot status-" + status;
+    $("my-status-text").textContent = T[status];
+    var dot = $("dash-status-dot"), label = $("dash-status");
+    if (dot) dot.className = "status-dot status-" + status;
+    if (label) label.textContent = T[status];
+    document.body.dataset.status = status;
+  }
+  document.body.dataset.status = myStatus;
+
+  /* ---------- sound and desktop notifications (only while Online) ---------- */
+  var audio = {};
+  function ring() {
+    var src = cfg.sounds[cfg.ringtone] || cfg.sounds.long;
+    audio[src] = audio[src] || new Audio(src);
+    try { audio[src].currentTime = 0; var p = audio[src].play(); if (p && p.catch) p.catch(function () {}); } catch (e) { /* autoplay blocked */ }
+  }
+  function desktopNotify(item) {
+    if (!("Notification" in window)) return;
+    if (Notification.permission === "granted") {
+      try { new Notification("Centrala", { body: item.title, tag: "centrala-" + item.id }); } catch (e) { /* ignore */ }
+    }
+  }
+  function askPermission() {
+    if ("Notification" in window && Notification.permission === "default") {
+      try { Notification.requestPermission(); } catch (e) { /* ignore */ }
+    }
+  }
+  document.querySelectorAll("[data-play]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var src = cfg.sounds[b.dataset.play];
+      new Audio(src).play().catch(function () {});
+    });
+  });
+
+  /* ---------- badges and drawer ---------- */
+  function setBadge(id, n) {
+    var el = $(id);
+    if (!el) return;
+    el.textContent = n > 99 ? "99+" : String(n);
+    el.hidden = !n;
+  }
+  function showBadges(b) { setBadge("badge-incoming", b.incoming); setBadge("badge-tasks", b.tasks); }
+  function updateEmpty() { $("drawer-empty").hidden = $("drawer-list").children.length > 0; }
+  function renderItem(item) {
+    var node = document.getElementById("tpl-item").content.firstElementChild.cloneNode(true);
+    node.dataset.id = item.id;
+    node.querySelector(".channel-icon").textContent = (T.channels[item.channel] || item.channel);
+    node.querySelector(".item-title").textContent = item.title;
+    var t = node.querySelector("time");
+    t.dateTime = item.created_at;
+    t.textContent = new Date(item.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    node.querySelector("[data-action=answer]").addEventListener("click", function () {
+      socket.emit("notification:answer", { id: item.id }, function (r) {
+        if (r && r.ok && r.link) window.location.href = r.link;
+      });
+    });
+    node.querySelector("[data-action=ignore]").addEventListener("click", function () {
+      socket.emit("notification:ignore", { id: item.id });
+    });
+    return node;
+  }
+  function addItem(item, prepend) {
+    var list = $("drawer-list");
+    if (list.querySelector('[data-id="' + item.id + '"]')) return;
+    var node = renderItem(item);
+    if (prepend) list.insertBefore(node, list.firstChild); else list.appendChild(node);
+    updateEmpty();
+  }
+  function toast(text) {
+    var el = document.createElement("div");
+    el.className = "toast";
+    el.setAttribute("role", "status");
+    el.textContent = text;
+    $("toasts").appendChild(el);
+    setTimeout(function () { el.remove(); }, 6000);
+  }
+
+  /* ---------- presence list on the dashboard ---------- */
+  function showPresence(p) {
+    var row = document.querySelector('#people [data-user="' + p.id + '"]');
+    if (row) {
+      var pill = row.querySelector("[data-role=status]");
+      pill.className = "pill pill-" + p.status;
+      pill.textContent = T[p.status];
+    }
+    var people = document.querySelectorAll("#people [data-role=status]");
+    if (people.length) {
+      ["online", "break", "offline"].forEach(function (s) {
+        var n = 0;
+        people.forEach(function (el) { if (el.classList.contains("pill-" + s)) n++; });
+        var c = $("count-" + s);
+        if (c) c.textContent = n;
+      });
+    }
+  }
+
+  /* ---------- socket ---------- */
+  var socket = io("/agent", { transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+  window.centralaSocket = socket;
+  socket.on("connect", function () { $("conn-state").hidden = true; document.body.dataset.connected = "1"; });
+  socket.on("disconnect", function () { $("conn-state").hidden = false; document.body.dataset.connected = "0"; });
+  socket.on("connect_error", function () { $("conn-state").hidden = false; });
+  socket.on("snapshot", function (snap) {   // on every (re)connect: resync everything
+    showMyStatus(snap.me.status);
+    snap.presence.forEach(showPresence);
+    showBadges(snap.badges);
+    $("drawer-list").innerHTML = "";
+    snap.notifications.forEach(function (n) { addItem(n, false); });
+    updateEmpty();
+  });
+  socket.on("presence", function (p) {
+    showPresence(p);
+    if (p.id === cfg.me) showMyStatus(p.status);
+  });
+  socket.on("badges", showBadges);
+  socket.on("notification", function (item) {
+    addItem(item, true);
+    if (myStatus === "online") {
+      ring();
+      desktopNotify(item);
+      toast(fmt(T.new_item, { title: item.title }));
+    }
+  });
+  socket.on("notification_resolved", function (r) {
+    var node = document.querySelector('#drawer-list [data-id="' + r.id + '"]');
+    if (node) node.remove();
+    updateEmpty();
+  });
+
+  $("status-form").addEventListener("submit", function (e) {
+    if (!socket.connected) return;   // fall back to the plain form post
+    e.preventDefault();
+    var status = e.submitter ? e.submitter.value : null;
+    if (!status) return;
+    if (status === "online") askPermission();
+    socket.emit("status:set", { status: status }, function (r) {
+      if (r && r.ok) { showMyStatus(r.status); toggle(menuBtn, menu, false); }
+    });
+  });
+})();
