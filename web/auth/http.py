@@ -14,7 +14,8 @@ from centrala import audit
 from centrala.mail import MailError
 from centrala.models import User
 from centrala.tokens import consume_link_token, find_link_token
-from centrala.users import UserError, by_email, set_password
+from centrala.users import UserError, by_email
+from centrala.users import set_password as store_password
 
 from ..extensions import client_ip, dbs, settings
 from ..presence.services import change_status
@@ -136,7 +137,7 @@ def set_password(token: str):
             error = _("The passwords do not match.")
         else:
             try:
-                set_password(user, password)
+                store_password(user, password)
             except UserError:
                 error = _("The password must have at least %(n)d characters.", n=10)
         if error is None:

@@ -40,6 +40,7 @@ def send_password_link(settings, session, user: User, purpose: str) -> None:
     """Email a single-use link: ``invite`` (set a first password) or ``reset``."""
     hours = settings.invite_token_hours if purpose == "invite" else settings.reset_token_hours
     token = issue_link_token(session, user, purpose, timedelta(hours=hours))
+    session.commit()  # the link must work the moment the email arrives
     link = settings.base_url + url_for("auth.set_password", token=token)
     with force_locale(user.language or "pl"):
         if purpose == "invite":

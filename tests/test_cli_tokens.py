@@ -1,0 +1,25 @@
+import pytest
+from click.testing import CliRunner
+
+from centrala.cli import main
+
+pytestmark = pytest.mark.db
+
+
+def test_user_add_and_token_create(settings, database, app):
+    env = {"CENTRALA_DATA_DIR": str(settings.data_dir), "CENTRALA_DATABASE_URL": settings.db_url,
+           "CENTRALA_LOG_LEVEL": "WARNING"}
+    runner = CliRunner()
+    r = runner.invoke(main, ["user", "add", "--email", "ops@example.com", "--name", "Ops", "--role", "admin",
+                             "--password", "a long password"], env=env)
+    assert r.exit_code == 0 and "created admin ops@example.com" in r.output
+    r = runner.invoke(main, ["user", "add", "--email", "ops@example.com", "--name", "Ops"], env=env)
+    assert r.exit_code == 1 and "already exists" in r.output
+    r = runner.invoke(main, ["token", "create", "--email", "ops@example.com"], env=env)
+    assert r.exit_code == 0
+    token = r.output.strip().splitlines()[-1]
+    assert token.startswith("ctr_")
+    me = app.test_client().get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json["email"] == "ops@example.com"
+    r = runner.invoke(main, ["token", "create", "--email", "nobody@example.com"], env=env)
+    assert r.exit_code == 1 and "no active user" in r.output
