@@ -51,12 +51,22 @@ def settings(tmp_path, database_url):
 @pytest.fixture(scope="session")
 def pbx_instance(tmp_path_factory):
     """A real Asterisk for the whole session, with its own data dir, database and ports."""
+    from pbx.errors import PbxError
+
     data = tmp_path_factory.mktemp("pbx")
-    settings = instance_settings(data / "data", f"sqlite:///{data / 'pbx.db'}")
-    db = Database(settings.db_url)
-    db.upgrade()
-    runtime = AsteriskRuntime(settings)
-    runtime.up(db=db)
+    for attempt in range(3):
+        # ports are picked free, but another process may take one before Asterisk binds it
+        settings = instance_settings(data / f"data{attempt}", f"sqlite:///{data / f'pbx{attempt}.db'}")
+        db = Database(settings.db_url)
+        db.upgrade()
+        runtime = AsteriskRuntime(settings)
+        try:
+            runtime.up(db=db)
+            break
+        except PbxError as exc:
+            if attempt == 2 or "in use" not in str(exc) and "exited" not in str(exc):
+                raise
+            print(f"Asterisk start attempt {attempt + 1} failed, retrying with other ports: {exc}")
     yield settings, db, runtime
     runtime.down()
     db.dispose()

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from centrala import audit
@@ -86,7 +86,7 @@ def forgot_password():
         user = by_email(s, email) if email else None
         audit.record(s, audit.PASSWORD_RESET_REQUESTED, target=email[:254], ip=client_ip())
         if user is not None and user.active:
-            _send_in_background(user.id, "reset")
+            _send_in_background(user.id, "reset", str(get_locale()))
         s.commit()
         # the same answer whether or not the address exists
         return render_template("auth/message.html", title=_("Check your inbox"),
@@ -99,7 +99,7 @@ def _hours(h: float) -> str:
     return str(int(h)) if float(h).is_integer() else str(h)
 
 
-def _send_in_background(user_id: int, purpose: str) -> None:
+def _send_in_background(user_id: int, purpose: str, locale: str) -> None:
     """Send outside the request: the answer must not take longer when the address exists."""
     app = current_app._get_current_object()
 
@@ -108,7 +108,7 @@ def _send_in_background(user_id: int, purpose: str) -> None:
             s = app.extensions["centrala.db"].sessions()
             try:
                 user = s.get(User, user_id)
-                send_password_link(app.extensions["centrala.settings"], s, user, purpose)
+                send_password_link(app.extensions["centrala.settings"], s, user, purpose, locale)
                 s.commit()
             except MailError as exc:
                 log.error("password email to user %s not sent: %s", user_id, exc)

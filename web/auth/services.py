@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from flask import render_template, url_for
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy import delete, func, select
 
 from centrala import audit
@@ -36,13 +36,14 @@ def authenticate(session, email: str, password: str) -> User | None:
     return user
 
 
-def send_password_link(settings, session, user: User, purpose: str) -> None:
-    """Email a single-use link: ``invite`` (set a first password) or ``reset``."""
+def send_password_link(settings, session, user: User, purpose: str, locale: str | None = None) -> None:
+    """Email a single-use link: ``invite`` (set a first password) or ``reset``.  The email is in
+    the user's language, else in ``locale`` (the language of whoever asked for it)."""
     hours = settings.invite_token_hours if purpose == "invite" else settings.reset_token_hours
     token = issue_link_token(session, user, purpose, timedelta(hours=hours))
     session.commit()  # the link must work the moment the email arrives
     link = settings.base_url + url_for("auth.set_password", token=token)
-    with force_locale(user.language or "pl"):
+    with force_locale(user.language or locale or str(get_locale() or "en")):
         if purpose == "invite":
             subject = _("You are invited to Centrala")
         else:
