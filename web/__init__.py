@@ -74,6 +74,7 @@ def _wants_json() -> bool:
 
 
 def _register_errors(app: Flask) -> None:
+    from flask_babel import force_locale
     from flask_babel import gettext as _
     from flask_wtf.csrf import CSRFError
 
@@ -84,13 +85,16 @@ def _register_errors(app: Flask) -> None:
         404: lambda: _("This page does not exist."),
         405: lambda: _("This method is not allowed here."),
         413: lambda: _("The file is too large."),
+        410: lambda: _("This link is no longer valid."),
         429: lambda: _("Too many attempts. Try again in a minute."),
     }
 
     def render_error(code: int, message: str | None = None):
+        if _wants_json():  # API clients get stable English messages
+            with force_locale("en"):
+                message = message or messages.get(code, lambda: _("Something went wrong."))()
+            return jsonify({"error": {"code": code, "message": str(message)}}), code
         message = message or messages.get(code, lambda: _("Something went wrong."))()
-        if _wants_json():
-            return jsonify({"error": {"code": code, "message": message}}), code
         return render_template("error.html", code=code, message=message), code
 
     def handler(e):
