@@ -23,9 +23,11 @@ CALL_ANSWERED = "call.answered"          # data: {"call_id"}
 CALL_ENDED = "call.ended"                # data: {"call_id", "cause", "cause_text", "duration"}
 AGENT_STATUS_CHANGED = "agent.status_changed"  # data: {"user_id", "status", "channels"}
 NOTIFICATION_CREATED = "notification.created"  # data: {"user_id", "id", "channel", "title"}
+USERS_CHANGED = "users.changed"          # data: {"user_id"}: created, edited, (de)activated
+QUEUE_MEMBERS_CHANGED = "queue.members_changed"  # data: {"queue", "members": {interface: paused}}
 
 ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
-       AGENT_STATUS_CHANGED, NOTIFICATION_CREATED)
+       AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED)
 
 
 @dataclass(frozen=True)

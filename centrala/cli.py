@@ -136,7 +136,7 @@ def pbx_render(ctx, module_dir):
     settings = _settings(ctx)
     database = _open_db(settings)
     mod_dir = module_dir or AsteriskRuntime(settings).launcher().module_dir()
-    changed = render.render(settings, mod_dir, render.trunks_from_db(database))
+    changed = render.render_from_db(settings, mod_dir, database)
     click.echo(f"rendered {len(changed)} changed file(s) into {settings.asterisk_dir / 'etc'}")
 
 

@@ -56,12 +56,17 @@ class Settings:
     invite_token_hours: float = 72.0
     login_attempts: int = 5           # failed logins per address and minute before 429
     presence_grace_seconds: float = 60.0  # all panels gone this long -> Offline
+    ring_timeout: int = 30            # seconds an agent's phone rings before the next agent (INB-3)
+    wrapup_seconds: int = 0           # pause after a call before the next one is offered (BEY-4)
+    queue_strategy: str = "rrmemory"  # app_queue strategy: rrmemory (fair rotation) or linear
+    sip_public_host: str = ""         # the SIP server name shown to agents; default sip_host
 
     _types = {
         "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
         "ami_port": _int, "ari_port": _int, "health_stale_seconds": float, "smtp_port": _int,
         "user_limit": _int, "reset_token_hours": float, "invite_token_hours": float,
-        "login_attempts": _int, "presence_grace_seconds": float,
+        "login_attempts": _int, "presence_grace_seconds": float, "ring_timeout": _int,
+        "wrapup_seconds": _int,
         "data_dir": Path, "asterisk_root": Path,
     }
 

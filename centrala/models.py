@@ -11,6 +11,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset, also for the naive values SQLite hands back."""
+    if dt is None:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -33,6 +40,8 @@ class User(Base):
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     channels: Mapped[list] = mapped_column(JSON, default=list)               # agents.channels.CHANNELS
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sip_username: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    sip_password: Mapped[str | None] = mapped_column(String(64), nullable=True)  # rendered into pjsip.conf
 
     @property
     def is_admin(self) -> bool:

@@ -69,7 +69,16 @@ def create_user(session, email: str, name: str, role: str = "agent", password: s
                 password_hash=hash_password(password) if password else None)
     session.add(user)
     session.flush()
+    give_sip_account(user)
     return user
+
+
+def give_sip_account(user: User) -> None:
+    """Every user gets a SIP account for a softphone (VOI-7) with a strong random password."""
+    if not user.sip_username:
+        user.sip_username = f"agent{user.id}"
+    if not user.sip_password:
+        user.sip_password = secrets.token_urlsafe(18)
 
 
 def active_count(session) -> int:

@@ -17,14 +17,16 @@ import asyncari
 from agents import events
 from agents.backoff import Backoff
 from agents.calls import CallRegistry
+from agents.routing import AgentView, anyone_to_answer, desired_members, plan
 from centrala.config import Settings
 
-from . import stasis
+from . import render, stasis
 from .ami import AmiConnection
-from .render import ARI_APP
+from .render import ARI_APP, QUEUE
 from centrala.pbx_status import write_status
 
 log = logging.getLogger(__name__)
+logging.getLogger("asyncari.model").setLevel(logging.ERROR)  # "Event not recognized" for every Dial event
 
 Q850 = {16: "Normal clearing", 17: "User busy", 18: "No user responding", 19: "No answer",
         21: "Call rejected", 31: "Normal, unspecified", 34: "No circuit available",
@@ -32,7 +34,8 @@ Q850 = {16: "Normal clearing", 17: "User busy", 18: "No user responding", 19: "N
 
 
 class Controller:
-    def __init__(self, settings: Settings, db, bus: events.EventBus, heartbeat: float = 1.0):
+    def __init__(self, settings: Settings, db, bus: events.EventBus, heartbeat: float = 1.0,
+                 sync_interval: float = 2.0):
         self.settings = settings
         self.db = db
         self.bus = bus
@@ -48,11 +51,19 @@ class Controller:
         self._stop: asyncio.Event | None = None
         self._stop_requested = False
         self._status_dirty: asyncio.Event | None = None
+        self._sync_wanted: asyncio.Event | None = None
+        self.sync_interval = sync_interval
+        self.members: dict[str, bool] = {}   # queue members as last seen: interface -> paused
 
     # -- lifecycle -----------------------------------------------------------------------
     async def run(self) -> None:
         self._stop = asyncio.Event()
         self._status_dirty = asyncio.Event()
+        self._sync_wanted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        wake = lambda _event: loop.call_soon_threadsafe(self._sync_wanted.set)  # noqa: E731
+        unsubscribe = [self.bus.subscribe(events.AGENT_STATUS_CHANGED, wake),
+                       self.bus.subscribe(events.USERS_CHANGED, wake)]
         if self._stop_requested:
             self._stop.set()
         secrets = self.settings.secrets
@@ -62,10 +73,13 @@ class Controller:
             on_up=self._ami_up, on_down=self._ami_down)
         self.ami.connect()
         tasks = [asyncio.create_task(self._ari_loop(), name="ari"),
-                 asyncio.create_task(self._status_loop(), name="status")]
+                 asyncio.create_task(self._status_loop(), name="status"),
+                 asyncio.create_task(self._sync_loop(), name="sync")]
         try:
             await self._stop.wait()
         finally:
+            for u in unsubscribe:
+                u()
             self.ami.close()
             for t in tasks:
                 t.cancel()
@@ -110,14 +124,90 @@ class Controller:
         self._changed()
 
     async def _ami_resync(self) -> None:
-        """After (re)connecting: read the version; later issues re-apply queue membership here."""
+        """After (re)connecting: read the version and re-apply queue membership."""
         try:
             resp = await self.ami.send_action({"Action": "CoreSettings"})
             self.version = resp.get("AsteriskVersion") or self.version
             self._changed()
+            self._sync_wanted.set()
             self.bus.publish(events.PBX_RESYNCED, link="ami", channels=None)
         except Exception as exc:
             log.warning("AMI resync failed: %s", exc)
+
+    # -- configuration and queue membership from the database ----------------------------
+    async def _sync_loop(self) -> None:
+        """Keep Asterisk in step with the database: agents' SIP accounts (config reload) and
+        queue membership from their status.  Woken at once by status/user events in this
+        process, and every ``sync_interval`` seconds for changes made by other processes."""
+        while True:
+            try:
+                await asyncio.wait_for(self._sync_wanted.wait(), timeout=self.sync_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._sync_wanted.clear()
+            if not self.ami_up:
+                continue
+            try:
+                agents = await asyncio.to_thread(_agent_views, self.db)
+                await self._sync_config()
+                await self._sync_queue(agents)
+            except Exception as exc:
+                log.warning("sync with Asterisk failed: %s", _short(exc))
+
+    async def _sync_config(self) -> None:
+        mod_dir = render.current_module_dir(self.settings)
+        if mod_dir is None:
+            return
+        changed = await asyncio.to_thread(render.render_from_db, self.settings, mod_dir, self.db)
+        names = {p.name for p in changed}
+        commands = []
+        if "pjsip.conf" in names:
+            commands.append("module reload res_pjsip.so")
+        if "extensions.conf" in names:
+            commands.append("dialplan reload")
+        if "queues.conf" in names:
+            commands.append("queue reload parameters")
+        for command in commands:
+            await self._action({"Action": "Command", "Command": command})
+        if commands:
+            log.info("Asterisk configuration reloaded: %s", ", ".join(commands))
+
+    async def _queue_members(self) -> dict[str, bool]:
+        resp = await self._action({"Action": "QueueStatus", "Queue": QUEUE}, as_list=True)
+        msgs = resp if isinstance(resp, list) else [resp]
+        return {m.get("Location") or m.get("Interface"): str(m.get("Paused")) == "1"
+                for m in msgs if m.get("Event") == "QueueMember" and m.get("Queue") == QUEUE}
+
+    async def _sync_queue(self, agents: list[AgentView]) -> None:
+        current = await self._queue_members()
+        todo = plan(current, desired_members(agents))
+        for m in todo.add:
+            await self._action({"Action": "QueueAdd", "Queue": QUEUE, "Interface": m.interface,
+                                "MemberName": m.name, "StateInterface": m.interface,
+                                "Paused": "true" if m.paused else "false"})
+            if m.paused:
+                await self._pause(m.interface, True, m.reason)
+        for iface in todo.remove:
+            await self._action({"Action": "QueueRemove", "Queue": QUEUE, "Interface": iface})
+        for m in todo.pause:
+            await self._pause(m.interface, m.paused, m.reason)
+        if todo.add or todo.remove or todo.pause:
+            self.members = await self._queue_members()
+            self.bus.publish(events.QUEUE_MEMBERS_CHANGED, queue=QUEUE, members=dict(self.members))
+        else:
+            self.members = current
+
+    async def _pause(self, interface: str, paused: bool, reason: str) -> None:
+        await self._action({"Action": "QueuePause", "Queue": QUEUE, "Interface": interface,
+                            "Paused": "true" if paused else "false", "Reason": reason})
+
+    async def _action(self, action: dict, as_list: bool = False, timeout: float = 5.0):
+        """One AMI action with a deadline.  ``as_list`` is explicit: panoramisk guesses from the
+        reply text and takes "Added interface to queue" for the start of an event list."""
+        try:
+            return await asyncio.wait_for(self.ami.send_action(action, as_list=as_list), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no answer to AMI {action.get('Action')} {action.get('Command', '')} in {timeout} s") from None
 
     # -- ARI -----------------------------------------------------------------------------
     async def _ari_loop(self) -> None:
@@ -209,7 +299,11 @@ class Controller:
     async def _start_flow(self, client, channel_id: str, args: list[str]) -> None:
         await self._watch_channel(client, channel_id)
         if args[:1] == ["inbound"]:
-            await stasis.inbound_unknown_number(client, self.playbacks, channel_id)
+            agents = await asyncio.to_thread(_agent_views, self.db)
+            if anyone_to_answer(agents):
+                await stasis.to_queue(client, channel_id)
+            else:
+                await stasis.inbound_unknown_number(client, self.playbacks, channel_id)
 
     async def _watch_channel(self, client, channel_id: str) -> None:
         """Keep receiving a call's events after it leaves Stasis (to a queue, or hung up),
@@ -219,6 +313,16 @@ class Controller:
             self._watched.add(channel_id)
         except Exception as exc:
             log.info("could not watch channel %s: %s", channel_id, exc)
+
+
+def _agent_views(db) -> list[AgentView]:
+    from sqlalchemy import select
+
+    from centrala.models import User
+
+    with db.session() as s:
+        return [AgentView(u.sip_username, u.name, u.status, tuple(u.channels or ()), bool(u.active))
+                for u in s.scalars(select(User).where(User.sip_username.is_not(None)))]
 
 
 def _version_of(info) -> str | None:

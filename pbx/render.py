@@ -15,6 +15,7 @@ from centrala.config import Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [REPO_ROOT / "asterisk-conf", REPO_ROOT / "dialplan"]
 ARI_APP = "centrala"
+QUEUE = "centrala-inbound"
 
 # Modules Centrala never uses: hardware channels, other VoIP stacks, external databases and
 # services.  Loading them only costs boot time and log noise.
@@ -72,7 +73,8 @@ def _environment() -> Environment:
                        trim_blocks=False, lstrip_blocks=False)
 
 
-def template_context(settings: Settings, mod_dir: str, trunks: list | None = None) -> dict:
+def template_context(settings: Settings, mod_dir: str, trunks: list | None = None,
+                     agents: list | None = None) -> dict:
     paths = RenderPaths.for_settings(settings)
     secrets = settings.secrets
     return {
@@ -83,16 +85,18 @@ def template_context(settings: Settings, mod_dir: str, trunks: list | None = Non
         "ari_user": secrets.ari_user, "ari_password": secrets.ari_password,
         "ari_app": ARI_APP, "sip_host": settings.sip_host, "sip_port": settings.sip_port,
         "rtp_start": settings.rtp_start, "rtp_end": settings.rtp_end,
-        "tone_country": "pl", "noload": NOLOAD, "trunks": trunks or [],
+        "tone_country": "pl", "noload": NOLOAD, "trunks": trunks or [], "agents": agents or [],
+        "queue": QUEUE, "ring_timeout": settings.ring_timeout, "wrapup_seconds": settings.wrapup_seconds,
+        "queue_strategy": settings.queue_strategy,
     }
 
 
-def render(settings: Settings, mod_dir: str, trunks: list | None = None) -> list[Path]:
+def render(settings: Settings, mod_dir: str, trunks: list | None = None, agents: list | None = None) -> list[Path]:
     """Render every template; return the files whose content changed."""
     paths = RenderPaths.for_settings(settings)
     paths.make()
     env = _environment()
-    ctx = template_context(settings, mod_dir, trunks)
+    ctx = template_context(settings, mod_dir, trunks, agents)
     changed = []
     for name in sorted(env.list_templates(filter_func=lambda n: n.endswith(".conf.j2"))):
         target = paths.etc_dir / name[:-len(".j2")]
@@ -106,6 +110,32 @@ def render(settings: Settings, mod_dir: str, trunks: list | None = None) -> list
         os.replace(tmp, target)
         changed.append(target)
     return changed
+
+
+def current_module_dir(settings: Settings) -> str | None:
+    """The module directory the running configuration was rendered with."""
+    import re
+
+    conf = RenderPaths.for_settings(settings).asterisk_conf
+    if not conf.exists():
+        return None
+    m = re.search(r"^astmoddir => (.+)$", conf.read_text(), re.M)
+    return m.group(1).strip() if m else None
+
+
+def agents_from_db(db) -> list:
+    """Active users with a SIP account: each becomes a PJSIP endpoint for a softphone."""
+    from sqlalchemy import select
+
+    from centrala.models import User
+
+    with db.session() as s:
+        return list(s.scalars(select(User).where(User.active.is_(True), User.sip_username.is_not(None))
+                              .order_by(User.id)))
+
+
+def render_from_db(settings: Settings, mod_dir: str, db) -> list[Path]:
+    return render(settings, mod_dir, trunks_from_db(db), agents_from_db(db))
 
 
 def trunks_from_db(db) -> list:

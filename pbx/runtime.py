@@ -167,8 +167,9 @@ class AsteriskRuntime:
     # -- lifecycle -----------------------------------------------------------------------
     def render_config(self, launcher=None, db=None) -> list[Path]:
         launcher = launcher or self.launcher()
-        trunks = render.trunks_from_db(db) if db is not None else []
-        return render.render(self.settings, launcher.module_dir(), trunks)
+        if db is None:
+            return render.render(self.settings, launcher.module_dir())
+        return render.render_from_db(self.settings, launcher.module_dir(), db)
 
     def up(self, db=None, timeout: float = 90.0) -> str:
         """Start Asterisk (unless running) and return its version once fully booted."""

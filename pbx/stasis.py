@@ -48,3 +48,12 @@ async def inbound_unknown_number(client, waiter: PlaybackWaiter, channel_id: str
         await client.channels.hangup(channelId=channel_id, reason="normal")
     except Exception as exc:  # the caller may already have hung up
         log.info("inbound flow for %s ended early: %s", channel_id, exc)
+
+
+async def to_queue(client, channel_id: str) -> None:
+    """Hand the call to the dialplan's queue context (music on hold, ring timeout, wrap-up)."""
+    try:
+        await client.channels.continueInDialplan(channelId=channel_id, context="centrala-queue",
+                                                 extension="inbound", priority=1)
+    except Exception as exc:
+        log.info("could not queue %s: %s", channel_id, exc)

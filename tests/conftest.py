@@ -56,7 +56,8 @@ def pbx_instance(tmp_path_factory):
     data = tmp_path_factory.mktemp("pbx")
     for attempt in range(3):
         # ports are picked free, but another process may take one before Asterisk binds it
-        settings = instance_settings(data / f"data{attempt}", f"sqlite:///{data / f'pbx{attempt}.db'}")
+        settings = instance_settings(data / f"data{attempt}", f"sqlite:///{data / f'pbx{attempt}.db'}",
+                                     CENTRALA_RING_TIMEOUT=2, CENTRALA_QUEUE_STRATEGY="linear")
         db = Database(settings.db_url)
         db.upgrade()
         runtime = AsteriskRuntime(settings)

@@ -170,3 +170,12 @@ def test_audit_log_visible_to_admins(admin, agent):
     html = admin.get("/settings/audit").get_data(as_text=True)
     assert "login" in html and "agent@example.com" in html
     assert agent.get("/settings/audit").status_code == 403
+
+
+def test_names_cannot_inject_script_into_the_users_page(admin, agent):
+    evil = "x');alert(1);('<b>"
+    r = post(agent, "/profile", {"name": evil, "position": "", "ringtone": "long"}, page="/profile")
+    assert r.status_code == 302
+    html = admin.get("/settings/users").get_data(as_text=True)
+    assert "onsubmit=" not in html and "<b>" not in html
+    assert "x&#39;);alert(1);(&#39;&lt;b&gt;" in html

@@ -46,3 +46,23 @@ def test_only_online_agents_receive_work():
     assert AgentStatus("online").receives_work
     assert not AgentStatus.BREAK.receives_work
     assert not AgentStatus.OFFLINE.receives_work
+
+
+def test_queue_membership_follows_status():
+    from agents.routing import AgentView, Member, anyone_to_answer, desired_members, plan
+
+    agents = [AgentView("agent1", "Ann", "online", ("voice_in", "chat")),
+              AgentView("agent2", "Bob", "break", ("voice_in",)),
+              AgentView("agent3", "Cid", "offline", ("voice_in",)),
+              AgentView("agent4", "Dee", "online", ("chat",)),
+              AgentView("agent5", "Eve", "online", ("voice_in",), active=False)]
+    desired = desired_members(agents)
+    assert desired == {"PJSIP/agent1": Member("PJSIP/agent1", "Ann", False, ""),
+                       "PJSIP/agent2": Member("PJSIP/agent2", "Bob", True, "break")}
+    p = plan({"PJSIP/agent2": False, "PJSIP/agent3": False}, desired)
+    assert [m.interface for m in p.add] == ["PJSIP/agent1"]
+    assert p.remove == ("PJSIP/agent3",)
+    assert [m.interface for m in p.pause] == ["PJSIP/agent2"]
+    assert plan({"PJSIP/agent1": False, "PJSIP/agent2": True}, desired) == plan({}, {})
+    assert anyone_to_answer(agents)
+    assert not anyone_to_answer([AgentView("agent2", "Bob", "break", ("voice_in",))])

@@ -10,12 +10,14 @@ from agents.channels import CHANNELS
 from agents.status import AgentStatus
 from centrala import audit
 from centrala.mail import MailError
-from centrala.models import User
+from centrala.models import User, iso
 from centrala.tokens import user_for_api_token
 from centrala.users import UserError, create_user, deactivate
 
 from ..auth.services import send_password_link
-from ..extensions import client_ip, dbs, settings
+from agents import events
+
+from ..extensions import bus, client_ip, dbs, settings
 from ..presence.services import change_status
 from .openapi import spec
 
@@ -63,8 +65,7 @@ def user_json(u: User) -> dict:
     return {"id": u.id, "email": u.email, "name": u.name, "role": u.role, "position": u.position,
             "channels": list(u.channels or []), "status": u.status, "active": u.active,
             "language": u.language, "ringtone": u.ringtone,
-            "status_changed_at": u.status_changed_at.isoformat() if u.status_changed_at else None,
-            "created_at": u.created_at.isoformat() if u.created_at else None}
+            "status_changed_at": iso(u.status_changed_at), "created_at": iso(u.created_at)}
 
 
 def _json_body() -> dict:
@@ -129,6 +130,7 @@ def add_user():
     except MailError:
         invited = False
     s.commit()
+    bus().publish(events.USERS_CHANGED, user_id=user.id)
     body = user_json(user) | {"invitation_sent": invited}
     return jsonify(body), 201, {"Location": f"/api/v1/users/{user.id}"}
 
@@ -173,6 +175,7 @@ def update_user(user_id: int):
     audit.record(s, audit.USER_UPDATED, actor=g.api_user, target=user.email, ip=client_ip(), via="api",
                  fields=sorted(data))
     s.commit()
+    bus().publish(events.USERS_CHANGED, user_id=user.id)
     return jsonify(user_json(user))
 
 

@@ -31,4 +31,4 @@ def unauthorized():
 
     if request.path.startswith("/api/"):
         abort(401)
-    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))

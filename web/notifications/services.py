@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from agents import events
-from centrala.models import Notification
+from centrala.models import Notification, iso
 
 NAMESPACE = "/agent"
 STATES = ("new", "answered", "ignored")
@@ -17,7 +17,7 @@ STATES = ("new", "answered", "ignored")
 
 def as_dict(n: Notification) -> dict:
     return {"id": n.id, "channel": n.channel, "title": n.title, "body": n.body, "link": n.link,
-            "created_at": n.created_at.isoformat(), "state": n.state, "actions": ["answer", "ignore"]}
+            "created_at": iso(n.created_at), "state": n.state, "actions": ["answer", "ignore"]}
 
 
 def unanswered(session, user_id: int) -> int:

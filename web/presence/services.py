@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from agents import events
 from centrala import audit
-from centrala.models import User
+from centrala.models import User, iso
 from centrala.users import set_status
 
 NAMESPACE = "/agent"
@@ -15,7 +15,7 @@ NAMESPACE = "/agent"
 def user_presence(user: User) -> dict:
     return {"id": user.id, "name": user.name, "status": user.status, "role": user.role,
             "avatar": bool(user.avatar),
-            "changed_at": user.status_changed_at.isoformat() if user.status_changed_at else None}
+            "changed_at": iso(user.status_changed_at)}
 
 
 def roster(session) -> list[dict]:

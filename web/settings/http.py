@@ -15,7 +15,9 @@ from centrala.users import ROLES, UserError, active_count, create_user, deactiva
 
 from ..auth.permissions import admin_required
 from ..auth.services import send_password_link
-from ..extensions import client_ip, dbs, settings
+from agents import events
+
+from ..extensions import bus, client_ip, dbs, settings
 from ..presence.services import change_status
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -103,6 +105,7 @@ def new_user():
                     flash(_("%(name)s was added, but the invitation email could not be sent. Check the mail settings and send it again.",
                             name=user.name), "error")
                 s.commit()
+                bus().publish(events.USERS_CHANGED, user_id=user.id)
                 return redirect(url_for("settings.users"))
     return render_template("settings/user_form.html", section="users", values=values, errors=errors,
                            editing=None), (400 if errors else 200)
@@ -131,6 +134,7 @@ def edit_user(user_id: int):
                 audit.record(s, audit.USER_UPDATED, actor=s.get(User, current_user.id), target=user.email,
                              ip=client_ip(), fields=sorted(changes))
             s.commit()
+            bus().publish(events.USERS_CHANGED, user_id=user.id)
             flash(_("Changes saved."), "success")
             return redirect(url_for("settings.users"))
     return render_template("settings/user_form.html", section="users", values=values, errors=errors,
@@ -149,6 +153,7 @@ def deactivate_user(user_id: int):
     deactivate(user)
     audit.record(s, audit.USER_DEACTIVATED, actor=s.get(User, current_user.id), target=user.email, ip=client_ip())
     s.commit()
+    bus().publish(events.USERS_CHANGED, user_id=user.id)
     flash(_("%(name)s is deactivated and can no longer log in.", name=user.name), "success")
     return redirect(url_for("settings.users"))
 
@@ -165,6 +170,7 @@ def reactivate_user(user_id: int):
     user.active = True
     audit.record(s, audit.USER_REACTIVATED, actor=s.get(User, current_user.id), target=user.email, ip=client_ip())
     s.commit()
+    bus().publish(events.USERS_CHANGED, user_id=user.id)
     flash(_("%(name)s is active again.", name=user.name), "success")
     return redirect(url_for("settings.users"))
 

@@ -6,6 +6,12 @@
   var myStatus = cfg.status;
   var $ = function (id) { return document.getElementById(id); };
 
+  // The server's times are UTC; SQLite hands some back without the "+00:00", and a bare
+  // ISO date-time would be read as the browser's local time.
+  function utc(iso) {
+    return new Date(/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? iso : iso + "Z");
+  }
+
   function fmt(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] == null ? "" : values[k]; });
   }
@@ -22,8 +28,13 @@
   }
   var menuBtn = $("user-menu-toggle"), menu = $("user-menu");
   var drawerBtn = $("drawer-toggle"), drawer = $("drawer");
-  menuBtn.addEventListener("click", function (e) { e.stopPropagation(); toggle(menuBtn, menu); });
-  drawerBtn.addEventListener("click", function (e) { e.stopPropagation(); toggle(drawerBtn, drawer); });
+  // one pop-up at a time: opening the menu closes the drawer and the other way round
+  menuBtn.addEventListener("click", function (e) {
+    e.stopPropagation(); toggle(drawerBtn, drawer, false); toggle(menuBtn, menu);
+  });
+  drawerBtn.addEventListener("click", function (e) {
+    e.stopPropagation(); toggle(menuBtn, menu, false); toggle(drawerBtn, drawer);
+  });
   $("drawer-close").addEventListener("click", function () { toggle(drawerBtn, drawer, false); drawerBtn.focus(); });
   document.addEventListener("click", function (e) {
     if (!menu.hidden && !menu.contains(e.target)) toggle(menuBtn, menu, false);
@@ -97,7 +108,9 @@
     node.querySelector(".item-title").textContent = item.title;
     var t = node.querySelector("time");
     t.dateTime = item.created_at;
-    t.textContent = new Date(item.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    // the page's language (PL/EN choice), not the browser's: no "04:11 PM" in a Polish panel
+    t.textContent = utc(item.created_at).toLocaleTimeString(document.documentElement.lang || [],
+                                                                  { hour: "2-digit", minute: "2-digit" });
     node.querySelector("[data-action=answer]").addEventListener("click", function () {
       socket.emit("notification:answer", { id: item.id }, function (r) {
         if (r && r.ok && r.link) window.location.href = r.link;
@@ -187,3 +200,10 @@
     });
   });
 })();
+
+/* Forms that ask first (e.g. deactivating a user): the question comes from data-confirm,
+   never from inline script, so names with quotes cannot break out. */
+document.addEventListener("submit", function (e) {
+  var form = e.target;
+  if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
+}, true);
