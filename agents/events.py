@@ -25,9 +25,11 @@ AGENT_STATUS_CHANGED = "agent.status_changed"  # data: {"user_id", "status", "ch
 NOTIFICATION_CREATED = "notification.created"  # data: {"user_id", "id", "channel", "title"}
 USERS_CHANGED = "users.changed"          # data: {"user_id"}: created, edited, (de)activated
 QUEUE_MEMBERS_CHANGED = "queue.members_changed"  # data: {"queue", "members": {interface: paused}}
+SIP_REGISTRATION_CHANGED = "sip.registration_changed"  # data: {"user_id", "contact" or None}
 
 ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
-       AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED)
+       AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED,
+       SIP_REGISTRATION_CHANGED)
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,31 @@ def token_create(ctx, email, name):
 
 
 @main.group()
+def sip():
+    """Agents' SIP accounts."""
+
+
+@sip.command("show")
+@click.option("--email", required=True)
+@click.pass_context
+def sip_show(ctx, email):
+    """Print the SIP softphone credentials of a user."""
+    from .users import by_email, give_sip_account
+
+    settings = _settings(ctx)
+    database = _open_db(settings)
+    with database.session() as s:
+        u = by_email(s, email)
+        if u is None:
+            _fail(f"no user with email {email}")
+        give_sip_account(u)
+        click.echo(f"server   {settings.sip_public_host or settings.sip_host}\n"
+                   f"port     {settings.sip_port}/udp\n"
+                   f"username {u.sip_username}\npassword {u.sip_password}\n"
+                   f"state    {'registered ' + u.sip_contact if u.sip_contact else 'not registered'}")
+
+
+@main.group()
 def trunk():
     """SIP trunks to GSM/TDM gateways and carriers."""
 

@@ -42,6 +42,7 @@ class User(Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sip_username: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     sip_password: Mapped[str | None] = mapped_column(String(64), nullable=True)  # rendered into pjsip.conf
+    sip_contact: Mapped[str | None] = mapped_column(String(255), nullable=True)  # registered softphone, if any
 
     @property
     def is_admin(self) -> bool:

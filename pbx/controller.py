@@ -18,6 +18,7 @@ from agents import events
 from agents.backoff import Backoff
 from agents.calls import CallRegistry
 from agents.routing import AgentView, anyone_to_answer, desired_members, plan
+from centrala import sip_accounts
 from centrala.config import Settings
 
 from . import render, stasis
@@ -71,6 +72,7 @@ class Controller:
             host="127.0.0.1", port=self.settings.ami_port, username=secrets.ami_user,
             secret=secrets.ami_password, loop=asyncio.get_running_loop(),
             on_up=self._ami_up, on_down=self._ami_down)
+        self.ami.register_event("ContactStatus", self._on_contact_status)
         self.ami.connect()
         tasks = [asyncio.create_task(self._ari_loop(), name="ari"),
                  asyncio.create_task(self._status_loop(), name="status"),
@@ -130,9 +132,31 @@ class Controller:
             self.version = resp.get("AsteriskVersion") or self.version
             self._changed()
             self._sync_wanted.set()
+            await self._resync_contacts()
             self.bus.publish(events.PBX_RESYNCED, link="ami", channels=None)
         except Exception as exc:
             log.warning("AMI resync failed: %s", exc)
+
+    # -- softphone registrations ---------------------------------------------------------
+    def _on_contact_status(self, manager, event) -> None:
+        aor = event.get("AOR")
+        status = str(event.get("ContactStatus", "")).lower()
+        contact = event.get("URI") if status in sip_accounts.REGISTERED else None
+        if aor:
+            asyncio.ensure_future(self._store_contact(aor, contact))
+
+    async def _store_contact(self, aor: str, contact: str | None) -> None:
+        user_id = await asyncio.to_thread(sip_accounts.set_contact, self.db, aor, contact)
+        if user_id is not None:
+            self.bus.publish(events.SIP_REGISTRATION_CHANGED, user_id=user_id, contact=contact)
+
+    async def _resync_contacts(self) -> None:
+        resp = await self._action({"Action": "PJSIPShowContacts"}, as_list=True)
+        msgs = resp if isinstance(resp, list) else [resp]
+        contacts = {m.get("Aor"): m.get("Uri") for m in msgs
+                    if m.get("Event") == "ContactList" and str(m.get("Status", "")).lower() != "unavailable"}
+        for user_id in await asyncio.to_thread(sip_accounts.replace_all, self.db, contacts):
+            self.bus.publish(events.SIP_REGISTRATION_CHANGED, user_id=user_id, contact=None)
 
     # -- configuration and queue membership from the database ----------------------------
     async def _sync_loop(self) -> None:

@@ -23,3 +23,16 @@ def test_user_add_and_token_create(settings, database, app):
     assert me.status_code == 200 and me.json["email"] == "ops@example.com"
     r = runner.invoke(main, ["token", "create", "--email", "nobody@example.com"], env=env)
     assert r.exit_code == 1 and "no active user" in r.output
+
+
+def test_sip_show(settings, database):
+    env = {"CENTRALA_DATA_DIR": str(settings.data_dir), "CENTRALA_DATABASE_URL": settings.db_url,
+           "CENTRALA_LOG_LEVEL": "WARNING", "CENTRALA_SIP_PORT": "5099"}
+    runner = CliRunner()
+    runner.invoke(main, ["user", "add", "--email", "a@example.com", "--name", "A"], env=env)
+    r = runner.invoke(main, ["sip", "show", "--email", "a@example.com"], env=env)
+    assert r.exit_code == 0, r.output
+    lines = dict(line.split(None, 1) for line in r.output.strip().splitlines()[-5:])
+    assert lines["port"] == "5099/udp" and lines["username"].startswith("agent")
+    assert len(lines["password"]) >= 20 and lines["state"] == "not registered"
+    assert runner.invoke(main, ["sip", "show", "--email", "b@example.com"], env=env).exit_code == 1

@@ -179,3 +179,12 @@ def test_names_cannot_inject_script_into_the_users_page(admin, agent):
     html = admin.get("/settings/users").get_data(as_text=True)
     assert "onsubmit=" not in html and "<b>" not in html
     assert "x&#39;);alert(1);(&#39;&lt;b&gt;" in html
+
+
+def test_profile_shows_sip_account(agent, database, web_settings):
+    html = agent.get("/profile").get_data(as_text=True)
+    with database.session() as s:
+        u = s.scalar(select(User).where(User.email == "agent@example.com"))
+    assert u.sip_username and len(u.sip_password) >= 20
+    assert f'id="sip-username">{u.sip_username}<' in html and f'data-secret="{u.sip_password}"' in html
+    assert "Not registered" in html and f"<code>{web_settings.sip_port}</code>" in html

@@ -133,6 +133,10 @@ def place_call(pbx_instance, tmp_path, talk_ms=3000, number="48221234567"):
 def test_status_drives_queue_membership_within_a_second(pbx_instance, controller, agents):
     ctl, recorder = controller
     ann = agents("ann@example.com", "Ann Online")
+    # the registration is seen by the controller and stored for the profile page (VOI-7)
+    recorder.wait(events.SIP_REGISTRATION_CHANGED, 5, user_id=ann.user_id)
+    with pbx_instance[1].session() as s:
+        assert f"sip:{ann.username}@127.0.0.1:{ann.port}" in (s.get(User, ann.user_id).sip_contact or "")
     iface = f"PJSIP/{ann.username}"
     for status, expected in (("online", False), ("break", True)):
         started = time.monotonic()

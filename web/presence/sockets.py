@@ -12,6 +12,7 @@ from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import join_room
 
+from agents import events
 from agents.status import AgentStatus
 from centrala.models import User
 
@@ -112,6 +113,13 @@ def register(app, start_background: bool = True) -> None:
     def on_ignore(data):
         n = notifications.resolve(dbs(), current_user.id, int((data or {}).get("id") or 0), "ignored")
         return {"ok": n is not None}
+
+    def on_registration(event):
+        """Softphone registered or gone (from the pbx controller): tell the agent's panels."""
+        sio.emit("sip", {"registered": bool(event.data.get("contact"))},
+                 to=f"user:{event.data['user_id']}", namespace=NAMESPACE)
+
+    app.extensions["centrala.bus"].subscribe(events.SIP_REGISTRATION_CHANGED, on_registration)
 
     if start_background:
         sio.start_background_task(_offline_sweeper, app)

@@ -43,8 +43,10 @@ def profile():
             s.commit()
             flash(_("Profile saved."), "success")
             return redirect(url_for("profile.profile"))
-    return render_template("profile.html", user=user, errors=errors, form=request.form if errors else None), \
-        (400 if errors else 200)
+    cfg = settings()
+    sip = {"server": cfg.sip_public_host or cfg.sip_host, "port": cfg.sip_port, "transport": "UDP"}
+    return render_template("profile.html", user=user, errors=errors, form=request.form if errors else None,
+                           sip=sip), (400 if errors else 200)
 
 
 @bp.post("/profile/avatar")

@@ -207,3 +207,23 @@ document.addEventListener("submit", function (e) {
   var form = e.target;
   if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
 }, true);
+
+/* My profile: reveal the SIP password on request; registration state follows the softphone. */
+(function () {
+  var btn = document.getElementById("sip-reveal");
+  var pw = document.getElementById("sip-password");
+  if (btn && pw) {
+    btn.addEventListener("click", function () {
+      var shown = pw.textContent === pw.dataset.secret;
+      pw.textContent = shown ? "••••••••••••" : pw.dataset.secret;
+      btn.textContent = shown ? btn.dataset.show : btn.dataset.hide;
+    });
+  }
+  var state = document.getElementById("sip-state");
+  if (state && window.centralaSocket) {
+    window.centralaSocket.on("sip", function (s) {
+      state.className = "pill " + (s.registered ? "pill-online" : "pill-offline");
+      state.textContent = s.registered ? state.dataset.on : state.dataset.off;
+    });
+  }
+})();
