@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -152,3 +152,39 @@ class PbxStatus(Base):
     ari_connected: Mapped[bool] = mapped_column(Boolean, default=False)
     asterisk_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Number(Base):
+    """A phone number from the pool (VOI-1), E.164, reached through its trunk."""
+    __tablename__ = "numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    trunk_id: Mapped[int] = mapped_column(ForeignKey("trunks.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10), default="gsm")   # gsm | tdm | own
+    label: Mapped[str] = mapped_column(String(100), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Communication(Base):
+    """One conversation in History (HIS-1): for voice, one call and what became of it."""
+    __tablename__ = "communications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))                 # voice | voicemail | chat | ...
+    direction: Mapped[str] = mapped_column(String(10))               # inbound | outbound
+    outcome: Mapped[str] = mapped_column(String(12), default="in_progress")
+    remote: Mapped[str] = mapped_column(String(64), default="")      # the customer's number/address
+    our_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    trunk: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pbx_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # Asterisk channel id
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    agents_rung: Mapped[list] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    wait_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    talk_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    recording: Mapped[str | None] = mapped_column(String(255), nullable=True)   # file under the data dir
+    note: Mapped[str] = mapped_column(Text, default="")
