@@ -26,10 +26,17 @@ NOTIFICATION_CREATED = "notification.created"  # data: {"user_id", "id", "channe
 USERS_CHANGED = "users.changed"          # data: {"user_id"}: created, edited, (de)activated
 QUEUE_MEMBERS_CHANGED = "queue.members_changed"  # data: {"queue", "members": {interface: paused}}
 SIP_REGISTRATION_CHANGED = "sip.registration_changed"  # data: {"user_id", "contact" or None}
+AGENT_RINGING = "call.agent_ringing"     # data: {"user_id", "call_id", "caller", "communication_id"}
+CALL_CONNECTED = "call.connected"        # data: {"user_id", "call_id", "communication_id"}
+CALL_LOGGED = "call.logged"              # data: {"communication_id", "outcome", "call_id"}
+VOICEMAIL_RECEIVED = "call.voicemail"    # data: {"communication_id", "caller"}
+CALL_REQUESTED = "call.requested"        # click-to-call (COM-2): {"communication_id", "sip_username",
+                                         #  "number", "our_number", "trunk", "ring_timeout"}
 
 ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
        AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED,
-       SIP_REGISTRATION_CHANGED)
+       SIP_REGISTRATION_CHANGED, AGENT_RINGING, CALL_CONNECTED, CALL_LOGGED, VOICEMAIL_RECEIVED,
+       CALL_REQUESTED)
 
 
 @dataclass(frozen=True)

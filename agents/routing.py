@@ -58,3 +58,25 @@ def plan(current: dict[str, bool], desired: dict[str, Member]) -> Plan:
 def anyone_to_answer(agents: Iterable[AgentView]) -> bool:
     """Is at least one agent Online for inbound voice?  Otherwise: answering machine (STA-4)."""
     return any(m for m in desired_members(agents).values() if not m.paused)
+
+
+def queue_stats(entries: list[dict], members: list[dict]) -> dict:
+    """The live queue view (BEY-3) from app_queue's own report: callers waiting, longest wait,
+    agents by state.  ``entries``: {"number", "wait"}; ``members``: {"name", "paused", "in_call",
+    "status"} where status is Asterisk's device state number (1 not in use, 2 in use, 6 ringing...)."""
+    waits = [int(e.get("wait") or 0) for e in entries]
+    agents = {"available": 0, "on_call": 0, "ringing": 0, "paused": 0, "unavailable": 0}
+    for m in members:
+        if m.get("paused"):
+            agents["paused"] += 1
+        elif m.get("in_call") or m.get("status") in (2, 3):
+            agents["on_call"] += 1
+        elif m.get("status") in (6, 7):
+            agents["ringing"] += 1
+        elif m.get("status") in (4, 5, 0):
+            agents["unavailable"] += 1
+        else:
+            agents["available"] += 1
+    return {"waiting": len(entries), "longest_wait": max(waits, default=0),
+            "callers": sorted(entries, key=lambda e: -int(e.get("wait") or 0)), "agents": agents,
+            "members": members}

@@ -289,6 +289,40 @@ def trunk_add(ctx, name, host, port, username, password):
     click.echo(f"trunk {name} added ({host}:{port})")
 
 
+@main.group()
+def number():
+    """Company phone numbers (the pool)."""
+
+
+@number.command("add")
+@click.argument("value")
+@click.option("--trunk", "trunk_name", required=True, help="Trunk the number is reached through.")
+@click.option("--kind", type=click.Choice(["gsm", "tdm", "own"]), default="gsm", show_default=True)
+@click.option("--label", default="")
+@click.pass_context
+def number_add(ctx, value, trunk_name, kind, label):
+    """Add a number (stored in E.164); inbound calls to it go to the contact center."""
+    from sqlalchemy import select
+
+    from agents.numbers import to_e164
+
+    from .models import Number, Trunk
+
+    settings = _settings(ctx)
+    e164 = to_e164(value, settings.default_region)
+    if e164 is None:
+        _fail(f"{value!r} is not a valid phone number (region {settings.default_region})")
+    database = _open_db(settings)
+    with database.session() as s:
+        trunk = s.scalar(select(Trunk).where(Trunk.name == trunk_name))
+        if trunk is None:
+            _fail(f"no trunk named {trunk_name}; add it with 'centrala trunk add'")
+        if s.scalar(select(Number).where(Number.number == e164)):
+            _fail(f"{e164} is already in the pool")
+        s.add(Number(number=e164, trunk_id=trunk.id, kind=kind, label=label, enabled=True))
+    click.echo(f"number {e164} added ({kind}, trunk {trunk_name})")
+
+
 # -- run -------------------------------------------------------------------------------
 @main.command("run")
 @click.option("--no-asterisk", is_flag=True, help="Do not start Asterisk (use one already running).")

@@ -59,6 +59,9 @@ class Settings:
     ring_timeout: int = 30            # seconds an agent's phone rings before the next agent (INB-3)
     wrapup_seconds: int = 0           # pause after a call before the next one is offered (BEY-4)
     queue_strategy: str = "rrmemory"  # app_queue strategy: rrmemory (fair rotation) or linear
+    voicemail_max_seconds: int = 120  # longest message the answering machine records (VOI-3)
+    record_calls: bool = False        # record every answered call (VOI-5), account-wide
+    default_region: str = "PL"        # phone numbers without a country code are read in this region
     sip_public_host: str = ""         # the SIP server name shown to agents; default sip_host
 
     _types = {
@@ -66,7 +69,7 @@ class Settings:
         "ami_port": _int, "ari_port": _int, "health_stale_seconds": float, "smtp_port": _int,
         "user_limit": _int, "reset_token_hours": float, "invite_token_hours": float,
         "login_attempts": _int, "presence_grace_seconds": float, "ring_timeout": _int,
-        "wrapup_seconds": _int,
+        "wrapup_seconds": _int, "voicemail_max_seconds": _int, "record_calls": _bool,
         "data_dir": Path, "asterisk_root": Path,
     }
 

@@ -152,6 +152,7 @@ class PbxStatus(Base):
     ari_connected: Mapped[bool] = mapped_column(Boolean, default=False)
     asterisk_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    queue: Mapped[dict | None] = mapped_column(JSON, nullable=True)   # live queue view (BEY-3)
 
 
 class Number(Base):
@@ -188,3 +189,35 @@ class Communication(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     recording: Mapped[str | None] = mapped_column(String(255), nullable=True)   # file under the data dir
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Prompt(Base):
+    """One of the voice prompts (VOI-4) and whether it is Off, Asterisk's Default or Custom.
+    A kind without a row is in its initial mode (``centrala.prompts.INITIAL_MODE``)."""
+    __tablename__ = "prompts"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)   # welcome | hold | answering
+    mode: Mapped[str] = mapped_column(String(10), default="default")   # off | default | custom
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class PromptFile(Base):
+    """An uploaded recording, converted for Asterisk (files under ``Settings.prompts_dir``)."""
+    __tablename__ = "prompt_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(ForeignKey("prompts.kind", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)    # <kind>/<stored>.wav, .wav16
+    original_name: Mapped[str] = mapped_column(String(255))             # as uploaded, for download
+    size_bytes: Mapped[int] = mapped_column(Integer)                    # of the original
+    duration: Mapped[float] = mapped_column(Float)                      # seconds, as converted
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+    @property
+    def original_file(self) -> str:
+        """The original's file name under ``<prompts>/originals``."""
+        from pathlib import PurePath
+
+        return self.stored_name + PurePath(self.original_name).suffix.lower()

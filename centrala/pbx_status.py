@@ -48,3 +48,12 @@ def health(db, stale_after: float) -> dict:
     return {"status": "ok" if ok else "degraded",
             "checks": {"db": db_ok, "ami": ami, "ari": ari},
             "asterisk": version}
+
+
+def write_queue(db, stats: dict) -> None:
+    with db.session() as s:
+        row = s.get(PbxStatus, 1)
+        if row is None:
+            row = PbxStatus(id=1, ami_connected=False, ari_connected=False)
+            s.add(row)
+        row.queue = stats

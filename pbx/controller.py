@@ -17,14 +17,15 @@ import asyncari
 from agents import events
 from agents.backoff import Backoff
 from agents.calls import CallRegistry
-from agents.routing import AgentView, anyone_to_answer, desired_members, plan
+from agents.routing import AgentView, anyone_to_answer, desired_members, plan, queue_stats
 from centrala import sip_accounts
 from centrala.config import Settings
 
-from . import render, stasis
+from . import history, render, stasis
 from .ami import AmiConnection
 from .render import ARI_APP, QUEUE
-from centrala.pbx_status import write_status
+from centrala.models import utcnow
+from centrala.pbx_status import write_queue, write_status
 
 log = logging.getLogger(__name__)
 logging.getLogger("asyncari.model").setLevel(logging.ERROR)  # "Event not recognized" for every Dial event
@@ -44,6 +45,9 @@ class Controller:
         self.calls = CallRegistry()
         self.playbacks = stasis.PlaybackWaiter()
         self._watched: set[str] = set()
+        self.live: dict[str, dict] = {}      # channel id -> {"comm_id", flags, "flow_done"}
+        self.outbound: dict[str, dict] = {}  # click-to-call agent channel id -> {"comm_id"}
+        self.queue: dict | None = None       # the live queue view last written
         self.ami: AmiConnection | None = None
         self.ari = None
         self.ami_up = False
@@ -63,8 +67,11 @@ class Controller:
         self._sync_wanted = asyncio.Event()
         loop = asyncio.get_running_loop()
         wake = lambda _event: loop.call_soon_threadsafe(self._sync_wanted.set)  # noqa: E731
+        originate = lambda event: loop.call_soon_threadsafe(  # noqa: E731
+            lambda: asyncio.ensure_future(self._originate(event.data)))
         unsubscribe = [self.bus.subscribe(events.AGENT_STATUS_CHANGED, wake),
-                       self.bus.subscribe(events.USERS_CHANGED, wake)]
+                       self.bus.subscribe(events.USERS_CHANGED, wake),
+                       self.bus.subscribe(events.CALL_REQUESTED, originate)]
         if self._stop_requested:
             self._stop.set()
         secrets = self.settings.secrets
@@ -73,6 +80,11 @@ class Controller:
             secret=secrets.ami_password, loop=asyncio.get_running_loop(),
             on_up=self._ami_up, on_down=self._ami_down)
         self.ami.register_event("ContactStatus", self._on_contact_status)
+        for name in ("AgentCalled", "AgentConnect", "QueueCallerAbandon", "QueueCallerJoin", "QueueCallerLeave",
+                     "AgentComplete"):
+            self.ami.register_event(name, self._on_queue_event)
+        for name in ("DialEnd", "Hangup"):
+            self.ami.register_event(name, self._on_outbound_event)
         self.ami.connect()
         tasks = [asyncio.create_task(self._ari_loop(), name="ari"),
                  asyncio.create_task(self._status_loop(), name="status"),
@@ -151,7 +163,8 @@ class Controller:
             self.bus.publish(events.SIP_REGISTRATION_CHANGED, user_id=user_id, contact=contact)
 
     async def _resync_contacts(self) -> None:
-        resp = await self._action({"Action": "PJSIPShowContacts"}, as_list=True)
+        # as_list=None: with no contacts Asterisk answers a plain error, not an (empty) list
+        resp = await self._action({"Action": "PJSIPShowContacts"}, as_list=None)
         msgs = resp if isinstance(resp, list) else [resp]
         contacts = {m.get("Aor"): m.get("Uri") for m in msgs
                     if m.get("Event") == "ContactList" and str(m.get("Status", "")).lower() != "unavailable"}
@@ -171,12 +184,12 @@ class Controller:
             self._sync_wanted.clear()
             if not self.ami_up:
                 continue
-            try:
-                agents = await asyncio.to_thread(_agent_views, self.db)
-                await self._sync_config()
-                await self._sync_queue(agents)
-            except Exception as exc:
-                log.warning("sync with Asterisk failed: %s", _short(exc))
+            # independent steps: a configuration problem must not stop queue membership
+            for step in (self._sync_config, self._sync_queue):
+                try:
+                    await step()
+                except Exception as exc:
+                    log.warning("%s failed: %s", step.__name__.strip("_").replace("_", " "), _short(exc))
 
     async def _sync_config(self) -> None:
         mod_dir = render.current_module_dir(self.settings)
@@ -191,6 +204,8 @@ class Controller:
             commands.append("dialplan reload")
         if "queues.conf" in names:
             commands.append("queue reload parameters")
+        if "musiconhold.conf" in names:
+            commands.append("moh reload")
         for command in commands:
             await self._action({"Action": "Command", "Command": command})
         if commands:
@@ -198,11 +213,20 @@ class Controller:
 
     async def _queue_members(self) -> dict[str, bool]:
         resp = await self._action({"Action": "QueueStatus", "Queue": QUEUE}, as_list=True)
-        msgs = resp if isinstance(resp, list) else [resp]
-        return {m.get("Location") or m.get("Interface"): str(m.get("Paused")) == "1"
-                for m in msgs if m.get("Event") == "QueueMember" and m.get("Queue") == QUEUE}
+        msgs = [m for m in (resp if isinstance(resp, list) else [resp]) if m.get("Queue") == QUEUE]
+        members = [m for m in msgs if m.get("Event") == "QueueMember"]
+        stats = queue_stats(
+            [{"number": m.get("CallerIDNum", ""), "wait": int(m.get("Wait") or 0)}
+             for m in msgs if m.get("Event") == "QueueEntry"],
+            [{"name": m.get("Name") or m.get("MemberName", ""), "paused": str(m.get("Paused")) == "1",
+              "in_call": str(m.get("InCall")) == "1", "status": int(m.get("Status") or 0)} for m in members])
+        if stats != self.queue:
+            self.queue = stats
+            await asyncio.to_thread(write_queue, self.db, {**stats, "at": utcnow().isoformat()})
+        return {m.get("Location") or m.get("Interface"): str(m.get("Paused")) == "1" for m in members}
 
-    async def _sync_queue(self, agents: list[AgentView]) -> None:
+    async def _sync_queue(self) -> None:
+        agents = await asyncio.to_thread(_agent_views, self.db)
         current = await self._queue_members()
         todo = plan(current, desired_members(agents))
         for m in todo.add:
@@ -225,7 +249,7 @@ class Controller:
         await self._action({"Action": "QueuePause", "Queue": QUEUE, "Interface": interface,
                             "Paused": "true" if paused else "false", "Reason": reason})
 
-    async def _action(self, action: dict, as_list: bool = False, timeout: float = 5.0):
+    async def _action(self, action: dict, as_list: bool | None = False, timeout: float = 5.0):
         """One AMI action with a deadline.  ``as_list`` is explicit: panoramisk guesses from the
         reply text and takes "Added interface to queue" for the start of an event list."""
         try:
@@ -299,12 +323,17 @@ class Controller:
                 number = args[1] if len(args) > 1 else ch.json.get("dialplan", {}).get("exten", "")
                 self.calls.enter(ch.id, caller, number)
                 self.bus.publish(events.CALL_ENTERED, call_id=ch.id, caller=caller, number=number, args=args)
-                tg.start_soon(self._start_flow, client, ch.id, args)
+                if args[:1] == ["inbound"]:
+                    self.live[ch.id] = {"flow_done": asyncio.Event()}
+                endpoint = ch.json.get("name", "").split("/", 1)[-1].rsplit("-", 1)[0]
+                tg.start_soon(self._start_flow, client, ch.id, args, caller, endpoint)
             elif kind == "ChannelStateChange" and msg.channel.json.get("state") == "Up":
                 if self.calls.answered(msg.channel.id):
                     self.bus.publish(events.CALL_ANSWERED, call_id=msg.channel.id)
             elif kind == "PlaybackFinished":
                 self.playbacks.finished(msg.playback.id)
+            elif kind in ("RecordingFinished", "RecordingFailed"):
+                self.playbacks.finished(msg._orig_msg.get("recording", {}).get("name", ""))
             elif kind == "ChannelHangupRequest":
                 hangups[msg.channel.id] = getattr(msg, "cause", None)
             elif kind == "ChannelDestroyed" or (kind == "StasisEnd" and msg.channel.id in hangups
@@ -319,15 +348,139 @@ class Controller:
                 if call:
                     self.bus.publish(events.CALL_ENDED, call_id=call.call_id, cause=cause,
                                      cause_text=Q850.get(cause, str(cause)), duration=call.duration)
+                    tg.start_soon(self._finish_call, call.call_id, cause)
 
-    async def _start_flow(self, client, channel_id: str, args: list[str]) -> None:
+    async def _start_flow(self, client, channel_id: str, args: list[str], caller: str = "",
+                          endpoint: str = "") -> None:
         await self._watch_channel(client, channel_id)
-        if args[:1] == ["inbound"]:
+        if args[:1] != ["inbound"]:
+            return
+        live = self.live.setdefault(channel_id, {"flow_done": asyncio.Event()})
+        try:
+            dialled = args[1] if len(args) > 1 else ""
+            accepted, our = await asyncio.to_thread(history.match_number, self.db, dialled,
+                                                    self.settings.default_region)
+            trunk = endpoint[len("trunk-"):] if endpoint.startswith("trunk-") else endpoint or None
+            live["comm_id"] = await asyncio.to_thread(history.open_call, self.db, channel_id, caller,
+                                                      our or dialled, trunk)
             agents = await asyncio.to_thread(_agent_views, self.db)
-            if anyone_to_answer(agents):
+            if not accepted:
+                live["refused"] = True
+                await stasis.inbound_unknown_number(client, self.playbacks, channel_id)
+            elif anyone_to_answer(agents):
                 await stasis.to_queue(client, channel_id)
             else:
-                await stasis.inbound_unknown_number(client, self.playbacks, channel_id)
+                await self._voicemail(client, channel_id, live)
+        finally:
+            live["flow_done"].set()
+
+    async def _voicemail(self, client, channel_id: str, live: dict) -> None:
+        name = "vm-" + channel_id.replace(".", "-")
+        prompt = await asyncio.to_thread(self.answering_prompt)
+        recorded = await stasis.answering_machine(
+            client, self.playbacks, channel_id, prompt, self.settings.voicemail_max_seconds, name)
+        source = self.settings.asterisk_dir / "spool" / "recording" / f"{name}.wav"
+        if recorded and source.exists() and source.stat().st_size > 44:
+            target_dir = self.settings.recordings_dir / "voicemail"
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / source.name
+            source.replace(target)
+            live["voicemail"] = str(target.relative_to(self.settings.data_dir))
+
+    def _call_recording(self, channel_id: str) -> str | None:
+        """MixMonitor's file for this call (VOI-5), relative to the data dir, if one was made."""
+        path = self.settings.recordings_dir / "calls" / f"{channel_id}.wav"
+        if path.is_file() and path.stat().st_size > 44:
+            return str(path.relative_to(self.settings.data_dir))
+        return None
+
+    def answering_prompt(self) -> str:
+        """The greeting before the beep, as chosen in Settings / Voice (VOI-4); "" when Off."""
+        from centrala.prompts import plan_from_db
+
+        p = plan_from_db(self.db, self.settings.prompts_dir).answering
+        return f"sound:{p}" if p else ""
+
+    async def _finish_call(self, channel_id: str, cause) -> None:
+        live = self.live.get(channel_id)
+        if not live:
+            return
+        try:
+            await asyncio.wait_for(live["flow_done"].wait(), 30)
+        except asyncio.TimeoutError:
+            pass
+        self.live.pop(channel_id, None)
+        if "comm_id" not in live:
+            return
+        row = await asyncio.to_thread(history.finish, self.db, live["comm_id"], voicemail=live.get("voicemail"),
+                                      abandoned=live.get("abandoned", False), refused=live.get("refused", False),
+                                      recording=self._call_recording(channel_id))
+        if row is not None:
+            self.bus.publish(events.CALL_LOGGED, communication_id=row.id, outcome=row.outcome, call_id=channel_id)
+            if row.outcome == "voicemail":
+                self.bus.publish(events.VOICEMAIL_RECEIVED, communication_id=row.id, caller=row.remote)
+
+    # -- click-to-call (COM-2) ------------------------------------------------------------
+    async def _originate(self, req: dict) -> None:
+        """Ring the agent's softphone first; when it answers, the dialplan calls the customer."""
+        comm_id = req["communication_id"]
+        try:
+            resp = await self._action({
+                "Action": "Originate", "Channel": f"PJSIP/{req['sip_username']}",
+                "Context": "centrala-outbound", "Exten": req["number"], "Priority": "1",
+                "Timeout": str(int(req.get("ring_timeout", 30)) * 1000),
+                "CallerID": f"<{req['number']}>", "ChannelId": f"c2c-{comm_id}",
+                "Variable": [f"CENTRALA_TRUNK=trunk-{req['trunk']}", f"CENTRALA_CLI={req['our_number']}"],
+                "Async": "true"}, timeout=10)
+            if resp.get("Response") != "Success":
+                raise RuntimeError(resp.get("Message"))
+            self.outbound[f"c2c-{comm_id}"] = {"comm_id": comm_id}
+        except Exception as exc:
+            log.warning("click-to-call %s failed: %s", comm_id, _short(exc))
+            await asyncio.to_thread(history.finish, self.db, comm_id, refused=True)
+            self.bus.publish(events.CALL_LOGGED, communication_id=comm_id, outcome="failed", call_id=None)
+
+    def _on_outbound_event(self, manager, event) -> None:
+        uid = event.get("Uniqueid", "")
+        if uid in self.outbound:
+            asyncio.ensure_future(self._outbound_event(uid, dict(event.items())))
+
+    async def _outbound_event(self, uid: str, ev: dict) -> None:
+        call = self.outbound.get(uid)
+        if call is None:
+            return
+        if ev.get("Event") == "DialEnd" and ev.get("DialStatus") == "ANSWER":
+            await asyncio.to_thread(history.answered_outbound, self.db, call["comm_id"])
+            self.bus.publish(events.CALL_CONNECTED, user_id=None, call_id=uid, communication_id=call["comm_id"])
+        elif ev.get("Event") == "Hangup":
+            self.outbound.pop(uid, None)
+            row = await asyncio.to_thread(history.finish, self.db, call["comm_id"],
+                                          recording=self._call_recording(uid))
+            if row is not None:
+                self.bus.publish(events.CALL_LOGGED, communication_id=row.id, outcome=row.outcome, call_id=uid)
+
+    # -- queue events (AMI) -----------------------------------------------------------------
+    def _on_queue_event(self, manager, event) -> None:
+        asyncio.ensure_future(self._queue_event(dict(event.items()) if hasattr(event, "items") else event))
+
+    async def _queue_event(self, ev: dict) -> None:
+        self._sync_wanted.set()  # refresh the live queue view now
+        live = self.live.get(ev.get("Uniqueid", ""))
+        if not live or "comm_id" not in live:
+            return
+        kind = ev.get("Event")
+        if kind == "QueueCallerAbandon":
+            live["abandoned"] = True
+            return
+        user_id = await asyncio.to_thread(history.user_for_interface, self.db, ev.get("Interface", ""))
+        if kind == "AgentCalled" and user_id is not None:
+            await asyncio.to_thread(history.agent_rung, self.db, live["comm_id"], user_id)
+            self.bus.publish(events.AGENT_RINGING, user_id=user_id, call_id=ev.get("Uniqueid"),
+                             caller=ev.get("CallerIDNum", ""), communication_id=live["comm_id"])
+        elif kind == "AgentConnect":
+            await asyncio.to_thread(history.answered, self.db, live["comm_id"], user_id)
+            self.bus.publish(events.CALL_CONNECTED, user_id=user_id, call_id=ev.get("Uniqueid"),
+                             communication_id=live["comm_id"])
 
     async def _watch_channel(self, client, channel_id: str) -> None:
         """Keep receiving a call's events after it leaves Stasis (to a queue, or hung up),

@@ -11,6 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from centrala.config import Settings
+from centrala.prompts import DEFAULT_MOH_DIR, PromptPlan, plan_from_db
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [REPO_ROOT / "asterisk-conf", REPO_ROOT / "dialplan"]
@@ -59,7 +60,7 @@ class RenderPaths:
 
     def make(self) -> None:
         for p in (self.etc_dir, self.run_dir, self.log_dir, self.lib_dir, self.lib_dir / "keys",
-                  self.spool_dir):
+                  self.spool_dir, self.spool_dir / "recording"):
             p.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -73,11 +74,31 @@ def _environment() -> Environment:
                        trim_blocks=False, lstrip_blocks=False)
 
 
+def prompt_context(plan: PromptPlan | None = None) -> dict:
+    """Template variables for the voice prompts (VOI-4).
+
+    ``welcome_prompt``/``answering_prompt``: a Playback()/ARI ``sound:`` argument (an absolute
+    path without extension, or a stock sound name), or None when Off.  ``moh_mode``,
+    ``moh_directory``, ``moh_entries``: the ``default`` music-on-hold class (custom files are
+    listed one by one, mode=playlist).  ``queue_options``: ``r`` (ringing instead of music)
+    when hold music is Off."""
+    plan = plan or PromptPlan.initial()
+    custom = plan.hold_mode == "custom"
+    return {
+        "welcome_prompt": plan.welcome, "answering_prompt": plan.answering,
+        "hold_mode": plan.hold_mode,
+        "moh_mode": "playlist" if custom else "files",
+        "moh_directory": DEFAULT_MOH_DIR, "moh_entries": list(plan.hold_files) if custom else [],
+        "queue_options": "r" if plan.hold_mode == "off" else "",
+    }
+
+
 def template_context(settings: Settings, mod_dir: str, trunks: list | None = None,
-                     agents: list | None = None) -> dict:
+                     agents: list | None = None, prompts: PromptPlan | None = None) -> dict:
     paths = RenderPaths.for_settings(settings)
     secrets = settings.secrets
     return {
+        **prompt_context(prompts),
         "etc_dir": paths.etc_dir, "run_dir": paths.run_dir, "log_dir": paths.log_dir,
         "lib_dir": paths.lib_dir, "spool_dir": paths.spool_dir, "mod_dir": mod_dir,
         "ami_port": settings.ami_port, "ami_user": secrets.ami_user,
@@ -88,15 +109,18 @@ def template_context(settings: Settings, mod_dir: str, trunks: list | None = Non
         "tone_country": "pl", "noload": NOLOAD, "trunks": trunks or [], "agents": agents or [],
         "queue": QUEUE, "ring_timeout": settings.ring_timeout, "wrapup_seconds": settings.wrapup_seconds,
         "queue_strategy": settings.queue_strategy,
+        "record_calls": settings.record_calls, "calls_dir": settings.recordings_dir / "calls",
     }
 
 
-def render(settings: Settings, mod_dir: str, trunks: list | None = None, agents: list | None = None) -> list[Path]:
+def render(settings: Settings, mod_dir: str, trunks: list | None = None, agents: list | None = None,
+           prompts: PromptPlan | None = None) -> list[Path]:
     """Render every template; return the files whose content changed."""
     paths = RenderPaths.for_settings(settings)
     paths.make()
+    (settings.recordings_dir / "calls").mkdir(parents=True, exist_ok=True)
     env = _environment()
-    ctx = template_context(settings, mod_dir, trunks, agents)
+    ctx = template_context(settings, mod_dir, trunks, agents, prompts)
     changed = []
     for name in sorted(env.list_templates(filter_func=lambda n: n.endswith(".conf.j2"))):
         target = paths.etc_dir / name[:-len(".j2")]
@@ -135,7 +159,8 @@ def agents_from_db(db) -> list:
 
 
 def render_from_db(settings: Settings, mod_dir: str, db) -> list[Path]:
-    return render(settings, mod_dir, trunks_from_db(db), agents_from_db(db))
+    return render(settings, mod_dir, trunks_from_db(db), agents_from_db(db),
+                  plan_from_db(db, settings.prompts_dir))
 
 
 def trunks_from_db(db) -> list:

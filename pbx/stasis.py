@@ -16,7 +16,8 @@ UNKNOWN_NUMBER_SOUND = "sound:ss-noservice"
 
 
 class PlaybackWaiter:
-    """Lets a call flow wait for its PlaybackFinished event, which the controller feeds in."""
+    """Lets a call flow wait for an ARI event about one of its objects (a playback's
+    PlaybackFinished, a recording's RecordingFinished), which the controller feeds in by id."""
 
     def __init__(self) -> None:
         self._events: dict[str, anyio.Event] = {}
@@ -57,3 +58,28 @@ async def to_queue(client, channel_id: str) -> None:
                                                  extension="inbound", priority=1)
     except Exception as exc:
         log.info("could not queue %s: %s", channel_id, exc)
+
+
+async def answering_machine(client, waiter: PlaybackWaiter, channel_id: str, prompt: str,
+                            max_seconds: int, name: str) -> bool:
+    """VOI-3: answer, play the greeting, record after the beep until the caller hangs up, presses
+    #, or ``max_seconds`` pass.  True when a recording was made (stored by Asterisk under
+    ``<spool>/recording/<name>.wav``)."""
+    try:
+        await client.channels.answer(channelId=channel_id)
+        if prompt:
+            await play_and_wait(client, waiter, channel_id, prompt)
+        done = waiter.expect(name)
+        await client.channels.record(channelId=channel_id, name=name, format="wav",
+                                     maxDurationSeconds=max_seconds, beep=True, terminateOn="#",
+                                     ifExists="overwrite")
+        with anyio.move_on_after(max_seconds + 10):
+            await done.wait()
+        try:
+            await client.channels.hangup(channelId=channel_id, reason="normal")
+        except Exception:
+            pass  # the caller hung up first
+        return True
+    except Exception as exc:
+        log.info("answering machine for %s ended early: %s", channel_id, exc)
+        return False

@@ -57,7 +57,8 @@ def pbx_instance(tmp_path_factory):
     for attempt in range(3):
         # ports are picked free, but another process may take one before Asterisk binds it
         settings = instance_settings(data / f"data{attempt}", f"sqlite:///{data / f'pbx{attempt}.db'}",
-                                     CENTRALA_RING_TIMEOUT=2, CENTRALA_QUEUE_STRATEGY="linear")
+                                     CENTRALA_RING_TIMEOUT=2, CENTRALA_QUEUE_STRATEGY="linear",
+                                     CENTRALA_RECORD_CALLS=1)
         db = Database(settings.db_url)
         db.upgrade()
         runtime = AsteriskRuntime(settings)
@@ -71,6 +72,21 @@ def pbx_instance(tmp_path_factory):
     yield settings, db, runtime
     runtime.down()
     db.dispose()
+
+
+@pytest.fixture
+def pooled_number(pbx_instance):
+    """The company's number +48 22 123 45 67 in the pool (through a trunk named 'carrier')."""
+    from centrala.models import Number, Trunk
+
+    settings, db, runtime = pbx_instance
+    with db.session() as s:
+        if not s.query(Number).filter_by(number="+48221234567").first():
+            trunk = Trunk(name="carrier", host="127.0.0.2", port=5060, enabled=True)
+            s.add(trunk)
+            s.flush()
+            s.add(Number(number="+48221234567", trunk_id=trunk.id, kind="gsm", label="Main", enabled=True))
+    return "+48221234567"
 
 
 @pytest.fixture

@@ -56,15 +56,22 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .auth import loader  # noqa: F401  (registers the Flask-Login user loader)
     from .auth.http import bp as auth_bp
     from .health.http import bp as health_bp
+    from .calls.http import bp as calls_bp
+    from .supervisor.http import bp as supervisor_bp
+    from .history.http import bp as history_bp
     from .panel.http import bp as panel_bp
     from .presence.sockets import register as register_presence
     from .profile.http import bp as profile_bp
     from .settings.http import bp as settings_bp
+    from .voice.http import bp as voice_bp
 
-    for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, api_bp):
+    for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
     register_presence(app, start_background=start_background)
+    from .calls.notifier import register as register_calls
+
+    register_calls(app)
     _register_errors(app)
     return app
 

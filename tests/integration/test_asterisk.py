@@ -64,7 +64,8 @@ def test_ari_requires_credentials(pbx_instance):
     assert requests.get(url, auth=(s.ari_user, s.ari_password), timeout=5).status_code == 200
 
 
-def test_sipp_call_enters_stasis_and_ends_normally(pbx_instance, controller, tmp_path):
+def test_call_to_a_number_not_in_the_pool_is_refused_politely(pbx_instance, controller, pooled_number, tmp_path):
+    """The call enters the Stasis app, hears "service unavailable" and is ended normally."""
     settings, db, runtime = pbx_instance
     ctl, recorder = controller
     sipp_port = free_port()
@@ -80,19 +81,21 @@ def test_sipp_call_enters_stasis_and_ends_normally(pbx_instance, controller, tmp
         return f"trunk-gw{sipp_port}" in str(out)
 
     wait_for(trunk_loaded, 10, interval=0.1, what="trunk identify loaded")
-    cmd = ["sipp", "-sf", str(SIPP_DIR / "uac_inbound.xml"), "-s", "48221234567",
+    cmd = ["sipp", "-sf", str(SIPP_DIR / "uac_inbound.xml"), "-s", "48225550000",
            f"127.0.0.1:{settings.sip_port}", "-i", "127.0.0.1", "-p", str(sipp_port),
            "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-nostdin",
            "-timeout", "30", "-timeout_error", "-trace_err", "-error_file", str(tmp_path / "sipp.err")]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout[-2000:] + (tmp_path / "sipp.err").read_text(errors="replace")[-2000:]
-    entered = recorder.wait(events.CALL_ENTERED, 5, number="48221234567")
+    entered = recorder.wait(events.CALL_ENTERED, 5, number="48225550000")
     assert entered.data["caller"] == "48500100200"
-    assert entered.data["args"] == ["inbound", "48221234567"]
+    assert entered.data["args"] == ["inbound", "48225550000"]
     recorder.wait(events.CALL_ANSWERED, 5, call_id=entered.data["call_id"])
     ended = recorder.wait(events.CALL_ENDED, 10, call_id=entered.data["call_id"])
     assert ended.data["cause"] == 16, ended.data   # normal clearing
     assert len(ctl.calls) == 0
+    logged = recorder.wait(events.CALL_LOGGED, 5, call_id=entered.data["call_id"])
+    assert logged.data["outcome"] == "failed"
 
 
 def test_health_degrades_when_asterisk_stops_and_recovers(pbx_instance, controller):

@@ -114,8 +114,21 @@ def agents(pbx_instance, controller, tmp_path):
     wait_for(lambda: not ctl.members, 5, what="queue emptied after the test")
 
 
+def write_caller_audio(path: Path, seconds: float = 2.0) -> None:
+    """Raw G.711 a-law (what uac_talk.xml streams in a loop): a 440 Hz tone."""
+    import audioop  # noqa: deprecated in 3.11, present; enough for test audio
+    import math
+    import struct
+
+    pcm = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
+                   for i in range(int(8000 * seconds)))
+    path.write_bytes(audioop.lin2alaw(pcm, 2))
+
+
 def place_call(pbx_instance, tmp_path, talk_ms=3000, number="48221234567"):
+    """The carrier sends the company's number without '+': it still matches the pool."""
     settings, db, runtime = pbx_instance
+    write_caller_audio(tmp_path / "caller.alaw")
     port = free_port()
     with db.session() as s:
         s.add(Trunk(name=f"gw{port}", host="127.0.0.1", port=port, enabled=True))
@@ -128,6 +141,13 @@ def place_call(pbx_instance, tmp_path, talk_ms=3000, number="48221234567"):
          "-d", str(talk_ms), "-nostdin", "-timeout", "20", "-timeout_error", "-trace_err",
          "-error_file", str(tmp_path / "caller.err"), "-trace_msg", "-message_file", str(tmp_path / "caller.msg")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def communication(pbx_instance, comm_id):
+    from centrala.models import Communication
+
+    with pbx_instance[1].session() as s:
+        return s.get(Communication, comm_id)
 
 
 def test_status_drives_queue_membership_within_a_second(pbx_instance, controller, agents):
@@ -151,22 +171,37 @@ def test_status_drives_queue_membership_within_a_second(pbx_instance, controller
     wait_for(lambda: iface not in ctl.members, 1.0, interval=0.02, what="member removed when Offline")
 
 
-def test_caller_reaches_the_online_agent(pbx_instance, controller, agents, tmp_path):
+def test_caller_reaches_the_online_agent(pbx_instance, controller, agents, pooled_number, tmp_path):
     ctl, recorder = controller
     ann = agents("ann2@example.com", "Ann Answers")
     ann.set_status("online")
     wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
-    caller = place_call(pbx_instance, tmp_path, talk_ms=3000)
+    caller = place_call(pbx_instance, tmp_path, talk_ms=8000)
     out, _ = caller.communicate(timeout=60)
     assert caller.returncode == 0, out[-2000:]
     assert ann.finish() == 0, "the agent's softphone did not answer and get the BYE"
     entered = recorder.wait(events.CALL_ENTERED, 5, number="48221234567")
     ended = recorder.wait(events.CALL_ENDED, 10, call_id=entered.data["call_id"])
     assert ended.data["cause"] == 16
+    ringing = recorder.wait(events.AGENT_RINGING, 1, call_id=entered.data["call_id"])
+    assert ringing.data["user_id"] == ann.user_id and ringing.data["caller"] == "48500100200"
+    logged = recorder.wait(events.CALL_LOGGED, 5, call_id=entered.data["call_id"])
+    row = communication(pbx_instance, logged.data["communication_id"])
+    assert (row.outcome, row.agent_id, row.agents_rung, row.direction) == ("answered", ann.user_id, [ann.user_id], "inbound")
+    assert (row.remote, row.our_number, row.trunk) == ("48500100200", "+48221234567", row.trunk)
+    # the caller stays 8 s after the contact center answers: waiting (welcome, ringing), then talking
+    assert row.wait_seconds >= 0 and row.talk_seconds >= 1.0, (row.wait_seconds, row.talk_seconds)
+    assert 6.5 <= row.wait_seconds + row.talk_seconds <= 10.0, (row.wait_seconds, row.talk_seconds)
+    # VOI-5: the conversation was recorded, about as long as the talk time
+    import wave
+
+    with wave.open(str(pbx_instance[0].data_dir / row.recording)) as w:
+        recorded = w.getnframes() / w.getframerate()
+    assert abs(recorded - row.talk_seconds) <= 1.5, (recorded, row.talk_seconds)
 
 
 def test_unanswered_agent_is_skipped_after_ring_timeout_and_break_is_never_rung(
-        pbx_instance, controller, agents, tmp_path):
+        pbx_instance, controller, agents, pooled_number, tmp_path):
     settings = pbx_instance[0]
     assert settings.ring_timeout == 2 and settings.queue_strategy == "linear"
     ctl, recorder = controller
@@ -180,7 +215,7 @@ def test_unanswered_agent_is_skipped_after_ring_timeout_and_break_is_never_rung(
              and ctl.members.get(f"PJSIP/{silent.username}") is False
              and ctl.members.get(f"PJSIP/{resting.username}") is True, 2, what="three members")
     started = time.monotonic()
-    caller = place_call(pbx_instance, tmp_path, talk_ms=6000)
+    caller = place_call(pbx_instance, tmp_path, talk_ms=15000)
     assert silent.finish(30) == 0, "the first agent was not rung and cancelled"
     rang_for = time.monotonic() - started
     assert bob.finish(30) == 0, "the second agent did not answer"
@@ -188,3 +223,179 @@ def test_unanswered_agent_is_skipped_after_ring_timeout_and_break_is_never_rung(
     assert caller.returncode == 0, out[-2000:]
     assert rang_for >= 2.0, f"the first agent was given up after {rang_for:.1f} s, before the 2 s ring timeout"
     assert resting.uas.poll() is None, "an agent on Break was rung"
+
+
+def test_no_agent_online_the_caller_leaves_a_message(pbx_instance, controller, pooled_number, tmp_path):
+    import wave
+
+    settings = pbx_instance[0]
+    ctl, recorder = controller
+    assert not [m for m, paused in ctl.members.items() if not paused]
+    caller = place_call(pbx_instance, tmp_path, talk_ms=13000)
+    out, _ = caller.communicate(timeout=60)
+    assert caller.returncode == 0, out[-2000:]
+    vm = recorder.wait(events.VOICEMAIL_RECEIVED, 15)
+    row = communication(pbx_instance, vm.data["communication_id"])
+    assert row.outcome == "voicemail" and row.remote == "48500100200" and row.answered_at is None
+    path = settings.data_dir / row.recording
+    with wave.open(str(path)) as w:
+        seconds = w.getnframes() / w.getframerate()
+    # a 13 s call: the greeting (about 7 s) and the beep first, the message after them
+    assert 3.0 <= seconds <= 8.0, seconds
+    assert 12.0 <= row.wait_seconds <= 15.0
+
+
+def test_caller_who_hangs_up_while_waiting_is_abandoned(pbx_instance, controller, agents, pooled_number, tmp_path):
+    ctl, recorder = controller
+    silent = agents("patient@example.com", "Never Answers", answer=False)
+    silent.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{silent.username}") is False, 2, what="member")
+    from web import create_app
+
+    from ..web_helpers import login
+
+    settings, db, runtime = pbx_instance
+    app = create_app(settings, db=db, bus=ctl.bus, start_background=False)
+    with db.session() as s:
+        create_user(s, "super@example.com", "Sue Pervisor", "admin", "super password", channels=[])
+    sup = app.test_client()
+    assert login(sup, "super@example.com", "super password").status_code == 302
+    caller = place_call(pbx_instance, tmp_path, talk_ms=4000)
+    # BEY-3: the supervisor sees the caller waiting while the agent's phone rings
+    live = wait_for(lambda: (lambda q: q if q["waiting"] == 1 else None)(sup.get("/supervisor/queue.json").json),
+                    3.5, interval=0.1, what="caller in the live queue view")
+    assert live["callers"][0]["number"] == "48500100200" and live["agents"]["paused"] == 0
+    out, _ = caller.communicate(timeout=60)
+    assert caller.returncode == 0, out[-2000:]
+    logged = recorder.wait(events.CALL_LOGGED, 10)
+    row = communication(pbx_instance, logged.data["communication_id"])
+    assert row.outcome == "abandoned" and row.agent_id is None and row.agents_rung == [silent.user_id]
+    assert 3.0 <= row.wait_seconds <= 6.0, row.wait_seconds
+    wait_for(lambda: sup.get("/supervisor/queue.json").json["waiting"] == 0, 5, interval=0.1,
+             what="the live queue emptied")
+
+
+def test_panel_hears_the_phone_ring_and_history_shows_the_call(pbx_instance, controller, agents, pooled_number,
+                                                               tmp_path):
+    """Test 8 of the issue (a panel gets the ringing event), plus the REST API and History."""
+    from centrala.tokens import create_api_token
+    from web import create_app
+
+    from ..web_helpers import login
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    app = create_app(settings, db=db, bus=ctl.bus, start_background=False)
+    ann = agents("ann3@example.com", "Ann Panel")
+    http = app.test_client()
+    assert login(http, "ann3@example.com", "agent password").status_code == 302
+    panel = app.extensions["socketio"].test_client(app, namespace="/agent", flask_test_client=http)
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    panel.get_received("/agent")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=4000)
+    states = []
+
+    def call_events():
+        states.extend(e["args"][0] for e in panel.get_received("/agent") if e["name"] == "call")
+        return [s["state"] for s in states]
+
+    wait_for(lambda: "ringing" in call_events(), 10, what="ringing event in Ann's panel")
+    ringing = next(s for s in states if s["state"] == "ringing")
+    assert ringing["caller"] == "48500100200"
+    wait_for(lambda: "ended" in call_events(), 20, what="call ended in the panel")
+    assert "talking" in [s["state"] for s in states]
+    caller.communicate(timeout=30)
+    assert ann.finish() == 0
+
+    with db.session() as s:
+        token = create_api_token(s, s.get(User, ann.user_id), "test")
+    body = app.test_client().get("/api/v1/communications?channel=voice",
+                                 headers={"Authorization": f"Bearer {token}"}).json
+    newest = body["items"][0]
+    assert newest["id"] == ringing["communication_id"] and newest["outcome"] == "answered"
+    assert newest["agent"] == {"id": ann.user_id, "name": "Ann Panel"} and newest["number"] == "48500100200"
+    assert newest["wait_seconds"] is not None and newest["talk_seconds"] > 0
+    assert newest["recording_url"] == f"/api/v1/communications/{newest['id']}/recording"
+    page = http.get("/history").get_data(as_text=True)
+    assert f'data-id="{newest["id"]}"' in page and "Ann Panel" in page
+
+
+def test_voicemail_is_playable_and_announced(pbx_instance, controller, pooled_number, tmp_path, make_user):
+    from centrala.tokens import create_api_token
+    from web import create_app
+
+    from ..web_helpers import login
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    app = create_app(settings, db=db, bus=ctl.bus, start_background=False)
+    with db.session() as s:
+        u = create_user(s, "vm-reader@example.com", "Vera Voice", "agent", "agent password", channels=["voice_in"])
+        uid = u.id
+        token = create_api_token(s, u, "test")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=11000)
+    caller.communicate(timeout=60)
+    vm = recorder.wait(events.VOICEMAIL_RECEIVED, 15)
+    cid = vm.data["communication_id"]
+    api = app.test_client()
+    items = api.get("/api/v1/communications?outcome=voicemail", headers={"Authorization": f"Bearer {token}"}).json["items"]
+    assert items[0]["id"] == cid and items[0]["recording_url"] == f"/api/v1/communications/{cid}/recording"
+    r = api.get(items[0]["recording_url"], headers={"Authorization": f"Bearer {token}", "Range": "bytes=0-43"})
+    assert r.status_code == 206 and r.data[:4] == b"RIFF" and len(r.data) == 44
+    # Vera was offline: the message waits in her drawer for when she comes back
+    http = app.test_client()
+    assert login(http, "vm-reader@example.com", "agent password").status_code == 302
+    panel = app.extensions["socketio"].test_client(app, namespace="/agent", flask_test_client=http)
+    snap = next(e["args"][0] for e in panel.get_received("/agent") if e["name"] == "snapshot")
+    assert any(n["channel"] == "voicemail" and n["link"] == f"/history/{cid}" for n in snap["notifications"])
+    detail = http.get(f"/history/{cid}").get_data(as_text=True)
+    assert f'src="/recordings/{cid}"' in detail
+    assert http.get(f"/recordings/{cid}", headers={"Range": "bytes=0-3"}).status_code == 206
+    assert app.test_client().get(f"/recordings/{cid}").status_code == 302   # not logged in: to the login page
+    with db.session() as s:
+        s.get(User, uid).active = False
+
+
+def test_click_to_call_rings_the_agent_then_the_customer(pbx_instance, controller, agents, tmp_path):
+    """Test 6: from the API, the agent's softphone rings first, then the customer behind the trunk
+    sees the company number as caller id (uas_customer.xml checks it)."""
+    from centrala.models import Communication, Number
+    from centrala.tokens import create_api_token
+    from web import create_app
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("caller-ann@example.com", "Ann Calls")
+    cust_port = free_port()
+    with db.session() as s:
+        trunk = Trunk(name=f"cust{cust_port}", host="127.0.0.1", port=cust_port, enabled=True)
+        s.add(trunk)
+        s.flush()
+        s.add(Number(number="+48221234599", trunk_id=trunk.id, kind="gsm", label="Sales", enabled=True))
+        token = create_api_token(s, s.get(User, ann.user_id), "test")
+    runtime.reload(db=db)
+    wait_for(lambda: f"trunk-cust{cust_port}" in ami_command(settings, "pjsip show endpoints"), 10, interval=0.1,
+             what="customer trunk loaded")
+    customer = subprocess.Popen(
+        ["sipp", "-sf", str(SIPP / "uas_customer.xml"), "-i", "127.0.0.1", "-p", str(cust_port),
+         "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", "30", "-timeout_error",
+         "-trace_err", "-error_file", str(tmp_path / "customer.err")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    app = create_app(settings, db=db, bus=ctl.bus, start_background=False)
+    api = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert api.post("/api/v1/calls", json={"number": "12"}, headers=auth).status_code == 422
+    r = api.post("/api/v1/calls", json={"number": "+48 600 100 200", "from": "+48221234599"}, headers=auth)
+    assert r.status_code == 202, r.json
+    comm_id = r.json["id"]
+    assert ann.finish(30) == 0, "the agent's softphone was not rung first"
+    out, _ = customer.communicate(timeout=30)
+    assert customer.returncode == 0, out[-2000:] + (tmp_path / "customer.err").read_text(errors="replace")[-1500:]
+    logged = recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id)
+    assert logged.data["outcome"] == "answered"
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        assert (row.direction, row.remote, row.our_number, row.agent_id) == (
+            "outbound", "+48600100200", "+48221234599", ann.user_id)
+        assert row.talk_seconds and row.talk_seconds >= 1.5

@@ -66,3 +66,39 @@ def test_queue_membership_follows_status():
     assert plan({"PJSIP/agent1": False, "PJSIP/agent2": True}, desired) == plan({}, {})
     assert anyone_to_answer(agents)
     assert not anyone_to_answer([AgentView("agent2", "Bob", "break", ("voice_in",))])
+
+
+def test_numbers_match_in_any_form():
+    from agents.numbers import to_e164
+
+    for raw in ("+48221234567", "48221234567", "0048 22 123 45 67", "221234567", "22 123-45-67"):
+        assert to_e164(raw) == "+48221234567", raw
+    assert to_e164("+44 20 7946 0958") == "+442079460958"
+    assert to_e164("12") is None and to_e164("") is None and to_e164("abc") is None
+
+
+def test_call_outcomes():
+    from agents.history import outcome, seconds_between
+    from datetime import datetime, timedelta
+
+    base = dict(ended=True, answered=False, voicemail=False, abandoned=False, refused=False)
+    assert outcome(**base) == "missed"
+    assert outcome(**{**base, "answered": True}) == "answered"
+    assert outcome(**{**base, "abandoned": True}) == "abandoned"
+    assert outcome(**{**base, "voicemail": True, "answered": True}) == "voicemail"
+    assert outcome(**{**base, "refused": True}) == "failed"
+    assert outcome(**{**base, "ended": False}) == "in_progress"
+    t = datetime(2026, 1, 1)
+    assert seconds_between(t, t + timedelta(seconds=2.5)) == 2.5 and seconds_between(None, t) is None
+
+
+def test_live_queue_view():
+    from agents.routing import queue_stats
+
+    q = queue_stats([{"number": "48500", "wait": 12}, {"number": "48600", "wait": 40}],
+                    [{"name": "Ann", "paused": False, "in_call": True, "status": 2},
+                     {"name": "Bob", "paused": False, "in_call": False, "status": 1},
+                     {"name": "Cid", "paused": True, "in_call": False, "status": 1},
+                     {"name": "Dee", "paused": False, "in_call": False, "status": 6}])
+    assert q["waiting"] == 2 and q["longest_wait"] == 40 and q["callers"][0]["number"] == "48600"
+    assert q["agents"] == {"available": 1, "on_call": 1, "ringing": 1, "paused": 1, "unavailable": 0}

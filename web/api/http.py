@@ -179,6 +179,59 @@ def update_user(user_id: int):
     return jsonify(user_json(user))
 
 
+@bp.post("/calls")
+@token_required
+def place_call():
+    """Click-to-call: ring my softphone, then the customer (202: the call is being placed)."""
+    from ..calls.services import CallError, request_call
+    from ..history import services as history
+
+    data = _json_body()
+    try:
+        row = request_call(dbs(), bus(), settings(), g.api_user, str(data.get("number", "")), data.get("from"))
+    except CallError as exc:
+        return api_error(422, str(exc))
+    return jsonify(history.as_dict(row, {g.api_user.id: g.api_user.name}, None)), 202
+
+
+@bp.get("/communications")
+@token_required
+def communications():
+    """History, newest first; filters channel, direction, outcome; pages of up to 100."""
+    from ..history import services as history
+
+    args = request.args
+    if args.get("outcome") and args["outcome"] not in history.OUTCOMES:
+        return api_error(400, "outcome must be one of: " + ", ".join(history.OUTCOMES))
+    page = args.get("page", 1, type=int)
+    per_page = args.get("per_page", 50, type=int)
+    if page < 1 or not 1 <= per_page <= 100:
+        return api_error(400, "page must be >= 1 and per_page between 1 and 100.")
+    s = dbs()
+    rows, total = history.page(s, history.query(args.get("channel"), args.get("direction"), args.get("outcome")),
+                               page, per_page)
+    names = history.agent_names(s, rows)
+    items = [history.as_dict(c, names, f"/api/v1/communications/{c.id}/recording" if c.recording else None)
+             for c in rows]
+    return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
+
+
+@bp.get("/communications/<int:comm_id>/recording")
+@token_required
+def communication_recording(comm_id: int):
+    from flask import send_file
+
+    from centrala.models import Communication
+
+    from ..history import services as history
+
+    c = dbs().get(Communication, comm_id)
+    path = history.recording_path(settings().data_dir, c) if c else None
+    if path is None:
+        return api_error(404, "No recording for this communication.")
+    return send_file(path, mimetype="audio/wav", conditional=True, download_name=f"call-{comm_id}.wav")
+
+
 @bp.errorhandler(405)
 def method_not_allowed(_e):
     return api_error(405, "Method not allowed on this path.")

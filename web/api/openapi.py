@@ -57,6 +57,33 @@ def spec(base_url: str) -> dict:
                               "$ref": "#/components/schemas/UserPatch"}}}},
                           "responses": {"200": _resp("The user", user_ref), "404": ERROR, "409": ERROR,
                                         "422": ERROR, **admin_errors}}},
+            "/calls": {"post": {
+                "summary": "Click-to-call: my softphone rings first, then the customer", "operationId": "placeCall",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["number"], "properties": {
+                        "number": {"type": "string", "example": "+48221234567"},
+                        "from": {"type": "string", "description": "company number to call from (default: the first)"}}}}}},
+                "responses": {"202": _resp("The call is being placed", {"$ref": "#/components/schemas/Communication"}),
+                              "422": ERROR, **errors}}},
+            "/communications": {"get": {
+                "summary": "History, newest first", "operationId": "listCommunications",
+                "parameters": [
+                    {"name": "channel", "in": "query", "schema": {"type": "string", "example": "voice"}},
+                    {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["inbound", "outbound"]}},
+                    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
+                        "answered", "missed", "abandoned", "voicemail", "failed", "in_progress"]}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                "responses": {"200": _resp("A page of communications", {"type": "object", "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Communication"}},
+                    "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}),
+                    **errors}}},
+            "/communications/{id}/recording": {"get": {
+                "summary": "The recording or voicemail as WAV (supports HTTP range requests)",
+                "operationId": "getRecording",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "WAV audio", "content": {"audio/wav": {"schema": {
+                    "type": "string", "format": "binary"}}}}, "404": ERROR, **errors}}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -66,6 +93,20 @@ def spec(base_url: str) -> dict:
                     "type": "object", "required": ["code", "message"],
                     "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}}}},
                 "Status": {"type": "string", "enum": ["online", "break", "offline"]},
+                "Communication": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "channel": {"type": "string"},
+                    "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+                    "outcome": {"type": "string"}, "number": {"type": "string"},
+                    "our_number": {"type": "string", "nullable": True}, "trunk": {"type": "string", "nullable": True},
+                    "agent": {"type": "object", "nullable": True, "properties": {
+                        "id": {"type": "integer"}, "name": {"type": "string", "nullable": True}}},
+                    "agents_rung": {"type": "array", "items": {"type": "integer"}},
+                    "wait_seconds": {"type": "number", "nullable": True},
+                    "talk_seconds": {"type": "number", "nullable": True},
+                    "started_at": {"type": "string", "format": "date-time"},
+                    "answered_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "ended_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "recording_url": {"type": "string", "nullable": True}}},
                 "Channel": {"type": "string", "enum": list(CHANNELS)},
                 "User": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "email": {"type": "string", "format": "email"},

@@ -23,7 +23,6 @@ TABS = [
 ]
 PLACEHOLDERS = {
     "tasks": _l("Tasks for you and your team will be listed here."),
-    "history": _l("Every call, chat, email and message with your customers will be listed here."),
     "files": _l("Files you share with your team will be listed here."),
     "contacts": _l("Your customers' contacts will be listed here."),
     "reports": _l("Reports on volumes, handling and response times will be shown here."),
@@ -45,7 +44,7 @@ def dashboard():
                            health=health(db(), settings().health_stale_seconds))
 
 
-@bp.get("/<any(tasks, history, files, contacts, reports):tab>")
+@bp.get("/<any(tasks, files, contacts, reports):tab>")
 @login_required
 def placeholder(tab: str):
     return render_template("panel/placeholder.html", active_tab=tab, text=PLACEHOLDERS[tab])

@@ -27,7 +27,7 @@ CHANNEL_LABELS = {
     "voice_out": _l("Outbound voice"), "sms": _l("SMS"), "facebook": _l("Facebook"),
 }
 ROLE_LABELS = {"admin": _l("Administrator"), "agent": _l("Agent")}
-SECTIONS = [("users", _l("Users")), ("audit", _l("Audit log"))]
+SECTIONS = [("users", _l("Users")), ("voice", _l("Voice")), ("audit", _l("Audit log"))]
 PAGE = 50
 
 

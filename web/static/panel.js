@@ -227,3 +227,66 @@ document.addEventListener("submit", function (e) {
     });
   }
 })();
+
+/* Calls (VOI-8, COM-2): the dial pad places a call; the call card follows the agent's call. */
+(function () {
+  var socket = window.centralaSocket;
+  var cfgEl = document.getElementById("panel-config");
+  if (!socket || !cfgEl) return;
+  var T = JSON.parse(cfgEl.textContent).texts;
+  var toggleBtn = document.getElementById("dial-toggle"), pad = document.getElementById("dialpad");
+  var input = document.getElementById("dial-number"), err = document.getElementById("dial-error");
+  var card = document.getElementById("call-card"), stateEl = document.getElementById("call-state");
+  var who = document.getElementById("call-who"), timerEl = document.getElementById("call-timer");
+  var timer = null, since = 0, current = null;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  function openPad(open) {
+    pad.hidden = !open;
+    toggleBtn.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) input.focus();
+  }
+  toggleBtn.addEventListener("click", function (e) { e.stopPropagation(); openPad(pad.hidden); });
+  pad.addEventListener("click", function (e) { e.stopPropagation(); });
+  document.addEventListener("click", function () { if (!pad.hidden) openPad(false); });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape" && !pad.hidden) { openPad(false); toggleBtn.focus(); } });
+  pad.querySelectorAll("[data-key]").forEach(function (b) {
+    b.addEventListener("click", function () { input.value += b.dataset.key; input.focus(); });
+  });
+  pad.addEventListener("submit", function (e) {
+    e.preventDefault();
+    err.hidden = true;
+    fetch("/calls", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+                      body: JSON.stringify({ number: input.value }) })
+      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (!r.ok) { err.textContent = r.error; err.hidden = false; return; }
+        openPad(false);
+        show({ state: "placing", communication_id: r.communication_id, caller: r.number });
+      });
+  });
+
+  function tick() {
+    var s = Math.floor((Date.now() - since) / 1000);
+    timerEl.textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+  function show(ev) {
+    if (ev.state !== "placing" && current && ev.communication_id !== current) return;
+    current = ev.communication_id;
+    card.hidden = false;
+    card.className = "call-card " + ev.state;
+    stateEl.textContent = T["call_" + ev.state] || ev.state;
+    if (ev.caller) who.textContent = ev.caller;
+    if (ev.state === "talking" || ev.state === "ringing" || ev.state === "placing") {
+      if (!timer || ev.state === "talking") { since = Date.now(); clearInterval(timer); timer = setInterval(tick, 1000); tick(); }
+    }
+    if (ev.state === "ended") {
+      clearInterval(timer); timer = null;
+      setTimeout(function () { if (current === ev.communication_id) { card.hidden = true; current = null; } }, 4000);
+    }
+  }
+  socket.on("call", function (ev) {
+    if (ev.state === "ended" && ev.communication_id !== current) return;
+    show(ev);
+  });
+})();

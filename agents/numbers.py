@@ -1,0 +1,28 @@
+"""Phone numbers (VOI-1, CON-4): one canonical form, E.164, whatever the carrier sends."""
+from __future__ import annotations
+
+import phonenumbers
+
+
+def to_e164(raw: str, region: str = "PL") -> str | None:
+    """``+48221234567``, ``48221234567``, ``0048 22 123 45 67`` and ``221234567`` (with region PL)
+    all give ``+48221234567``; None when it is not a valid number."""
+    raw = (raw or "").strip()
+    digits = "".join(ch for ch in raw if ch.isdigit() or ch == "+")
+    if not digits:
+        return None
+    candidates = []
+    if digits.startswith("+"):
+        candidates.append(digits)
+    elif digits.startswith("00"):
+        candidates.append("+" + digits[2:])
+    else:
+        candidates += [digits, "+" + digits]
+    for cand in candidates:
+        try:
+            parsed = phonenumbers.parse(cand, None if cand.startswith("+") else region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None

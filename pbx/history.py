@@ -1,0 +1,87 @@
+"""Call history rows (``communications``) kept by the pbx controller from what Asterisk reports.
+
+Blocking database work: call these through ``asyncio.to_thread``.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from agents.history import outcome, seconds_between
+from agents.numbers import to_e164
+from centrala.models import Communication, Number, User, utcnow
+
+
+def match_number(db, dialled: str, region: str) -> tuple[bool, str | None]:
+    """(accepted, E.164 of our number).  With an empty pool every number is accepted."""
+    e164 = to_e164(dialled, region)
+    with db.session() as s:
+        pool = {n.number for n in s.scalars(select(Number).where(Number.enabled.is_(True)))}
+    if not pool:
+        return True, e164
+    return (e164 in pool), e164
+
+
+def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None) -> int:
+    with db.session() as s:
+        row = Communication(channel="voice", direction="inbound", outcome="in_progress", remote=remote,
+                            our_number=our_number, trunk=trunk, pbx_id=pbx_id, agents_rung=[], note="")
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def user_for_interface(db, interface: str) -> int | None:
+    username = interface.split("/", 1)[-1]
+    with db.session() as s:
+        return s.scalar(select(User.id).where(User.sip_username == username))
+
+
+def agent_rung(db, comm_id: int, user_id: int) -> None:
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        if row is not None and user_id not in (row.agents_rung or []):
+            row.agents_rung = list(row.agents_rung or []) + [user_id]
+
+
+def answered(db, comm_id: int, user_id: int | None) -> None:
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        if row is not None and row.answered_at is None:
+            row.answered_at = utcnow()
+            row.agent_id = user_id
+            row.wait_seconds = seconds_between(_aware(row.started_at), row.answered_at)
+
+
+def answered_outbound(db, comm_id: int) -> None:
+    """The customer picked up a click-to-call; the agent on it was set when it was requested."""
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        if row is not None and row.answered_at is None:
+            row.answered_at = utcnow()
+            row.wait_seconds = seconds_between(_aware(row.started_at), row.answered_at)
+
+
+def finish(db, comm_id: int, *, voicemail: str | None = None, abandoned: bool = False,
+           refused: bool = False, recording: str | None = None) -> Communication | None:
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        if row is None:
+            return None
+        row.ended_at = row.ended_at or utcnow()
+        started = _aware(row.started_at)
+        if voicemail or recording:
+            row.recording = voicemail or recording
+        is_vm = bool(voicemail) or row.outcome == "voicemail"
+        row.outcome = outcome(ended=True, answered=row.answered_at is not None, voicemail=is_vm,
+                              abandoned=abandoned, refused=refused)
+        if row.answered_at is not None:
+            row.talk_seconds = seconds_between(_aware(row.answered_at), _aware(row.ended_at))
+        else:
+            row.wait_seconds = seconds_between(started, _aware(row.ended_at))
+        return row
+
+
+def _aware(dt):
+    from datetime import timezone
+
+    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)

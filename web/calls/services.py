@@ -1,0 +1,37 @@
+"""Click-to-call (COM-2): the request side.  The pbx controller does the dialling."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from agents import events
+from agents.numbers import to_e164
+from centrala.models import Communication, Number, Trunk, User
+
+
+class CallError(ValueError):
+    pass
+
+
+def request_call(session, bus, settings, user: User, number: str, from_number: str | None = None) -> Communication:
+    customer = to_e164(number, settings.default_region)
+    if customer is None:
+        raise CallError("not a valid phone number")
+    if not user.sip_username:
+        raise CallError("this user has no SIP account")
+    q = select(Number).where(Number.enabled.is_(True)).order_by(Number.id)
+    if from_number:
+        ours = to_e164(from_number, settings.default_region)
+        q = q.where(Number.number == ours)
+    pool_number = session.scalar(q)
+    if pool_number is None:
+        raise CallError("no such company number" if from_number else "no company number to call from")
+    trunk = session.get(Trunk, pool_number.trunk_id)
+    row = Communication(channel="voice", direction="outbound", outcome="in_progress", remote=customer,
+                        our_number=pool_number.number, trunk=trunk.name, agent_id=user.id,
+                        agents_rung=[user.id], note="")
+    session.add(row)
+    session.commit()
+    bus.publish(events.CALL_REQUESTED, communication_id=row.id, sip_username=user.sip_username,
+                number=customer, our_number=pool_number.number, trunk=trunk.name,
+                ring_timeout=settings.ring_timeout)
+    return row

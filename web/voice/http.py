@@ -1,0 +1,119 @@
+"""Settings / Voice (administrators only, ACC-3): Recordings — welcome, hold music and
+answering machine prompts (VOI-4)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from centrala import audio
+from centrala.models import PromptFile, User
+from centrala.prompts import KINDS, MAX_HOLD_FILES
+
+from ..auth.permissions import admin_required
+from ..extensions import client_ip, dbs, settings
+from . import services
+from .services import PromptError
+
+bp = Blueprint("voice", __name__, url_prefix="/settings/voice")
+
+
+def _page(errors: dict | None = None, status: int = 200):
+    s = dbs()
+    return render_template(
+        "settings/voice_prompts.html", section="voice", prompts=services.overview(s), errors=errors or {},
+        kind_labels=services.KIND_LABELS, kind_hints=services.KIND_HINTS, mode_labels=services.MODE_LABELS,
+        default_hints=services.DEFAULT_HINTS, off_hints=services.OFF_HINTS,
+        format_duration=services.format_duration, format_size=services.format_size,
+        limit_text=services.limit_text, max_mb=audio.MAX_BYTES // (1024 * 1024),
+        max_hold_files=MAX_HOLD_FILES), status
+
+
+def _back(kind: str):
+    return redirect(url_for("voice.prompts", _anchor=f"prompt-{kind}"), 303)
+
+
+def _actor() -> User:
+    return dbs().get(User, current_user.id)
+
+
+@bp.get("/")
+@admin_required
+def index():
+    return redirect(url_for("voice.prompts"))
+
+
+@bp.get("/prompts")
+@admin_required
+def prompts():
+    return _page()
+
+
+@bp.post("/prompts/<kind>/mode")
+@admin_required
+def set_mode(kind: str):
+    if kind not in KINDS:
+        abort(404)
+    s = dbs()
+    try:
+        changed = services.set_mode(s, kind, request.form.get("mode", ""), _actor(), client_ip())
+    except PromptError as exc:
+        s.rollback()
+        return _page({kind: str(exc)}, 400)
+    s.commit()
+    if changed:
+        flash(_("Changes saved."), "success")
+    return _back(kind)
+
+
+@bp.post("/prompts/<kind>/upload")
+@admin_required
+def upload(kind: str):
+    if kind not in KINDS:
+        abort(404)
+    s = dbs()
+    try:
+        f = services.upload(s, settings().prompts_dir, kind, request.files.get("file"), _actor(), client_ip())
+    except PromptError as exc:
+        s.rollback()
+        return _page({kind: str(exc)}, 400)
+    flash(_("%(name)s was uploaded (%(length)s) and is now in use.", name=f.original_name,
+            length=services.format_duration(f.duration)), "success")
+    return _back(kind)
+
+
+@bp.post("/prompts/files/<int:file_id>/delete")
+@admin_required
+def delete(file_id: int):
+    f = services.delete_file(dbs(), settings().prompts_dir, file_id, _actor(), client_ip())
+    if f is None:
+        abort(404)
+    flash(_("%(name)s was deleted.", name=f.original_name), "success")
+    return _back(f.kind)
+
+
+def _file(file_id: int) -> PromptFile:
+    return dbs().get(PromptFile, file_id) or abort(404)
+
+
+@bp.get("/prompts/files/<int:file_id>/audio")
+@admin_required
+def preview(file_id: int):
+    """The converted recording, as callers hear it (8 kHz): the page's <audio> player."""
+    path = services.wav_path(settings().prompts_dir, _file(file_id))
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
+
+
+@bp.get("/prompts/files/<int:file_id>/original")
+@admin_required
+def original(file_id: int):
+    """The file as it was uploaded."""
+    f = _file(file_id)
+    path = services.original_path(settings().prompts_dir, f)
+    if not path.is_file():
+        abort(404)
+    mimetypes = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}
+    return send_file(path, mimetype=mimetypes.get(path.suffix, "application/octet-stream"),
+                     as_attachment=True, download_name=f.original_name, max_age=0)
