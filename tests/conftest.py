@@ -206,3 +206,25 @@ def make_user(database):
             return u.id
 
     return make
+
+
+@pytest.fixture
+def admin(app, make_user):
+    """A logged-in administrator's HTTP client (boss@example.com)."""
+    from .web_helpers import login
+
+    make_user("boss@example.com", role="admin", name="Barbara Boss")
+    c = app.test_client()
+    assert login(c, "boss@example.com").status_code == 302
+    return c
+
+
+@pytest.fixture
+def agent(app, make_user):
+    """A logged-in agent's HTTP client (agent@example.com)."""
+    from .web_helpers import login
+
+    make_user("agent@example.com", name="Adam Agent")
+    c = app.test_client()
+    assert login(c, "agent@example.com").status_code == 302
+    return c

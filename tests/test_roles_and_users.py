@@ -15,22 +15,6 @@ from .web_helpers import csrf, login, post
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture
-def admin(app, make_user):
-    make_user("boss@example.com", role="admin", name="Barbara Boss")
-    c = app.test_client()
-    assert login(c, "boss@example.com").status_code == 302
-    return c
-
-
-@pytest.fixture
-def agent(app, make_user):
-    make_user("agent@example.com", name="Adam Agent")
-    c = app.test_client()
-    assert login(c, "agent@example.com").status_code == 302
-    return c
-
-
 def admin_rules(app):
     rules = [r for r in app.url_map.iter_rules()
              if getattr(app.view_functions[r.endpoint], "admin_only", False)]

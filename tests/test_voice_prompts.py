@@ -51,22 +51,6 @@ def sounds(tmp_path_factory) -> dict[str, Path]:
     return made
 
 
-@pytest.fixture
-def admin(app, make_user):
-    make_user("boss@example.com", role="admin", name="Barbara Boss")
-    c = app.test_client()
-    assert login(c, "boss@example.com").status_code == 302
-    return c
-
-
-@pytest.fixture
-def agent(app, make_user):
-    make_user("agent@example.com", name="Adam Agent")
-    c = app.test_client()
-    assert login(c, "agent@example.com").status_code == 302
-    return c
-
-
 def upload(client, kind: str, path: Path, name: str | None = None, headers=None):
     token = csrf(client, PAGE)
     with open(path, "rb") as fh:
