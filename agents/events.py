@@ -24,6 +24,7 @@ CALL_ENDED = "call.ended"                # data: {"call_id", "cause", "cause_tex
 AGENT_STATUS_CHANGED = "agent.status_changed"  # data: {"user_id", "status", "channels"}
 NOTIFICATION_CREATED = "notification.created"  # data: {"user_id", "id", "channel", "title"}
 USERS_CHANGED = "users.changed"          # data: {"user_id"}: created, edited, (de)activated
+SETTINGS_CHANGED = "settings.changed"    # data: {"area": "voice", "keys": [...]}
 QUEUE_MEMBERS_CHANGED = "queue.members_changed"  # data: {"queue", "members": {interface: paused}}
 SIP_REGISTRATION_CHANGED = "sip.registration_changed"  # data: {"user_id", "contact" or None}
 AGENT_RINGING = "call.agent_ringing"     # data: {"user_id", "call_id", "caller", "communication_id"}
@@ -36,7 +37,7 @@ CALL_REQUESTED = "call.requested"        # click-to-call (COM-2): {"communicatio
 ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
        AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED,
        SIP_REGISTRATION_CHANGED, AGENT_RINGING, CALL_CONNECTED, CALL_LOGGED, VOICEMAIL_RECEIVED,
-       CALL_REQUESTED)
+       CALL_REQUESTED, SETTINGS_CHANGED)
 
 
 @dataclass(frozen=True)

@@ -58,18 +58,25 @@ from tests.helpers import free_port, instance_settings, wait_for  # noqa: E402
 SIPP = REPO / "tests" / "sipp"
 CENTRALA_NUMBER = "48221234567"   # the carrier dials it without '+'; +48221234567 is in the pool
 PLAIN_NUMBER = "48229990000"      # the baseline: an exact extension -> [bench-plain]
+BARE_NUMBER = "48229990001"       # Queue() alone, without Answer() -> [bench-bare]
 
 LOCAL_DIALPLAN = """\
 ; Written by Centrala's benchmarks into a throwaway instance: the plain-queue baseline.
 ; The same steps as [centrala-queue] (Answer, music class, Queue) without the Stasis app.
 [centrala-inbound]
 exten => {plain},1,Goto(bench-plain,${{EXTEN}},1)
+exten => {bare},1,Goto(bench-bare,${{EXTEN}},1)
 
 [bench-plain]
 exten => _X.,1,NoOp(Plain queue baseline)
  same => n,Answer()
  same => n,Set(CHANNEL(musicclass)=default)
  same => n,Queue({queue},,,,)
+ same => n,Hangup()
+
+; app_queue alone: no Answer() (which waits up to 500 ms for the caller's first RTP frame)
+[bench-bare]
+exten => _X.,1,Queue({queue},,,,)
  same => n,Hangup()
 """
 
@@ -281,7 +288,7 @@ class Instance:
                 log.warning("Asterisk start attempt %d failed, retrying with other ports", attempt + 1)
         self.asterisk_pid = self.runtime.pid()
         etc = self.runtime.paths.etc_dir
-        (etc / "extensions_local.conf").write_text(LOCAL_DIALPLAN.format(plain=PLAIN_NUMBER, queue="centrala-inbound"))
+        (etc / "extensions_local.conf").write_text(LOCAL_DIALPLAN.format(plain=PLAIN_NUMBER, bare=BARE_NUMBER, queue="centrala-inbound"))
         self.ami("dialplan reload")
         wait_for(lambda: "bench-plain" in self.ami(f"dialplan show {PLAIN_NUMBER}@centrala-inbound"), 5,
                  what="baseline dialplan loaded")
@@ -465,32 +472,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=50, help="calls measured per path (default 50)")
     ap.add_argument("--agents", type=int, default=2, help="registered agents answering (default 2)")
-    ap.add_argument("--rounds", type=int, default=2, help="alternate baseline/Centrala batches (default 2)")
+    ap.add_argument("--rounds", type=int, default=2, help="alternate the paths' batches N times (default 2)")
     # not a multiple of 20 ms: SIPp streams RTP on a 20 ms grid and Answer() waits for the caller's
     # first voice frame, so a period on that grid would give every call the same phase (a bias)
     ap.add_argument("--interval-ms", type=int, default=1507, help="one call every N ms (default 1507)")
     ap.add_argument("--talk-ms", type=int, default=1000,
                     help="caller stays N ms after the answer (default 1000; the agent answers after 300 ms)")
     ap.add_argument("--warmup", type=int, default=2, help="calls per path not measured (default 2)")
+    ap.add_argument("--no-bare", action="store_true", help="skip the bare Queue() path (no Answer)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (traces, logs)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+    paths = ([] if args.no_bare else [("bare", BARE_NUMBER)]) + [("plain", PLAIN_NUMBER), ("centrala", CENTRALA_NUMBER)]
     per_round = [args.calls // args.rounds + (1 if r < args.calls % args.rounds else 0) for r in range(args.rounds)]
-    lat = {"plain": [], "centrala": []}
+    lat = {p: [] for p, _ in paths}
+    to_answer = {p: [] for p, _ in paths}
+    answer_to_agent = {p: [] for p, _ in paths}
     to_stasis, stasis_to_agent = [], []
-    to_answer = {"plain": [], "centrala": []}
-    answer_to_agent = {"plain": [], "centrala": []}
     with Instance(agents=args.agents, keep=args.keep) as inst:
         seen = BusTimes(inst.bus, events.CALL_ENTERED)
-        for path, number in (("plain", PLAIN_NUMBER), ("centrala", CENTRALA_NUMBER)):
+        for path, number in paths:
             if args.warmup:
                 run_batch(inst, number, args.warmup, f"warmup-{path}", args.interval_ms, args.talk_ms)
         for r, n in enumerate(per_round):
             if n == 0:
                 continue
-            for path, number in (("plain", PLAIN_NUMBER), ("centrala", CENTRALA_NUMBER)):
+            for path, number in paths:
                 name = f"{path}-{r}"
                 agent_mark = len(first_invites(inst.tmp / "agents.msg", "received"))
                 seen.clear()
@@ -506,42 +514,54 @@ def main() -> None:
                     stasis = seen.of(events.CALL_ENTERED)
                     to_stasis += pair_after(starts, stasis)
                     stasis_to_agent += pair_after(stasis, rung)
-                answers = first_answers(inst.tmp / f"{name}.msg")
-                to_answer[path] += pair_after(starts, answers)
-                answer_to_agent[path] += pair_after(answers, rung)
+                if path != "bare":   # the bare path answers the caller only when the agent does
+                    answers = first_answers(inst.tmp / f"{name}.msg")
+                    to_answer[path] += pair_after(starts, answers)
+                    answer_to_agent[path] += pair_after(answers, rung)
         completed, abandoned = inst.queue_counts()
         warnings = inst.asterisk_warnings()
 
-    def ms(xs):
-        return [x * 1000 for x in xs]
+    def quant(xs, q):
+        return statistics.median(xs) if q == 50 else pct(xs, q)
 
     def row(label, xs):
-        xs = ms(xs)
-        return (f"| {label:<58} | {len(xs):5d} | {statistics.median(xs):7.1f} | {pct(xs, 90):7.1f} "
+        xs = [x * 1000 for x in xs]
+        if not xs:
+            return f"| {label:<60} |     0 |         |         |         |         |"
+        return (f"| {label:<60} | {len(xs):5d} | {statistics.median(xs):7.1f} | {pct(xs, 90):7.1f} "
                 f"| {pct(xs, 99):7.1f} | {max(xs):7.1f} |")
 
-    p50 = {k: statistics.median(v) for k, v in lat.items()}
-    p99 = {k: pct(v, 99) for k, v in lat.items()}
-    r50, r99 = p50["centrala"] / p50["plain"], p99["centrala"] / p99["plain"]
+    def ratio_rows(base: str, label: str) -> list[str]:
+        c, b = lat["centrala"], lat[base]
+        r = [quant(c, q) / quant(b, q) for q in (50, 90, 99)]
+        d = [(quant(c, q) - quant(b, q)) * 1000 for q in (50, 90, 99)]
+        return [f"| {'ratio Centrala / ' + label:<60} |       | {r[0]:7.2f} | {r[1]:7.2f} | {r[2]:7.2f} |         |",
+                f"| {'added by Centrala vs ' + label + ' (ms)':<60} |       | {d[0]:7.1f} | {d[1]:7.1f} "
+                f"| {d[2]:7.1f} |         |"]
+
     print(f"\nCall setup: caller's INVITE sent -> agent's INVITE received, {args.calls} calls per path, "
           f"{args.agents} agents, one call at a time (ms)\n")
-    print(f"| {'path':<58} | calls |     p50 |     p90 |     p99 |     max |")
-    print(f"|{'-' * 60}|-------|---------|---------|---------|---------|")
-    print(row("baseline: trunk -> plain dialplan (Answer, Queue)", lat["plain"]))
-    print(row("Centrala: trunk -> Stasis app -> centrala-queue -> Queue", lat["centrala"]))
-    print(row("baseline: INVITE -> caller gets 200 OK (Answer)", to_answer["plain"]))
-    print(row("baseline: 200 OK -> agent's INVITE", answer_to_agent["plain"]))
-    print(row("Centrala: INVITE -> controller sees StasisStart", to_stasis))
-    print(row("Centrala: StasisStart -> agent's INVITE", stasis_to_agent))
-    print(row("Centrala: INVITE -> caller gets 200 OK (Answer)", to_answer["centrala"]))
-    print(row("Centrala: 200 OK -> agent's INVITE", answer_to_agent["centrala"]))
-    r90 = pct(lat["centrala"], 90) / pct(lat["plain"], 90)
-    print(f"| {'ratio Centrala / baseline':<58} |       | {r50:7.2f} | {r90:7.2f} | {r99:7.2f} |         |")
-    print(f"| {'added by Centrala (ms)':<58} |       | {(p50['centrala'] - p50['plain']) * 1000:7.1f} "
-          f"| {(pct(lat['centrala'], 90) - pct(lat['plain'], 90)) * 1000:7.1f} "
-          f"| {(p99['centrala'] - p99['plain']) * 1000:7.1f} |         |")
-    met = r50 <= 1.2 and r99 <= 1.2
-    print(f"\ntarget: ratio <= 1.2 at p50 and p99 -> {'met' if met else 'MISSED'}")
+    print(f"| {'path':<60} | calls |     p50 |     p90 |     p99 |     max |")
+    print(f"|{'-' * 62}|-------|---------|---------|---------|---------|")
+    if "bare" in lat:
+        print(row("bare Queue() (caller answered only when the agent answers)", lat["bare"]))
+    print(row("baseline: plain dialplan Answer(), Queue()", lat["plain"]))
+    print(row("Centrala: Stasis app -> centrala-queue: Answer(), Queue()", lat["centrala"]))
+    print(row("  baseline: INVITE -> caller gets 200 OK (Answer)", to_answer["plain"]))
+    print(row("  baseline: 200 OK -> agent's INVITE", answer_to_agent["plain"]))
+    print(row("  Centrala: INVITE -> controller sees StasisStart", to_stasis))
+    print(row("  Centrala: StasisStart -> agent's INVITE", stasis_to_agent))
+    print(row("  Centrala: INVITE -> caller gets 200 OK (Answer)", to_answer["centrala"]))
+    print(row("  Centrala: 200 OK -> agent's INVITE", answer_to_agent["centrala"]))
+    for ln in ratio_rows("plain", "baseline"):
+        print(ln)
+    if "bare" in lat:
+        for ln in ratio_rows("bare", "bare Queue()"):
+            print(ln)
+    r50 = statistics.median(lat["centrala"]) / statistics.median(lat["plain"])
+    r99 = pct(lat["centrala"], 99) / pct(lat["plain"], 99)
+    print(f"\ntarget: ratio Centrala / baseline (same Answer, Queue) <= 1.2 at p50 and p99 -> "
+          f"{'met' if r50 <= 1.2 and r99 <= 1.2 else 'MISSED'} ({r50:.2f}, {r99:.2f})")
     print(f"queue: {completed} calls completed, {abandoned} abandoned; "
           f"Asterisk WARNING/ERROR lines: {len(warnings)}")
     for ln in warnings[-5:]:

@@ -221,3 +221,12 @@ class PromptFile(Base):
         from pathlib import PurePath
 
         return self.stored_name + PurePath(self.original_name).suffix.lower()
+
+
+class AccountSetting(Base):
+    """A setting an administrator changed in the panel; it overrides the CENTRALA_* default."""
+    __tablename__ = "account_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[object] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -71,6 +71,7 @@ class Controller:
             lambda: asyncio.ensure_future(self._originate(event.data)))
         unsubscribe = [self.bus.subscribe(events.AGENT_STATUS_CHANGED, wake),
                        self.bus.subscribe(events.USERS_CHANGED, wake),
+                       self.bus.subscribe(events.SETTINGS_CHANGED, wake),
                        self.bus.subscribe(events.CALL_REQUESTED, originate)]
         if self._stop_requested:
             self._stop.set()
@@ -377,8 +378,11 @@ class Controller:
     async def _voicemail(self, client, channel_id: str, live: dict) -> None:
         name = "vm-" + channel_id.replace(".", "-")
         prompt = await asyncio.to_thread(self.answering_prompt)
+        from centrala.account import effective
+
+        current = await asyncio.to_thread(effective, self.settings, self.db)
         recorded = await stasis.answering_machine(
-            client, self.playbacks, channel_id, prompt, self.settings.voicemail_max_seconds, name)
+            client, self.playbacks, channel_id, prompt, current.voicemail_max_seconds, name)
         source = self.settings.asterisk_dir / "spool" / "recording" / f"{name}.wav"
         if recorded and source.exists() and source.stat().st_size > 44:
             target_dir = self.settings.recordings_dir / "voicemail"

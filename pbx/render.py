@@ -159,6 +159,9 @@ def agents_from_db(db) -> list:
 
 
 def render_from_db(settings: Settings, mod_dir: str, db) -> list[Path]:
+    from centrala.account import effective
+
+    settings = effective(settings, db)  # ring timeout, wrap-up, recording as set in the panel
     return render(settings, mod_dir, trunks_from_db(db), agents_from_db(db),
                   plan_from_db(db, settings.prompts_dir))
 

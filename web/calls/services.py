@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from agents import events
 from agents.numbers import to_e164
+from centrala.account import saved
 from centrala.models import Communication, Number, Trunk, User
 
 
@@ -33,5 +34,5 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
     session.commit()
     bus.publish(events.CALL_REQUESTED, communication_id=row.id, sip_username=user.sip_username,
                 number=customer, our_number=pool_number.number, trunk=trunk.name,
-                ring_timeout=settings.ring_timeout)
+                ring_timeout=saved(session).get("ring_timeout") or settings.ring_timeout)
     return row

@@ -11,7 +11,7 @@ from centrala.models import PromptFile, User
 from centrala.prompts import KINDS, MAX_HOLD_FILES
 
 from ..auth.permissions import admin_required
-from ..extensions import client_ip, dbs, settings
+from ..extensions import client_ip, db, dbs, settings
 from . import services
 from .services import PromptError
 
@@ -117,3 +117,39 @@ def original(file_id: int):
     mimetypes = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg"}
     return send_file(path, mimetype=mimetypes.get(path.suffix, "application/octet-stream"),
                      as_attachment=True, download_name=f.original_name, max_age=0)
+
+
+@bp.route("/general", methods=["GET", "POST"])
+@admin_required
+def general():
+    """Settings / Voice / General: ring timeout, wrap-up, recording, voicemail length."""
+    from agents import events
+    from centrala import account
+    from centrala import audit as audit_log
+
+    from ..extensions import bus
+
+    s = dbs()
+    current = account.effective(settings(), db())
+    values = {k: getattr(current, k) for k in account.VOICE}
+    errors = {}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in account.VOICE if k != "record_calls"}
+        form["record_calls"] = request.form.get("record_calls", "")
+        try:
+            changed = account.save(s, form)
+        except account.SettingError as exc:
+            s.rollback()
+            kind, low, high = account.VOICE[exc.key]
+            errors[exc.key] = _("Enter a whole number between %(low)d and %(high)d.", low=low, high=high)
+            values.update(form)
+        else:
+            if changed:
+                audit_log.record(s, audit_log.SETTINGS_CHANGED, actor=_actor(), target="voice", ip=client_ip(),
+                                 **changed)
+            s.commit()
+            bus().publish(events.SETTINGS_CHANGED, area="voice", keys=sorted(changed))  # pbx re-renders
+            flash(_("Voice settings saved. Asterisk uses them within a few seconds."), "success")
+            return redirect(url_for("voice.general"))
+    return render_template("settings/voice_general.html", section="voice", values=values, errors=errors), \
+        (400 if errors else 200)
