@@ -25,6 +25,9 @@ AGENT_STATUS_CHANGED = "agent.status_changed"  # data: {"user_id", "status", "ch
 NOTIFICATION_CREATED = "notification.created"  # data: {"user_id", "id", "channel", "title"}
 USERS_CHANGED = "users.changed"          # data: {"user_id"}: created, edited, (de)activated
 SETTINGS_CHANGED = "settings.changed"    # data: {"area": "voice", "keys": [...]}
+CALL_HANGUP_REQUESTED = "call.hangup_requested"  # data: {"communication_id", "pbx_id"}
+CALL_TRANSFER_REQUESTED = "call.transfer_requested"  # blind transfer (VOI-9): {"communication_id",
+                                                     #  "pbx_id", "target" (agentN or E.164), "label"}
 QUEUE_MEMBERS_CHANGED = "queue.members_changed"  # data: {"queue", "members": {interface: paused}}
 SIP_REGISTRATION_CHANGED = "sip.registration_changed"  # data: {"user_id", "contact" or None}
 AGENT_RINGING = "call.agent_ringing"     # data: {"user_id", "call_id", "caller", "communication_id"}
@@ -37,7 +40,8 @@ CALL_REQUESTED = "call.requested"        # click-to-call (COM-2): {"communicatio
 ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
        AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED,
        SIP_REGISTRATION_CHANGED, AGENT_RINGING, CALL_CONNECTED, CALL_LOGGED, VOICEMAIL_RECEIVED,
-       CALL_REQUESTED, SETTINGS_CHANGED)
+       CALL_REQUESTED, SETTINGS_CHANGED, CALL_HANGUP_REQUESTED,
+       CALL_TRANSFER_REQUESTED)
 
 
 @dataclass(frozen=True)

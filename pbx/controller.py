@@ -72,7 +72,11 @@ class Controller:
         unsubscribe = [self.bus.subscribe(events.AGENT_STATUS_CHANGED, wake),
                        self.bus.subscribe(events.USERS_CHANGED, wake),
                        self.bus.subscribe(events.SETTINGS_CHANGED, wake),
-                       self.bus.subscribe(events.CALL_REQUESTED, originate)]
+                       self.bus.subscribe(events.CALL_REQUESTED, originate),
+                       self.bus.subscribe(events.CALL_HANGUP_REQUESTED, lambda event: loop.call_soon_threadsafe(
+                           lambda: asyncio.ensure_future(self._hangup(event.data)))),
+                       self.bus.subscribe(events.CALL_TRANSFER_REQUESTED, lambda event: loop.call_soon_threadsafe(
+                           lambda: asyncio.ensure_future(self._transfer(event.data))))]
         if self._stop_requested:
             self._stop.set()
         secrets = self.settings.secrets
@@ -444,6 +448,32 @@ class Controller:
             await asyncio.to_thread(history.finish, self.db, comm_id, refused=True)
             self.bus.publish(events.CALL_LOGGED, communication_id=comm_id, outcome="failed", call_id=None)
 
+    async def _hangup(self, req: dict) -> None:
+        """End a call from the panel or the API: hang up the customer's (or click-to-call) channel."""
+        channel_id = req.get("pbx_id") or f"c2c-{req['communication_id']}"
+        try:
+            if self.ari is None:
+                raise ConnectionError("ARI is not connected")
+            await self.ari.channels.hangup(channelId=channel_id, reason="normal")
+        except Exception as exc:
+            log.info("hang up of %s failed: %s", channel_id, _short(exc))
+
+    async def _transfer(self, req: dict) -> None:
+        """Blind transfer (VOI-9): the agent's party goes to another agent or a number."""
+        live = self.live.get(req.get("pbx_id") or "")
+        agent_channel = live.get("agent_channel") if live else None
+        try:
+            if not agent_channel:
+                raise RuntimeError("no agent is talking on this call")
+            resp = await self._action({"Action": "BlindTransfer", "Channel": agent_channel,
+                                       "Context": "centrala-transfer", "Exten": req["target"]})
+            if resp.get("Response") != "Success":
+                raise RuntimeError(resp.get("Message"))
+            await asyncio.to_thread(history.add_note, self.db, req["communication_id"],
+                                    f"Transferred to {req.get('label') or req['target']}")
+        except Exception as exc:
+            log.warning("transfer of call %s failed: %s", req.get("communication_id"), _short(exc))
+
     def _on_outbound_event(self, manager, event) -> None:
         uid = event.get("Uniqueid", "")
         if uid in self.outbound:
@@ -482,6 +512,7 @@ class Controller:
             self.bus.publish(events.AGENT_RINGING, user_id=user_id, call_id=ev.get("Uniqueid"),
                              caller=ev.get("CallerIDNum", ""), communication_id=live["comm_id"])
         elif kind == "AgentConnect":
+            live["agent_channel"] = ev.get("DestChannel")
             await asyncio.to_thread(history.answered, self.db, live["comm_id"], user_id)
             self.bus.publish(events.CALL_CONNECTED, user_id=user_id, call_id=ev.get("Uniqueid"),
                              communication_id=live["comm_id"])

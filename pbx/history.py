@@ -85,3 +85,10 @@ def _aware(dt):
     from datetime import timezone
 
     return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def add_note(db, comm_id: int, line: str) -> None:
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        if row is not None:
+            row.note = (row.note + "\n" if row.note else "") + line

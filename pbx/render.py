@@ -94,7 +94,8 @@ def prompt_context(plan: PromptPlan | None = None) -> dict:
 
 
 def template_context(settings: Settings, mod_dir: str, trunks: list | None = None,
-                     agents: list | None = None, prompts: PromptPlan | None = None) -> dict:
+                     agents: list | None = None, prompts: PromptPlan | None = None,
+                     outbound: dict | None = None) -> dict:
     paths = RenderPaths.for_settings(settings)
     secrets = settings.secrets
     return {
@@ -109,18 +110,18 @@ def template_context(settings: Settings, mod_dir: str, trunks: list | None = Non
         "tone_country": "pl", "noload": NOLOAD, "trunks": trunks or [], "agents": agents or [],
         "queue": QUEUE, "ring_timeout": settings.ring_timeout, "wrapup_seconds": settings.wrapup_seconds,
         "queue_strategy": settings.queue_strategy,
-        "record_calls": settings.record_calls, "calls_dir": settings.recordings_dir / "calls",
+        "outbound": outbound, "record_calls": settings.record_calls, "calls_dir": settings.recordings_dir / "calls",
     }
 
 
 def render(settings: Settings, mod_dir: str, trunks: list | None = None, agents: list | None = None,
-           prompts: PromptPlan | None = None) -> list[Path]:
+           prompts: PromptPlan | None = None, outbound: dict | None = None) -> list[Path]:
     """Render every template; return the files whose content changed."""
     paths = RenderPaths.for_settings(settings)
     paths.make()
     (settings.recordings_dir / "calls").mkdir(parents=True, exist_ok=True)
     env = _environment()
-    ctx = template_context(settings, mod_dir, trunks, agents, prompts)
+    ctx = template_context(settings, mod_dir, trunks, agents, prompts, outbound)
     changed = []
     for name in sorted(env.list_templates(filter_func=lambda n: n.endswith(".conf.j2"))):
         target = paths.etc_dir / name[:-len(".j2")]
@@ -163,7 +164,19 @@ def render_from_db(settings: Settings, mod_dir: str, db) -> list[Path]:
 
     settings = effective(settings, db)  # ring timeout, wrap-up, recording as set in the panel
     return render(settings, mod_dir, trunks_from_db(db), agents_from_db(db),
-                  plan_from_db(db, settings.prompts_dir))
+                  plan_from_db(db, settings.prompts_dir), outbound_from_db(db))
+
+
+def outbound_from_db(db) -> dict | None:
+    """The company's first number and its trunk: caller id and route for transfers to numbers."""
+    from sqlalchemy import select
+
+    from centrala.models import Number, Trunk
+
+    with db.session() as s:
+        row = s.execute(select(Number.number, Trunk.name).join(Trunk, Trunk.id == Number.trunk_id)
+                        .where(Number.enabled.is_(True), Trunk.enabled.is_(True)).order_by(Number.id)).first()
+    return {"number": row[0], "trunk": row[1]} if row else None
 
 
 def trunks_from_db(db) -> list:

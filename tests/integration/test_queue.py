@@ -399,3 +399,76 @@ def test_click_to_call_rings_the_agent_then_the_customer(pbx_instance, controlle
         assert (row.direction, row.remote, row.our_number, row.agent_id) == (
             "outbound", "+48600100200", "+48221234599", ann.user_id)
         assert row.talk_seconds and row.talk_seconds >= 1.5
+
+
+def test_hangup_from_the_api_ends_a_call_in_progress(pbx_instance, controller, agents, pooled_number, tmp_path):
+    """A call action (hang up) through the REST API: the caller gets Centrala's BYE."""
+    from centrala.tokens import create_api_token
+    from web import create_app
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    app = create_app(settings, db=db, bus=ctl.bus, start_background=False)
+    ann = agents("hangup-ann@example.com", "Ann Hangs Up")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    with db.session() as s:
+        token = create_api_token(s, s.get(User, ann.user_id), "test")
+    port = free_port()
+    with db.session() as s:
+        s.add(Trunk(name=f"gw{port}", host="127.0.0.1", port=port, enabled=True))
+    runtime.reload(db=db)
+    wait_for(lambda: f"trunk-gw{port}" in ami_command(settings, "pjsip show identifies"), 10, interval=0.1,
+             what="trunk loaded")
+    # uac_inbound.xml waits for the PBX's BYE: it only passes if Centrala ends the call
+    caller = subprocess.Popen(
+        ["sipp", "-sf", str(SIPP / "uac_inbound.xml"), "-s", "48221234567", f"127.0.0.1:{settings.sip_port}",
+         "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1",
+         "-nostdin", "-timeout", "30", "-timeout_error"], cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    api = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    r = api.post(f"/api/v1/communications/{connected.data['communication_id']}/hangup", headers=auth)
+    assert r.status_code == 202
+    out, _ = caller.communicate(timeout=30)
+    assert caller.returncode == 0, out[-2000:]
+    assert ann.finish() == 0
+    logged = recorder.wait(events.CALL_LOGGED, 10, communication_id=connected.data["communication_id"])
+    assert logged.data["outcome"] == "answered"
+    r = api.post(f"/api/v1/communications/{connected.data['communication_id']}/hangup", headers=auth)
+    assert r.status_code == 409
+
+
+def test_blind_transfer_to_another_agent(pbx_instance, controller, agents, pooled_number, tmp_path):
+    """VOI-9: Ann answers, transfers the caller to Bob through the API; Ann's leg ends, Bob talks."""
+    from centrala.models import Communication
+    from centrala.tokens import create_api_token
+    from web import create_app
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    app = create_app(settings, db=db, bus=ctl.bus, start_background=False)
+    ann = agents("xfer-ann@example.com", "Ann Transfers")
+    bob = agents("xfer-bob@example.com", "Bob Receives")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    with db.session() as s:
+        token = create_api_token(s, s.get(User, ann.user_id), "test")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=9000)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    comm_id = connected.data["communication_id"]
+    api = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert api.post(f"/api/v1/communications/{comm_id}/transfer", json={"user_id": 9999},
+                    headers=auth).status_code == 422
+    r = api.post(f"/api/v1/communications/{comm_id}/transfer", json={"user_id": bob.user_id}, headers=auth)
+    assert r.status_code == 202 and r.json["to"] == "Bob Receives"
+    assert ann.finish(15) == 0, "Ann's leg did not end with the transfer"
+    assert bob.finish(30) == 0, "Bob was not rung and connected"
+    out, _ = caller.communicate(timeout=30)
+    assert caller.returncode == 0, out[-2000:]
+    recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id)
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        assert row.outcome == "answered" and "Transferred to Bob Receives" in row.note

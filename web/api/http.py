@@ -216,6 +216,55 @@ def communications():
     return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
 
 
+@bp.post("/communications/<int:comm_id>/hangup")
+@token_required
+def hangup(comm_id: int):
+    """End a call in progress (202: asked of the PBX)."""
+    from centrala.models import Communication
+
+    c = dbs().get(Communication, comm_id)
+    if c is None:
+        return api_error(404, "No such communication.")
+    if c.channel != "voice" or c.outcome != "in_progress":
+        return api_error(409, "This call is not in progress.")
+    if not g.api_user.is_admin and c.agent_id not in (None, g.api_user.id):
+        return api_error(403, "This is another agent's call.")
+    bus().publish(events.CALL_HANGUP_REQUESTED, communication_id=c.id,
+                  pbx_id=c.pbx_id if c.direction == "inbound" else None)
+    return jsonify({"ok": True}), 202
+
+
+@bp.post("/communications/<int:comm_id>/transfer")
+@token_required
+def transfer(comm_id: int):
+    """Blind transfer of an answered inbound call to another agent (``user_id``) or a number."""
+    from agents.numbers import to_e164
+    from centrala.models import Communication
+
+    data = _json_body()
+    s = dbs()
+    c = s.get(Communication, comm_id)
+    if c is None:
+        return api_error(404, "No such communication.")
+    if c.channel != "voice" or c.direction != "inbound" or c.outcome != "in_progress" or c.answered_at is None:
+        return api_error(409, "Only an answered inbound call in progress can be transferred.")
+    if not g.api_user.is_admin and c.agent_id != g.api_user.id:
+        return api_error(403, "This is another agent's call.")
+    if data.get("user_id") is not None:
+        target_user = s.get(User, int(data["user_id"])) if str(data["user_id"]).isdigit() else None
+        if target_user is None or not target_user.active or not target_user.sip_username:
+            return api_error(422, "No such active user with a softphone.")
+        target, label = target_user.sip_username, target_user.name
+    else:
+        number = to_e164(str(data.get("number", "")), settings().default_region)
+        if number is None:
+            return api_error(422, "Give user_id or a valid number.")
+        target, label = number, number
+    bus().publish(events.CALL_TRANSFER_REQUESTED, communication_id=c.id, pbx_id=c.pbx_id, target=target,
+                  label=label)
+    return jsonify({"ok": True, "to": label}), 202
+
+
 @bp.get("/communications/<int:comm_id>/recording")
 @token_required
 def communication_recording(comm_id: int):

@@ -78,6 +78,20 @@ def spec(base_url: str) -> dict:
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Communication"}},
                     "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}),
                     **errors}}},
+            "/communications/{id}/hangup": {"post": {
+                "summary": "End a call in progress", "operationId": "hangupCall",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"202": _resp("The PBX was asked to end the call"), "403": ERROR, "404": ERROR,
+                              "409": ERROR, **errors}}},
+            "/communications/{id}/transfer": {"post": {
+                "summary": "Blind transfer of an answered inbound call to an agent or a number",
+                "operationId": "transferCall",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"user_id": {"type": "integer"},
+                                                     "number": {"type": "string"}}}}}},
+                "responses": {"202": _resp("The PBX was asked to transfer the call"), "403": ERROR, "404": ERROR,
+                              "409": ERROR, "422": ERROR, **errors}}},
             "/communications/{id}/recording": {"get": {
                 "summary": "The recording or voicemail as WAV (supports HTTP range requests)",
                 "operationId": "getRecording",
