@@ -162,7 +162,12 @@ def pbx_controller(ctx):
     from pbx.controller import Controller
 
     settings = _settings(ctx)
-    controller = Controller(settings, _open_db(settings), EventBus())
+    bus = EventBus()
+    if settings.redis_url:
+        from .eventbridge import RedisBridge
+
+        RedisBridge(bus, settings.redis_url)  # status changes and call requests from web processes
+    controller = Controller(settings, _open_db(settings), bus)
 
     async def _run():
         loop = asyncio.get_running_loop()

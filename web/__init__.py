@@ -37,6 +37,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.extensions["centrala.settings"] = settings
     app.extensions["centrala.db"] = db or Database(settings.db_url)
     app.extensions["centrala.bus"] = bus or EventBus()
+    if bus is None and settings.redis_url:
+        from centrala.eventbridge import RedisBridge  # web and pbx in separate processes
+
+        app.extensions["centrala.bridge"] = RedisBridge(app.extensions["centrala.bus"], settings.redis_url)
     app.extensions["centrala.presence"] = PresenceTracker(settings.presence_grace_seconds)
 
     csrf.init_app(app)
