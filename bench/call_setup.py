@@ -6,7 +6,7 @@ caller behind a trunk then places N calls, one at a time, and for each call the 
 caller's INVITE (sent) to the agent's INVITE (received) is taken from the two SIPp message traces
 (same machine, same clock).
 
-Two paths into the same queue, same Asterisk, same agents, same run:
+Three paths into the same queue, same Asterisk, same agents, same run:
 
 * Centrala: trunk -> ``centrala-inbound`` -> Stasis app (controller: watch the channel, number
   lookup, history row, anyone Online?) -> ``centrala-queue`` (Answer, Queue).
@@ -16,6 +16,11 @@ Two paths into the same queue, same Asterisk, same agents, same run:
   (an exact match wins over Centrala's pattern) that jumps to ``[bench-plain]``.  pjsip.conf.j2
   has no per-trunk context and no include hook, so a separate baseline trunk is not possible
   without editing the product; the exact extension costs one Goto.
+* bare: ``Queue()`` alone (``[bench-bare]``), without the ``Answer()`` that waits up to 500 ms for
+  the caller's first RTP frame; the caller is answered only when the agent answers (--no-bare).
+
+The target (Centrala / baseline <= 1.2 at p50 and p99) is checked against the like-for-like
+baseline (Answer, Queue).
 
     .venv/bin/python bench/call_setup.py [--calls 50] [--agents 2]
     .venv/bin/python bench/call_setup.py --calls 5          # CI-sized
@@ -142,9 +147,46 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class MachineLoad:
+    """CPU of the whole machine during a run, and how much of it was not ours (other people's
+    test runs share these cores and show up as latency tails)."""
+
+    def __init__(self, pids_of):
+        self.pids_of = pids_of   # -> pids whose CPU is ours (Asterisk, SIPp agents); this process is added
+
+    @staticmethod
+    def _stat() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            parts = [int(x) for x in fh.readline().split()[1:]]
+        return sum(parts) - parts[3] - parts[4], sum(parts)
+
+    def _ours(self) -> float:
+        # this process and its finished (waited-for) children: the callers' SIPp
+        return sum(os.times()[:4]) + sum(cpu_seconds(p) for p in self.pids_of())
+
+    def __enter__(self) -> "MachineLoad":
+        self.t0, self.o0 = self._stat(), self._ours()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        (b1, t1), o1 = self._stat(), self._ours()
+        hz = os.sysconf("SC_CLK_TCK")
+        total = max(1e-9, (t1 - self.t0[1]) / hz)
+        self.busy = 100 * (b1 - self.t0[0]) / hz / total
+        self.other = max(0.0, 100 * ((b1 - self.t0[0]) / hz - (o1 - self.o0)) / total)
+
+    def line(self) -> str:
+        return (f"machine: {self.busy:.0f}% of all {os.cpu_count()} cores busy during the run, "
+                f"{self.other:.0f}% by other processes")
+
+
 def write_caller_audio(path: Path, seconds: float = 2.0) -> None:
     """Raw G.711 a-law that uac_talk.xml streams in a loop (as tests/integration/test_queue.py)."""
-    import audioop  # noqa: deprecated in 3.11, present
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop  # deprecated in 3.11, present until 3.13
 
     pcm = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000)))
                    for i in range(int(8000 * seconds)))
@@ -228,6 +270,19 @@ def pair_after(starts: list[float], ends: list[float], limit: float = 10.0) -> l
     return out
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (and SIGHUP) unwind like Ctrl-C, so ``with Instance()`` stops Asterisk and SIPp.
+    Python's default for them is to die on the spot."""
+    import signal
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, stop)
+
+
 # -- the throwaway instance ------------------------------------------------------------------
 class Instance:
     """Asterisk + controller in this process + SIPp agents, all on 127.0.0.1, in a temp dir."""
@@ -252,8 +307,9 @@ class Instance:
         self.uas: subprocess.Popen | None = None
         self.bus = EventBus()
 
-    # context manager: everything started is stopped, even on error or Ctrl-C
+    # context manager: everything started is stopped, even on error, Ctrl-C or SIGTERM
     def __enter__(self) -> "Instance":
+        _exit_on_sigterm()
         try:
             self.start()
         except BaseException:
@@ -490,7 +546,8 @@ def main() -> None:
     to_answer = {p: [] for p, _ in paths}
     answer_to_agent = {p: [] for p, _ in paths}
     to_stasis, stasis_to_agent = [], []
-    with Instance(agents=args.agents, keep=args.keep) as inst:
+    with Instance(agents=args.agents, keep=args.keep) as inst, \
+            MachineLoad(lambda: [inst.asterisk_pid, inst.uas.pid]) as load:
         seen = BusTimes(inst.bus, events.CALL_ENTERED)
         for path, number in paths:
             if args.warmup:
@@ -566,6 +623,7 @@ def main() -> None:
           f"Asterisk WARNING/ERROR lines: {len(warnings)}")
     for ln in warnings[-5:]:
         print("  " + ln[:200])
+    print(load.line())
 
 
 if __name__ == "__main__":

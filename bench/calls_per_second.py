@@ -194,16 +194,16 @@ def main() -> None:
         warnings = inst.asterisk_warnings()
 
     cols = [k for k in ("plain", "centrala") if k in results]
-    names = {"plain": "baseline: plain Queue()", "centrala": "Centrala inbound flow"}
+    names = {"plain": "baseline: Answer, Queue", "centrala": "Centrala inbound flow"}
 
     def line(label, fmt, get):
         cells = " | ".join(f"{fmt.format(get(results[k])):>23}" for k in cols)
-        return f"| {label:<52} | {cells} |"
+        return f"| {label:<56} | {cells} |"
 
     print(f"\n{args.rate:g} calls/s offered for {args.seconds:g} s, callers stay {args.talk_ms} ms after the "
           f"answer, {args.agents} SIPp agents (one process), {os.cpu_count()} cores\n")
-    print(f"| {'measurement':<52} | " + " | ".join(f"{names[k]:>23}" for k in cols) + " |")
-    print(f"|{'-' * 54}|" + "|".join("-" * 25 for _ in cols) + "|")
+    print(f"| {'measurement':<56} | " + " | ".join(f"{names[k]:>23}" for k in cols) + " |")
+    print(f"|{'-' * 58}|" + "|".join("-" * 25 for _ in cols) + "|")
     print(line("calls offered / created by SIPp", "{}", lambda r: f"{r['offered']} / {r['created']}"))
     print(line("achieved rate: INVITEs sent per second", "{:.1f}", lambda r: r["rate"]))
     print(line("achieved rate: calls answered (200 OK) per second", "{:.1f}", lambda r: r["answered_rate"]))
@@ -227,8 +227,9 @@ def main() -> None:
     failed = c["failed"] + c["abandoned"] + c["uas_failed"] + (c["created"] - c["uas_ok"])
     met = round(min(c["rate"], c["answered_rate"]), 1) >= 20 and max(c["peak_sipp"], c["peak_ast"]) >= 100 and failed == 0
     print(f"target: >= 20 calls/s with >= 100 concurrent and zero failed calls -> {'met' if met else 'MISSED'} "
-          f"({c['rate']:.1f} calls/s, peak {max(c['peak_sipp'], c['peak_ast'])}, "
-          f"{failed} calls failed or not answered by an agent)")
+          f"({c['rate']:.1f} calls/s offered, {c['answered_rate']:.1f} answered/s, peak "
+          f"{max(c['peak_sipp'], c['peak_ast'])} concurrent, {failed} calls failed or not answered by an agent, "
+          f"answer p99 {pct(c['answer'], 99) if c['answer'] else nan:.0f} ms)")
     print(f"Asterisk WARNING/ERROR lines: {len(warnings)}")
     for ln in warnings[-8:]:
         print("  " + ln[:220])

@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from call_setup import CENTRALA_NUMBER, BusTimes, Instance, first_invites, pair_after, pct  # noqa: E402
+from call_setup import (CENTRALA_NUMBER, BusTimes, Instance, MachineLoad, first_invites,  # noqa: E402
+                        pair_after, pct)
 
 import requests  # noqa: E402
 import socketio  # noqa: E402
@@ -67,7 +68,8 @@ def main() -> None:
 
     rang: list[tuple[float, dict]] = []
     lock = threading.Lock()
-    with Instance(agents=1, agent_passwords=True, keep=args.keep) as inst:
+    with Instance(agents=1, agent_passwords=True, keep=args.keep) as inst, \
+            MachineLoad(lambda: [inst.asterisk_pid, inst.uas.pid]) as load:
         # subscribed before the web app: this handler runs first inside publish(), before the emit
         published = BusTimes(inst.bus, events.AGENT_RINGING)
         from web import create_app
@@ -135,6 +137,7 @@ def main() -> None:
     print(f"Asterisk WARNING/ERROR lines: {len(warnings)}")
     for ln in warnings[-5:]:
         print("  " + ln[:200])
+    print(load.line())
 
 
 if __name__ == "__main__":
