@@ -125,16 +125,23 @@ def write_caller_audio(path: Path, seconds: float = 2.0) -> None:
     path.write_bytes(audioop.lin2alaw(pcm, 2))
 
 
-def place_call(pbx_instance, tmp_path, talk_ms=3000, number="48221234567"):
-    """The carrier sends the company's number without '+': it still matches the pool."""
+def caller_trunk(pbx_instance) -> int:
+    """A gateway trunk at a fresh loopback port, loaded in Asterisk; returns the port."""
     settings, db, runtime = pbx_instance
-    write_caller_audio(tmp_path / "caller.alaw")
     port = free_port()
     with db.session() as s:
         s.add(Trunk(name=f"gw{port}", host="127.0.0.1", port=port, enabled=True))
     runtime.reload(db=db)
     wait_for(lambda: f"trunk-gw{port}" in ami_command(settings, "pjsip show identifies"), 10, interval=0.1,
              what="trunk loaded")
+    return port
+
+
+def place_call(pbx_instance, tmp_path, talk_ms=3000, number="48221234567"):
+    """The carrier sends the company's number without '+': it still matches the pool."""
+    settings, db, runtime = pbx_instance
+    write_caller_audio(tmp_path / "caller.alaw")
+    port = caller_trunk(pbx_instance)
     return subprocess.Popen(
         ["sipp", "-sf", str(SIPP / "uac_talk.xml"), "-s", number, f"127.0.0.1:{settings.sip_port}",
          "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1",
@@ -414,12 +421,7 @@ def test_hangup_from_the_api_ends_a_call_in_progress(pbx_instance, controller, a
     wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
     with db.session() as s:
         token = create_api_token(s, s.get(User, ann.user_id), "test")
-    port = free_port()
-    with db.session() as s:
-        s.add(Trunk(name=f"gw{port}", host="127.0.0.1", port=port, enabled=True))
-    runtime.reload(db=db)
-    wait_for(lambda: f"trunk-gw{port}" in ami_command(settings, "pjsip show identifies"), 10, interval=0.1,
-             what="trunk loaded")
+    port = caller_trunk(pbx_instance)
     # uac_inbound.xml waits for the PBX's BYE: it only passes if Centrala ends the call
     caller = subprocess.Popen(
         ["sipp", "-sf", str(SIPP / "uac_inbound.xml"), "-s", "48221234567", f"127.0.0.1:{settings.sip_port}",
