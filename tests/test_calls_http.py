@@ -32,3 +32,17 @@ def test_dial_pad_requests_a_call(app, make_user, database):
     assert req.data["our_number"] == "+48221234567" and req.data["trunk"] == "gsm1"
     assert req.data["sip_username"].startswith("agent")
     assert app.test_client().post("/calls", json={"number": "1"}).status_code in (302, 400)
+
+
+def test_history_pages_keep_the_filter(app, make_user, database):
+    from centrala.models import Communication
+
+    make_user("ann@example.com")
+    c = app.test_client()
+    login(c, "ann@example.com")
+    with database.session() as s:
+        s.add_all([Communication(channel="voice", direction="inbound", outcome="missed", remote=f"+4860010{i:04d}",
+                                 agents_rung=[], note="") for i in range(30)])
+    html = c.get("/history?outcome=missed").get_data(as_text=True)
+    assert "Page 1 of 2" in html and "page=2" in html and "outcome=missed" in html
+    assert c.get("/history?outcome=answered").get_data(as_text=True).count("Page ") == 0

@@ -174,3 +174,15 @@ def test_profile_shows_sip_account(agent, database, web_settings):
     assert u.sip_username and len(u.sip_password) >= 20
     assert f'id="sip-username">{u.sip_username}<' in html and f'data-secret="{u.sip_password}"' in html
     assert "Not registered" in html and f"<code>{web_settings.sip_port}</code>" in html
+
+
+def test_audit_log_pages(admin, database):
+    from centrala import audit
+
+    with database.session() as s:
+        for i in range(60):
+            audit.record(s, audit.SETTINGS_CHANGED, target=f"thing{i}")
+    first = admin.get("/settings/audit").get_data(as_text=True)
+    assert "Page 1 of 2" in first and 'href="/settings/audit?page=2"' in first and "Newer" not in first
+    second = admin.get("/settings/audit?page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and 'href="/settings/audit?page=1"' in second
