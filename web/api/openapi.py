@@ -13,7 +13,27 @@ def _resp(description: str, schema: dict | None = None) -> dict:
     return r
 
 
+# Feature modules add their part of the document here at import time:
+# a function returning {"paths": {...}, "schemas": {...}} (see `extend`).
+PARTS: list = []
+
+
+def extend(part):
+    """Register a function that returns a feature's {"paths": …, "schemas": …}; usable as a decorator."""
+    PARTS.append(part)
+    return part
+
+
 def spec(base_url: str) -> dict:
+    doc = _core(base_url)
+    for part in PARTS:
+        piece = part()
+        doc["paths"].update(piece.get("paths", {}))
+        doc["components"]["schemas"].update(piece.get("schemas", {}))
+    return doc
+
+
+def _core(base_url: str) -> dict:
     user_ref = {"$ref": "#/components/schemas/User"}
     errors = {"400": ERROR, "401": ERROR}
     admin_errors = {**errors, "403": ERROR}

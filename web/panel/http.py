@@ -16,10 +16,15 @@ from ..presence.services import change_status, roster
 
 bp = Blueprint("panel", __name__)
 
-# The top bar's tabs; areas not built yet show an honest empty state.
+# The top bar's tabs: (key, label, endpoint, url arguments). Areas not built yet point to
+# `panel.placeholder`, an honest empty state; a feature replaces its line when it lands.
 TABS = [
-    ("dashboard", _l("Dashboard")), ("tasks", _l("Tasks")), ("history", _l("History")),
-    ("files", _l("Files")), ("contacts", _l("Contacts")), ("reports", _l("Reports")),
+    ("dashboard", _l("Dashboard"), "panel.dashboard", {}),
+    ("tasks", _l("Tasks"), "panel.placeholder", {"tab": "tasks"}),
+    ("history", _l("History"), "history.index", {}),
+    ("files", _l("Files"), "panel.placeholder", {"tab": "files"}),
+    ("contacts", _l("Contacts"), "panel.placeholder", {"tab": "contacts"}),
+    ("reports", _l("Reports"), "panel.placeholder", {"tab": "reports"}),
 ]
 PLACEHOLDERS = {
     "tasks": _l("Tasks for you and your team will be listed here."),

@@ -27,7 +27,12 @@ CHANNEL_LABELS = {
     "voice_out": _l("Outbound voice"), "sms": _l("SMS"), "facebook": _l("Facebook"),
 }
 ROLE_LABELS = {"admin": _l("Administrator"), "agent": _l("Agent")}
-SECTIONS = [("users", _l("Users")), ("voice", _l("Voice")), ("audit", _l("Audit log"))]
+# The side menu of Settings: (key, label, endpoint). A new section adds one line here.
+SECTIONS = [
+    ("users", _l("Users"), "settings.users"),
+    ("voice", _l("Voice"), "voice.prompts"),
+    ("audit", _l("Audit log"), "settings.audit_log"),
+]
 PAGE = 50
 
 
