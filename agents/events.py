@@ -36,12 +36,19 @@ CALL_LOGGED = "call.logged"              # data: {"communication_id", "outcome",
 VOICEMAIL_RECEIVED = "call.voicemail"    # data: {"communication_id", "caller"}
 CALL_REQUESTED = "call.requested"        # click-to-call (COM-2): {"communication_id", "sip_username",
                                          #  "number", "our_number", "trunk", "ring_timeout"}
+# Hold and attended transfer (VOI-9): requests from the panel/API, and what happened.
+CALL_HOLD_REQUESTED = "call.hold_requested"  # {"communication_id", "pbx_id", "hold": bool}
+CALL_CONSULT_REQUESTED = "call.consult_requested"  # attended transfer: {"communication_id", "pbx_id",
+                                         #  "step": "start"|"complete"|"cancel", "target", "label"}
+CALL_HELD = "call.held"                  # {"user_id", "call_id", "communication_id", "held": bool}
+CALL_CONSULTING = "call.consulting"      # {"user_id", "call_id", "communication_id",
+                                         #  "state": "consulting"|"completed"|"cancelled"|"failed", "label"}
 
 ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
        AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED,
        SIP_REGISTRATION_CHANGED, AGENT_RINGING, CALL_CONNECTED, CALL_LOGGED, VOICEMAIL_RECEIVED,
        CALL_REQUESTED, SETTINGS_CHANGED, CALL_HANGUP_REQUESTED,
-       CALL_TRANSFER_REQUESTED)
+       CALL_TRANSFER_REQUESTED, CALL_HOLD_REQUESTED, CALL_CONSULT_REQUESTED, CALL_HELD, CALL_CONSULTING)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,11 @@ class Controller:
                        self.bus.subscribe(events.CALL_HANGUP_REQUESTED, lambda event: loop.call_soon_threadsafe(
                            lambda: asyncio.ensure_future(self._hangup(event.data)))),
                        self.bus.subscribe(events.CALL_TRANSFER_REQUESTED, lambda event: loop.call_soon_threadsafe(
-                           lambda: asyncio.ensure_future(self._transfer(event.data))))]
+                           lambda: asyncio.ensure_future(self._transfer(event.data)))),
+                       self.bus.subscribe(events.CALL_HOLD_REQUESTED, lambda event: loop.call_soon_threadsafe(
+                           lambda: asyncio.ensure_future(self._hold(event.data)))),
+                       self.bus.subscribe(events.CALL_CONSULT_REQUESTED, lambda event: loop.call_soon_threadsafe(
+                           lambda: asyncio.ensure_future(self._consult(event.data))))]
         if self._stop_requested:
             self._stop.set()
         secrets = self.settings.secrets
@@ -98,6 +102,7 @@ class Controller:
             self.ami.register_event(name, self._on_queue_event)
         for name in ("DialEnd", "Hangup"):
             self.ami.register_event(name, self._on_outbound_event)
+        self.ami.register_event("AttendedTransfer", self._on_attended_transfer)
         self.ami.connect()
         tasks = [asyncio.create_task(self._ari_loop(), name="ari"),
                  asyncio.create_task(self._status_loop(), name="status"),
@@ -490,6 +495,94 @@ class Controller:
         except Exception as exc:
             log.warning("transfer of call %s failed: %s", req.get("communication_id"), _short(exc))
 
+    # -- hold and attended transfer (VOI-9) ---------------------------------------------------
+    async def _hold(self, req: dict) -> None:
+        """Hold: caller to hold music, agent to silence (dialplan centrala-hold); unhold: bridge
+        them again.  Each side knows its peer, so a hang-up while held ends both."""
+        channel_id = req.get("pbx_id") or ""
+        live = self.live.get(channel_id)
+        agent = live.get("agent_channel") if live else None
+        try:
+            if not agent:
+                raise RuntimeError("no agent is talking on this call")
+            if req["hold"] and not live.get("held"):
+                for chan, peer in ((channel_id, agent), (agent, channel_id)):
+                    await self._action({"Action": "Setvar", "Channel": chan, "Variable": "CENTRALA_PEER",
+                                        "Value": peer})
+                    await self._action({"Action": "Setvar", "Channel": chan, "Variable": "CENTRALA_HELD",
+                                        "Value": "1"})
+                resp = await self._action({
+                    "Action": "Redirect", "Channel": channel_id, "Context": "centrala-hold", "Exten": "caller",
+                    "Priority": "1", "ExtraChannel": agent, "ExtraContext": "centrala-hold",
+                    "ExtraExten": "agent", "ExtraPriority": "1"})
+            elif not req["hold"] and live.get("held"):
+                for chan in (channel_id, agent):
+                    await self._action({"Action": "Setvar", "Channel": chan, "Variable": "CENTRALA_HELD",
+                                        "Value": "0"})
+                resp = await self._action({"Action": "Bridge", "Channel1": channel_id, "Channel2": agent,
+                                           "Tone": "no"})
+            else:
+                resp = {"Response": "Success"}  # already in the state asked for
+            if resp.get("Response") != "Success":
+                raise RuntimeError(resp.get("Message"))
+            live["held"] = bool(req["hold"])
+            self.bus.publish(events.CALL_HELD, user_id=live.get("user_id"), call_id=channel_id,
+                             communication_id=live["comm_id"], held=live["held"])
+        except Exception as exc:
+            log.warning("hold=%s of call %s failed: %s", req.get("hold"), req.get("communication_id"), _short(exc))
+
+    async def _consult(self, req: dict) -> None:
+        """Attended transfer: ``start`` puts the caller on hold and rings the target from the
+        agent's side; ``complete`` hangs up the agent's leg (Asterisk joins caller and target);
+        ``cancel`` returns the agent to the caller."""
+        channel_id = req.get("pbx_id") or ""
+        live = self.live.get(channel_id)
+        agent = live.get("agent_channel") if live else None
+        step = req.get("step")
+        try:
+            if not agent:
+                raise RuntimeError("no agent is talking on this call")
+            if step == "start":
+                if live.get("held"):
+                    raise RuntimeError("take the call off hold first")
+                await self._action({"Action": "Setvar", "Channel": agent, "Variable": "__CENTRALA_XFER_TARGET",
+                                    "Value": req["target"]})
+                resp = await self._action({"Action": "Atxfer", "Channel": agent, "Context": "centrala-consult",
+                                           "Exten": "0#"})
+                live["consult"] = req.get("label") or req["target"]
+                state = "consulting"
+            elif step == "complete":
+                resp = await self._action({"Action": "Hangup", "Channel": agent})
+                state = None  # the AttendedTransfer event says how it ended
+            else:
+                resp = await self._action({"Action": "CancelAtxfer", "Channel": agent})
+                live.pop("consult", None)
+                state = "cancelled"
+            if resp.get("Response") != "Success":
+                raise RuntimeError(resp.get("Message"))
+        except Exception as exc:
+            log.warning("attended transfer %s of call %s failed: %s", step, req.get("communication_id"),
+                        _short(exc))
+            state = "failed"
+        if state and live:
+            self.bus.publish(events.CALL_CONSULTING, user_id=live.get("user_id"), call_id=channel_id,
+                             communication_id=live["comm_id"], state=state, label=live.get("consult", ""))
+
+    def _on_attended_transfer(self, manager, event) -> None:
+        asyncio.ensure_future(self._attended_transfer(dict(event.items())))
+
+    async def _attended_transfer(self, ev: dict) -> None:
+        """Asterisk finished an attended transfer: the caller now talks to the target."""
+        for channel_id, live in list(self.live.items()):
+            if ev.get("OrigTransfererChannel") == live.get("agent_channel") and live.get("consult"):
+                ok = ev.get("Result") == "Success"
+                label = live.pop("consult")
+                if ok:
+                    await asyncio.to_thread(history.add_note, self.db, live["comm_id"], f"Transferred to {label}")
+                self.bus.publish(events.CALL_CONSULTING, user_id=live.get("user_id"), call_id=channel_id,
+                                 communication_id=live["comm_id"], state="completed" if ok else "failed",
+                                 label=label)
+
     def _on_outbound_event(self, manager, event) -> None:
         uid = event.get("Uniqueid", "")
         if uid in self.outbound:
@@ -529,6 +622,7 @@ class Controller:
                              caller=ev.get("CallerIDNum", ""), communication_id=live["comm_id"])
         elif kind == "AgentConnect":
             live["agent_channel"] = ev.get("DestChannel")
+            live["user_id"] = user_id
             await asyncio.to_thread(history.answered, self.db, live["comm_id"], user_id)
             self.bus.publish(events.CALL_CONNECTED, user_id=user_id, call_id=ev.get("Uniqueid"),
                              communication_id=live["comm_id"])

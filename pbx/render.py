@@ -89,7 +89,8 @@ def prompt_context(plan: PromptPlan | None = None) -> dict:
         "hold_mode": plan.hold_mode,
         "moh_mode": "playlist" if custom else "files",
         "moh_directory": DEFAULT_MOH_DIR, "moh_entries": list(plan.hold_files) if custom else [],
-        "queue_options": "r" if plan.hold_mode == "off" else "",
+        # t: the agent may transfer the caller (the attended transfer feature needs it)
+        "queue_options": "tr" if plan.hold_mode == "off" else "t",
     }
 
 

@@ -46,3 +46,58 @@ def test_history_pages_keep_the_filter(app, make_user, database):
     html = c.get("/history?outcome=missed").get_data(as_text=True)
     assert "Page 1 of 2" in html and "page=2" in html and "outcome=missed" in html
     assert c.get("/history?outcome=answered").get_data(as_text=True).count("Page ") == 0
+
+
+def test_call_card_actions_follow_the_rules_and_reach_the_pbx(app, make_user, database):
+    """VOI-9 from the call card: hold, attended transfer and its steps are asked of the PBX for
+    the agent's own answered call only, with clear refusals (in the panel's language)."""
+    from datetime import datetime, timezone
+
+    from centrala.models import Communication, User
+
+    recorder = EventRecorder(app.extensions["centrala.bus"])
+    ann_id, bob_id = make_user("ann@example.com"), make_user("bob@example.com", name="Bob Second")
+    with database.session() as s:
+        mine = Communication(channel="voice", direction="inbound", outcome="in_progress", remote="+48600100200",
+                             agent_id=ann_id, agents_rung=[ann_id], note="", pbx_id="pbx-1",
+                             answered_at=datetime.now(timezone.utc))
+        ringing = Communication(channel="voice", direction="inbound", outcome="in_progress", remote="+48600100201",
+                                agent_id=None, agents_rung=[ann_id], note="", pbx_id="pbx-2")
+        theirs = Communication(channel="voice", direction="inbound", outcome="in_progress", remote="+48600100202",
+                               agent_id=bob_id, agents_rung=[bob_id], note="", pbx_id="pbx-3",
+                               answered_at=datetime.now(timezone.utc))
+        done = Communication(channel="voice", direction="inbound", outcome="answered", remote="+48600100203",
+                             agent_id=ann_id, agents_rung=[ann_id], note="", pbx_id="pbx-4")
+        s.add_all([mine, ringing, theirs, done])
+        s.flush()
+        ids = mine.id, ringing.id, theirs.id, done.id
+        bob_sip = s.get(User, bob_id).sip_username
+    c = app.test_client()
+    login(c, "ann@example.com")
+    h = {"X-CSRFToken": csrf(c, "/")}
+    assert c.post(f"/calls/{ids[0]}/hold").status_code == 400  # no CSRF token
+    assert c.post(f"/calls/{ids[0]}/hold", headers=h).status_code == 202
+    assert recorder.wait(events.CALL_HOLD_REQUESTED, 1, communication_id=ids[0]).data == {
+        "communication_id": ids[0], "pbx_id": "pbx-1", "hold": True}
+    assert c.post(f"/calls/{ids[0]}/unhold", headers=h).status_code == 202
+    recorder.wait(events.CALL_HOLD_REQUESTED, 1, communication_id=ids[0], hold=False)
+    r = c.post(f"/calls/{ids[0]}/transfer", json={"user_id": bob_id, "attended": True}, headers=h)
+    assert r.status_code == 202 and r.json["to"] == "Bob Second"
+    start = recorder.wait(events.CALL_CONSULT_REQUESTED, 1, communication_id=ids[0], step="start")
+    assert start.data["target"] == bob_sip
+    for step in ("complete", "cancel"):
+        assert c.post(f"/calls/{ids[0]}/{step}", headers=h).status_code == 202
+        recorder.wait(events.CALL_CONSULT_REQUESTED, 1, communication_id=ids[0], step=step)
+    r = c.post(f"/calls/{ids[0]}/transfer", json={"number": "12"}, headers=h)
+    assert r.status_code == 422 and r.json["error"] == "Choose an agent or type a valid phone number."
+    r = c.post(f"/calls/{ids[1]}/hold", headers=h)
+    assert r.status_code == 409 and "answered" in r.json["error"]
+    assert c.post(f"/calls/{ids[1]}/hangup", headers=h).status_code == 202  # ringing for me: I may end it
+    r = c.post(f"/calls/{ids[2]}/hold", headers=h)
+    assert r.status_code == 403 and r.json["error"] == "This is another agent's call."
+    r = c.post(f"/calls/{ids[3]}/hangup", headers=h)
+    assert r.status_code == 409 and r.json["error"] == "This call has already ended."
+    assert c.post("/calls/99999/hold", headers=h).status_code == 404
+    targets = c.get("/calls/transfer-targets").json["items"]
+    assert [t["name"] for t in targets] == ["Bob Second"]  # not myself
+    assert not [e for e in recorder.events if e.data.get("communication_id") in ids[2:]]

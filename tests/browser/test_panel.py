@@ -345,3 +345,65 @@ def test_screenshots(app, make_user, new_context):
     agent = log_in(new_context().new_page(), AGENT)
     assert agent.goto("/settings/users").status == 403
     shot(agent, "08-forbidden")
+
+
+# -- 8. the call card's buttons (VOI-9) ----------------------------------------------------
+def test_call_card_holds_and_transfers_with_a_consultation(app, database, make_user, new_context):
+    """The controller is not running here: the test plays its part on the bus (the events it
+    would publish) and checks what the card asks of it."""
+    from datetime import datetime, timezone
+
+    from agents import events
+    from centrala.models import Communication
+    from tests.helpers import EventRecorder
+
+    bus = app.extensions["centrala.bus"]
+    recorder = EventRecorder(bus)
+    agent_id = make_user(AGENT, name="Piotr Agent")
+    make_user("bob@example.com", name="Bob Nowak")
+    with database.session() as s:
+        call = Communication(channel="voice", direction="inbound", outcome="in_progress", remote="+48600100200",
+                             agent_id=agent_id, agents_rung=[agent_id], note="", pbx_id="pbx-7",
+                             answered_at=datetime.now(timezone.utc))
+        s.add(call)
+        s.flush()
+        comm_id = call.id
+    page = log_in(new_context().new_page(), AGENT)
+    expect(page.locator("body[data-connected='1']")).to_have_count(1, timeout=T)
+    card = page.locator("#call-card")
+    ids = {"user_id": agent_id, "call_id": "pbx-7", "communication_id": comm_id}
+    bus.publish(events.AGENT_RINGING, caller="+48600100200", **ids)
+    expect(card.locator("#call-state")).to_have_text("Incoming call", timeout=T)
+    expect(card.locator("[data-call=hold]")).to_be_hidden()
+    bus.publish(events.CALL_CONNECTED, **ids)
+    expect(card.locator("#call-state")).to_have_text("On a call", timeout=T)
+
+    card.locator("[data-call=hold]").click()
+    recorder.wait(events.CALL_HOLD_REQUESTED, 3, communication_id=comm_id, hold=True)
+    bus.publish(events.CALL_HELD, held=True, **ids)
+    expect(card.locator("#call-state")).to_have_text("On hold", timeout=T)
+    expect(card.locator("[data-call=hold]")).to_be_hidden()
+    shot_path = SHOTS / "08-call-card-held.png"
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot_path))
+    card.locator("[data-call=unhold]").click()
+    recorder.wait(events.CALL_HOLD_REQUESTED, 3, communication_id=comm_id, hold=False)
+    bus.publish(events.CALL_HELD, held=False, **ids)
+    expect(card.locator("#call-state")).to_have_text("On a call", timeout=T)
+
+    card.locator("[data-call=open-transfer]").click()
+    expect(page.locator("#call-transfer")).to_be_visible(timeout=T)
+    expect(page.locator("#transfer-agent option")).to_have_count(2, timeout=T)  # "choose" + Bob
+    page.select_option("#transfer-agent", label="Bob Nowak · Offline")
+    page.screenshot(path=str(SHOTS / "09-call-card-transfer.png"))
+    page.locator("#call-transfer button[type=submit]").click()
+    start = recorder.wait(events.CALL_CONSULT_REQUESTED, 3, communication_id=comm_id, step="start")
+    assert start.data["label"] == "Bob Nowak"
+    expect(page.locator("#call-transfer")).to_be_hidden(timeout=T)
+    bus.publish(events.CALL_CONSULTING, state="consulting", label="Bob Nowak", **ids)
+    expect(card.locator("#call-state")).to_have_text("Consulting Bob Nowak", timeout=T)
+    card.locator("[data-call=complete]").click()
+    recorder.wait(events.CALL_CONSULT_REQUESTED, 3, communication_id=comm_id, step="complete")
+    bus.publish(events.CALL_CONSULTING, state="completed", label="Bob Nowak", **ids)
+    expect(card.locator("#call-state")).to_have_text("Transferred to Bob Nowak", timeout=T)
+    expect(card).to_be_hidden(timeout=6000)

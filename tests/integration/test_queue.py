@@ -474,3 +474,151 @@ def test_blind_transfer_to_another_agent(pbx_instance, controller, agents, poole
     with db.session() as s:
         row = s.get(Communication, comm_id)
         assert row.outcome == "answered" and "Transferred to Bob Receives" in row.note
+
+
+def channels(settings) -> list[dict]:
+    """Asterisk's own view of the channels: name, application, bridge id."""
+    out = ami_command(settings, "core show channels concise")
+    rows = []
+    for line in out.splitlines():
+        f = line.split("!")
+        if len(f) >= 14:
+            rows.append({"name": f[0], "context": f[1], "app": f[5], "bridge": f[12], "uid": f[13]})
+    return rows
+
+
+def api_for(pbx_instance, controller, user_id):
+    from centrala.tokens import create_api_token
+    from web import create_app
+
+    settings, db, runtime = pbx_instance
+    app = create_app(settings, db=db, bus=controller[0].bus, start_background=False)
+    with db.session() as s:
+        token = create_api_token(s, s.get(User, user_id), "test")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    return lambda path, **body: client.post(f"/api/v1/communications{path}", json=body, headers=auth)
+
+
+def test_hold_plays_music_to_the_caller_and_resume_reconnects(pbx_instance, controller, agents, pooled_number,
+                                                               tmp_path):
+    """VOI-9 hold: the caller goes to hold music, the agent to silence; resume bridges them again,
+    and the call then ends normally (answered, both legs get their BYE)."""
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("hold-ann@example.com", "Ann Holds")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    api = api_for(pbx_instance, controller, ann.user_id)
+    caller = place_call(pbx_instance, tmp_path, talk_ms=9000)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    comm_id, caller_id = connected.data["communication_id"], connected.data["call_id"]
+    assert api(f"/{comm_id}/unhold").status_code == 202  # not held: nothing happens
+    assert api(f"/{comm_id}/hold").status_code == 202
+    recorder.wait(events.CALL_HELD, 5, communication_id=comm_id, held=True)
+    wait_for(lambda: {c["app"] for c in channels(settings) if c["uid"] == caller_id} == {"MusicOnHold"}, 5,
+             interval=0.1, what="caller hears hold music")
+    assert any(c["app"] == "Wait" and ann.username in c["name"] for c in channels(settings)), channels(settings)
+    assert api(f"/{comm_id}/unhold").status_code == 202
+    recorder.wait(events.CALL_HELD, 5, communication_id=comm_id, held=False)
+
+    def bridged_together():
+        rows = channels(settings)
+        mine = [c for c in rows if c["uid"] == caller_id or ann.username in c["name"]]
+        return len(mine) == 2 and mine[0]["bridge"] and mine[0]["bridge"] == mine[1]["bridge"]
+    wait_for(bridged_together, 5, interval=0.1, what="caller and Ann bridged again")
+    out, _ = caller.communicate(timeout=30)
+    assert caller.returncode == 0, out[-2000:]
+    assert ann.finish(15) == 0, "Ann's leg did not end with the caller's hang-up"
+    logged = recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id)
+    assert logged.data["outcome"] == "answered"
+
+
+def test_caller_hanging_up_while_held_ends_the_agents_leg(pbx_instance, controller, agents, pooled_number,
+                                                          tmp_path):
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("held-ann@example.com", "Ann Waits")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    api = api_for(pbx_instance, controller, ann.user_id)
+    caller = place_call(pbx_instance, tmp_path, talk_ms=4000)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    comm_id = connected.data["communication_id"]
+    assert api(f"/{comm_id}/hold").status_code == 202
+    recorder.wait(events.CALL_HELD, 5, communication_id=comm_id, held=True)
+    out, _ = caller.communicate(timeout=30)
+    assert caller.returncode == 0, out[-2000:]
+    assert ann.finish(10) == 0, "Ann stayed in silence after the caller hung up"
+    assert recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id).data["outcome"] == "answered"
+
+
+def test_attended_transfer_consults_then_completes(pbx_instance, controller, agents, pooled_number, tmp_path):
+    """VOI-9 attended: Ann consults Bob while the caller holds, then completes; the caller talks to
+    Bob, Ann's leg ends, the history says so."""
+    from centrala.models import Communication
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("atx-ann@example.com", "Ann Consults")
+    bob = agents("atx-bob@example.com", "Bob Takes Over")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    api = api_for(pbx_instance, controller, ann.user_id)
+    caller = place_call(pbx_instance, tmp_path, talk_ms=10000)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    comm_id, caller_id = connected.data["communication_id"], connected.data["call_id"]
+    r = api(f"/{comm_id}/transfer", user_id=bob.user_id, attended=True)
+    assert r.status_code == 202 and r.json["attended"] is True
+    recorder.wait(events.CALL_CONSULTING, 5, communication_id=comm_id, state="consulting")
+    wait_for(lambda: any(bob.username in c["name"] and c["bridge"] for c in channels(settings)), 10,
+             interval=0.1, what="Bob answered the consultation")
+    assert {c["app"] for c in channels(settings) if c["uid"] == caller_id} != {""}
+    assert api(f"/{comm_id}/transfer/complete").status_code == 202
+    done = recorder.wait(events.CALL_CONSULTING, 10, communication_id=comm_id, state="completed")
+    assert done.data["label"] == "Bob Takes Over"
+    assert ann.finish(10) == 0, "Ann's leg did not end when she completed the transfer"
+
+    def caller_with_bob():
+        rows = channels(settings)
+        mine = [c for c in rows if c["uid"] == caller_id or bob.username in c["name"]]
+        return len(mine) == 2 and mine[0]["bridge"] and mine[0]["bridge"] == mine[1]["bridge"]
+    wait_for(caller_with_bob, 5, interval=0.1, what="caller bridged with Bob")
+    out, _ = caller.communicate(timeout=30)
+    assert caller.returncode == 0, out[-2000:]
+    assert bob.finish(15) == 0, "Bob did not get the caller's hang-up"
+    recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id)
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        assert row.outcome == "answered" and "Transferred to Bob Takes Over" in row.note
+
+
+def test_attended_transfer_cancelled_returns_to_the_caller(pbx_instance, controller, agents, pooled_number,
+                                                           tmp_path):
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("atc-ann@example.com", "Ann Changes Mind")
+    bob = agents("atc-bob@example.com", "Bob Not Needed")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    api = api_for(pbx_instance, controller, ann.user_id)
+    caller = place_call(pbx_instance, tmp_path, talk_ms=9000)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    comm_id, caller_id = connected.data["communication_id"], connected.data["call_id"]
+    assert api(f"/{comm_id}/transfer", number="not a number", attended=True).status_code == 422
+    assert api(f"/{comm_id}/transfer", user_id=bob.user_id, attended=True).status_code == 202
+    wait_for(lambda: any(bob.username in c["name"] and c["bridge"] for c in channels(settings)), 10,
+             interval=0.1, what="Bob answered the consultation")
+    assert api(f"/{comm_id}/transfer/cancel").status_code == 202
+    recorder.wait(events.CALL_CONSULTING, 5, communication_id=comm_id, state="cancelled")
+    assert bob.finish(10) == 0, "Bob's consultation leg did not end"
+
+    def caller_with_ann():
+        rows = channels(settings)
+        mine = [c for c in rows if c["uid"] == caller_id or ann.username in c["name"]]
+        return len(mine) == 2 and mine[0]["bridge"] and mine[0]["bridge"] == mine[1]["bridge"]
+    wait_for(caller_with_ann, 5, interval=0.1, what="Ann back with the caller")
+    out, _ = caller.communicate(timeout=30)
+    assert caller.returncode == 0, out[-2000:]
+    assert ann.finish(15) == 0
+    assert recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id).data["outcome"] == "answered"

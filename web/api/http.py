@@ -15,6 +15,8 @@ from centrala.tokens import user_for_api_token
 from centrala.users import UserError, create_user, deactivate
 
 from ..auth.services import send_password_link
+from ..calls import actions as call_actions
+from ..calls.actions import CallActionError
 from agents import events
 
 from ..extensions import bus, client_ip, dbs, settings
@@ -216,53 +218,45 @@ def communications():
     return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
 
 
+@bp.errorhandler(CallActionError)
+def call_action_refused(exc: CallActionError):
+    return api_error(exc.status, str(exc))
+
+
 @bp.post("/communications/<int:comm_id>/hangup")
 @token_required
 def hangup(comm_id: int):
     """End a call in progress (202: asked of the PBX)."""
-    from centrala.models import Communication
-
-    c = dbs().get(Communication, comm_id)
-    if c is None:
-        return api_error(404, "No such communication.")
-    if c.channel != "voice" or c.outcome != "in_progress":
-        return api_error(409, "This call is not in progress.")
-    if not g.api_user.is_admin and c.agent_id not in (None, g.api_user.id):
-        return api_error(403, "This is another agent's call.")
-    bus().publish(events.CALL_HANGUP_REQUESTED, communication_id=c.id,
-                  pbx_id=c.pbx_id if c.direction == "inbound" else None)
+    call_actions.hangup(dbs(), bus(), g.api_user, comm_id)
     return jsonify({"ok": True}), 202
+
+
+@bp.post("/communications/<int:comm_id>/hold")
+@bp.post("/communications/<int:comm_id>/unhold")
+@token_required
+def hold(comm_id: int):
+    """Put an answered call on hold (the caller hears music) or take it off hold."""
+    on = request.path.endswith("/hold")
+    call_actions.hold(dbs(), bus(), g.api_user, comm_id, on)
+    return jsonify({"ok": True, "held": on}), 202
 
 
 @bp.post("/communications/<int:comm_id>/transfer")
 @token_required
 def transfer(comm_id: int):
-    """Blind transfer of an answered inbound call to another agent (``user_id``) or a number."""
-    from agents.numbers import to_e164
-    from centrala.models import Communication
-
+    """Transfer an answered inbound call to another agent (``user_id``) or a number: blind, or
+    with ``"attended": true`` a consultation first, finished by ``…/transfer/complete`` or
+    ``…/transfer/cancel``."""
     data = _json_body()
-    s = dbs()
-    c = s.get(Communication, comm_id)
-    if c is None:
-        return api_error(404, "No such communication.")
-    if c.channel != "voice" or c.direction != "inbound" or c.outcome != "in_progress" or c.answered_at is None:
-        return api_error(409, "Only an answered inbound call in progress can be transferred.")
-    if not g.api_user.is_admin and c.agent_id != g.api_user.id:
-        return api_error(403, "This is another agent's call.")
-    if data.get("user_id") is not None:
-        target_user = s.get(User, int(data["user_id"])) if str(data["user_id"]).isdigit() else None
-        if target_user is None or not target_user.active or not target_user.sip_username:
-            return api_error(422, "No such active user with a softphone.")
-        target, label = target_user.sip_username, target_user.name
-    else:
-        number = to_e164(str(data.get("number", "")), settings().default_region)
-        if number is None:
-            return api_error(422, "Give user_id or a valid number.")
-        target, label = number, number
-    bus().publish(events.CALL_TRANSFER_REQUESTED, communication_id=c.id, pbx_id=c.pbx_id, target=target,
-                  label=label)
-    return jsonify({"ok": True, "to": label}), 202
+    label = call_actions.transfer(dbs(), bus(), settings(), g.api_user, comm_id, data)
+    return jsonify({"ok": True, "to": label, "attended": bool(data.get("attended"))}), 202
+
+
+@bp.post("/communications/<int:comm_id>/transfer/<any(complete, cancel):step>")
+@token_required
+def transfer_step(comm_id: int, step: str):
+    call_actions.consult_step(dbs(), bus(), g.api_user, comm_id, step)
+    return jsonify({"ok": True, "step": step}), 202
 
 
 @bp.get("/communications/<int:comm_id>/recording")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from agents.channels import CHANNELS
 
 ERROR = {"$ref": "#/components/responses/Error"}
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
 def _resp(description: str, schema: dict | None = None) -> dict:
@@ -37,6 +38,7 @@ def _core(base_url: str) -> dict:
     user_ref = {"$ref": "#/components/schemas/User"}
     errors = {"400": ERROR, "401": ERROR}
     admin_errors = {**errors, "403": ERROR}
+    call_errors = {**errors, "403": ERROR, "404": ERROR, "409": ERROR}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Centrala API", "version": "1.0.0",
@@ -104,14 +106,31 @@ def _core(base_url: str) -> dict:
                 "responses": {"202": _resp("The PBX was asked to end the call"), "403": ERROR, "404": ERROR,
                               "409": ERROR, **errors}}},
             "/communications/{id}/transfer": {"post": {
-                "summary": "Blind transfer of an answered inbound call to an agent or a number",
+                "summary": "Transfer an answered inbound call to an agent or a number: blind, or attended "
+                           "(consultation first, then complete or cancel)",
                 "operationId": "transferCall",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "parameters": [ID],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"user_id": {"type": "integer"},
-                                                     "number": {"type": "string"}}}}}},
-                "responses": {"202": _resp("The PBX was asked to transfer the call"), "403": ERROR, "404": ERROR,
-                              "409": ERROR, "422": ERROR, **errors}}},
+                                                     "number": {"type": "string"},
+                                                     "attended": {"type": "boolean", "default": False}}}}}},
+                "responses": {"202": _resp("The PBX was asked to transfer the call"), **call_errors,
+                              "422": ERROR}}},
+            "/communications/{id}/transfer/complete": {"post": {
+                "summary": "Complete an attended transfer: the caller and the target talk, the agent leaves",
+                "operationId": "completeTransfer", "parameters": [ID],
+                "responses": {"202": _resp("Asked of the PBX"), **call_errors}}},
+            "/communications/{id}/transfer/cancel": {"post": {
+                "summary": "Cancel an attended transfer: the agent returns to the caller",
+                "operationId": "cancelTransfer", "parameters": [ID],
+                "responses": {"202": _resp("Asked of the PBX"), **call_errors}}},
+            "/communications/{id}/hold": {"post": {
+                "summary": "Put an answered call on hold (the caller hears hold music)",
+                "operationId": "holdCall", "parameters": [ID],
+                "responses": {"202": _resp("Asked of the PBX"), **call_errors}}},
+            "/communications/{id}/unhold": {"post": {
+                "summary": "Take a call off hold", "operationId": "unholdCall", "parameters": [ID],
+                "responses": {"202": _resp("Asked of the PBX"), **call_errors}}},
             "/communications/{id}/recording": {"get": {
                 "summary": "The recording or voicemail as WAV (supports HTTP range requests)",
                 "operationId": "getRecording",

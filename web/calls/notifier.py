@@ -34,6 +34,22 @@ def register(app) -> None:
                               "communication_id": d.get("communication_id")},
                      to=f"user:{d['user_id']}", namespace=NAMESPACE)
 
+    def held(event):
+        d = event.data
+        if d.get("user_id"):
+            sio.emit("call", {"state": "held" if d["held"] else "resumed", "call_id": d["call_id"],
+                              "communication_id": d.get("communication_id")},
+                     to=f"user:{d['user_id']}", namespace=NAMESPACE)
+
+    def consulting(event):
+        """Attended transfer: consulting → completed (the agent's part is over) or back to talking."""
+        d = event.data
+        if d.get("user_id"):
+            state = {"consulting": "consulting", "completed": "transferred"}.get(d["state"], "resumed")
+            sio.emit("call", {"state": state, "call_id": d["call_id"], "communication_id": d.get("communication_id"),
+                              "label": d.get("label", ""), "failed": d["state"] == "failed"},
+                     to=f"user:{d['user_id']}", namespace=NAMESPACE)
+
     def logged(event):
         sio.emit("call", {"state": "ended", "call_id": event.data["call_id"], "outcome": event.data["outcome"],
                           "communication_id": event.data["communication_id"]}, namespace=NAMESPACE)
@@ -57,4 +73,6 @@ def register(app) -> None:
     bus.subscribe(events.AGENT_RINGING, ringing)
     bus.subscribe(events.CALL_CONNECTED, connected)
     bus.subscribe(events.CALL_LOGGED, logged)
+    bus.subscribe(events.CALL_HELD, held)
+    bus.subscribe(events.CALL_CONSULTING, consulting)
     bus.subscribe(events.VOICEMAIL_RECEIVED, voicemail)

@@ -270,23 +270,80 @@ document.addEventListener("submit", function (e) {
     var s = Math.floor((Date.now() - since) / 1000);
     timerEl.textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
+  var actions = document.getElementById("call-actions"), errEl = document.getElementById("call-error");
+  var xfer = document.getElementById("call-transfer"), xferAgent = document.getElementById("transfer-agent");
+  var xferNumber = document.getElementById("transfer-number"), xferAttended = document.getElementById("transfer-attended");
+  var state = null;
+
+  function setButtons() {
+    actions.querySelectorAll("[data-when]").forEach(function (b) {
+      b.hidden = b.dataset.when.split(" ").indexOf(state) < 0;
+    });
+    if (state !== "talking") openTransfer(false);
+  }
+  function fail(text) { errEl.textContent = text; errEl.hidden = !text; }
   function show(ev) {
     if (ev.state !== "placing" && current && ev.communication_id !== current) return;
     current = ev.communication_id;
     card.hidden = false;
-    card.className = "call-card " + ev.state;
-    stateEl.textContent = T["call_" + ev.state] || ev.state;
+    fail("");
+    var st = ev.state === "resumed" ? "talking" : ev.state;
+    if (ev.failed) fail(T.call_transfer_failed);
+    state = st;
+    card.className = "call-card " + st;
+    var text = T["call_" + st] || st;
+    stateEl.textContent = text.replace("{name}", ev.label || "");
     if (ev.caller) who.textContent = ev.caller;
-    if (ev.state === "talking" || ev.state === "ringing" || ev.state === "placing") {
+    if (st === "ringing" || st === "placing" || (ev.state === "talking")) {
       if (!timer || ev.state === "talking") { since = Date.now(); clearInterval(timer); timer = setInterval(tick, 1000); tick(); }
     }
-    if (ev.state === "ended") {
+    if (st === "ended" || st === "transferred") {
       clearInterval(timer); timer = null;
-      setTimeout(function () { if (current === ev.communication_id) { card.hidden = true; current = null; } }, 4000);
+      setTimeout(function () { if (current === ev.communication_id) { card.hidden = true; current = null; state = null; } }, 4000);
     }
+    setButtons();
   }
+  function act(action, body) {
+    fail("");
+    return fetch("/calls/" + current + "/" + action, {
+      method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body || {}) })
+      .then(function (r) { return r.json(); })
+      .then(function (r) { if (!r.ok) fail(r.error); return r; });
+  }
+  function openTransfer(open) {
+    xfer.hidden = !open;
+    var btn = actions.querySelector('[data-call="open-transfer"]');
+    btn.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) return;
+    fetch("/calls/transfer-targets").then(function (r) { return r.json(); }).then(function (r) {
+      while (xferAgent.options.length > 1) xferAgent.remove(1);
+      r.items.forEach(function (p) {
+        var o = document.createElement("option");
+        o.value = p.id;
+        o.textContent = p.name + " · " + (T.agent_states[p.status] || p.status);
+        xferAgent.appendChild(o);
+      });
+      xferAgent.focus();
+    });
+  }
+  card.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-call]");
+    if (!b || !current) return;
+    var a = b.dataset.call;
+    if (a === "open-transfer") return openTransfer(xfer.hidden);
+    if (a === "close-transfer") return openTransfer(false);
+    act(a);
+  });
+  xfer.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = { attended: xferAttended.checked };
+    if (xferAgent.value) body.user_id = xferAgent.value; else body.number = xferNumber.value;
+    act("transfer", body).then(function (r) { if (r.ok) openTransfer(false); });
+  });
+  xfer.addEventListener("keydown", function (e) { if (e.key === "Escape") { openTransfer(false); actions.querySelector('[data-call="open-transfer"]').focus(); } });
   socket.on("call", function (ev) {
-    if (ev.state === "ended" && ev.communication_id !== current) return;
+    if ((ev.state === "ended") && ev.communication_id !== current) return;
     show(ev);
   });
 })();
