@@ -101,3 +101,44 @@ def test_call_card_actions_follow_the_rules_and_reach_the_pbx(app, make_user, da
     targets = c.get("/calls/transfer-targets").json["items"]
     assert [t["name"] for t in targets] == ["Bob Second"]  # not myself
     assert not [e for e in recorder.events if e.data.get("communication_id") in ids[2:]]
+
+
+def test_notes_on_a_call_from_the_history_page_and_the_api(app, make_user, database):
+    from centrala.models import Communication, User
+    from centrala.tokens import create_api_token
+
+    ann_id, bob_id = make_user("ann@example.com"), make_user("bob@example.com")
+    with database.session() as s:
+        c = Communication(channel="voice", direction="inbound", outcome="answered", remote="+48600100200",
+                          agent_id=ann_id, agents_rung=[ann_id], note="Transferred to Ola")
+        s.add(c)
+        s.flush()
+        comm_id = c.id
+        bob_token = create_api_token(s, s.get(User, bob_id), "t")
+        ann_token = create_api_token(s, s.get(User, ann_id), "t")
+    c = app.test_client()
+    login(c, "ann@example.com")
+    page = c.get(f"/history/{comm_id}").get_data(as_text=True)
+    assert "Transferred to Ola</textarea>" in page
+    token = csrf(c, f"/history/{comm_id}")
+    assert c.post(f"/history/{comm_id}/note", data={"note": "x"}).status_code == 400  # CSRF
+    r = c.post(f"/history/{comm_id}/note", data={"note": " Call back <script>1</script> \r\n", "csrf_token": token},
+               follow_redirects=True)
+    assert "Note saved." in r.get_data(as_text=True)
+    assert "&lt;script&gt;1&lt;/script&gt;</textarea>" in r.get_data(as_text=True)
+    r = c.post(f"/history/{comm_id}/note", data={"note": "y" * 4001, "csrf_token": token}, follow_redirects=True)
+    assert "The note may be at most 4000 characters long." in r.get_data(as_text=True)
+    with database.session() as s:
+        assert s.get(Communication, comm_id).note == "Call back <script>1</script>"
+    api = app.test_client()
+    r = api.patch(f"/api/v1/communications/{comm_id}", json={"note": "by bob"},
+                  headers={"Authorization": f"Bearer {bob_token}"})
+    assert r.status_code == 403
+    r = api.patch(f"/api/v1/communications/{comm_id}", json={"outcome": "missed"},
+                  headers={"Authorization": f"Bearer {ann_token}"})
+    assert r.status_code == 422
+    r = api.patch(f"/api/v1/communications/{comm_id}", json={"note": "from the CRM"},
+                  headers={"Authorization": f"Bearer {ann_token}"})
+    assert r.status_code == 200 and r.json["note"] == "from the CRM" and r.json["outcome"] == "answered"
+    login(c2 := app.test_client(), "bob@example.com")
+    assert "note-text" in c2.get(f"/history/{comm_id}").get_data(as_text=True)  # read-only for Bob

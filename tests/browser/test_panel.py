@@ -404,6 +404,15 @@ def test_call_card_holds_and_transfers_with_a_consultation(app, database, make_u
     expect(card.locator("#call-state")).to_have_text("Consulting Bob Nowak", timeout=T)
     card.locator("[data-call=complete]").click()
     recorder.wait(events.CALL_CONSULT_REQUESTED, 3, communication_id=comm_id, step="complete")
+    card.locator("[data-call=open-note]").click()
+    page.fill("#call-note-text", "Wants a <b>callback</b> on Monday")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#call-note-saved")).to_have_text("Note saved.", timeout=T)
+    with database.session() as s:
+        assert s.get(Communication, comm_id).note == "Wants a <b>callback</b> on Monday"
     bus.publish(events.CALL_CONSULTING, state="completed", label="Bob Nowak", **ids)
     expect(card.locator("#call-state")).to_have_text("Transferred to Bob Nowak", timeout=T)
-    expect(card).to_be_hidden(timeout=6000)
+    page.wait_for_timeout(4500)  # the card stays while the note is open (it would hide after 4 s)
+    expect(card).to_be_visible()
+    page.goto(f"/history/{comm_id}")
+    expect(page.locator("#note")).to_have_value("Wants a <b>callback</b> on Monday", timeout=T)

@@ -218,6 +218,24 @@ def communications():
     return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
 
 
+@bp.patch("/communications/<int:comm_id>")
+@token_required
+def update_communication(comm_id: int):
+    """Edit a communication's note (the only field a person writes)."""
+    from ..history import services as history
+
+    data = _json_body()
+    if set(data) - {"note"}:
+        return api_error(422, "Only note can be changed.")
+    s = dbs()
+    try:
+        c = history.set_note(s, g.api_user, comm_id, data.get("note", ""))
+    except history.NoteError as exc:
+        return api_error(exc.status, str(exc))
+    names = history.agent_names(s, [c])
+    return jsonify(history.as_dict(c, names, f"/api/v1/communications/{c.id}/recording" if c.recording else None))
+
+
 @bp.errorhandler(CallActionError)
 def call_action_refused(exc: CallActionError):
     return api_error(exc.status, str(exc))

@@ -116,6 +116,14 @@ def _core(base_url: str) -> dict:
                                                      "attended": {"type": "boolean", "default": False}}}}}},
                 "responses": {"202": _resp("The PBX was asked to transfer the call"), **call_errors,
                               "422": ERROR}}},
+            "/communications/{id}": {"patch": {
+                "summary": "Edit a communication's note", "operationId": "updateCommunication",
+                "parameters": [ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {"note": {"type": "string", "maxLength": 4000}}}}}},
+                "responses": {"200": _resp("The communication", {"$ref": "#/components/schemas/Communication"}),
+                              "403": ERROR, "404": ERROR, "422": ERROR, **errors}}},
             "/communications/{id}/transfer/complete": {"post": {
                 "summary": "Complete an attended transfer: the caller and the target talk, the agent leaves",
                 "operationId": "completeTransfer", "parameters": [ID],
@@ -159,7 +167,8 @@ def _core(base_url: str) -> dict:
                     "started_at": {"type": "string", "format": "date-time"},
                     "answered_at": {"type": "string", "format": "date-time", "nullable": True},
                     "ended_at": {"type": "string", "format": "date-time", "nullable": True},
-                    "recording_url": {"type": "string", "nullable": True}}},
+                    "recording_url": {"type": "string", "nullable": True},
+                    "note": {"type": "string"}}},
                 "Channel": {"type": "string", "enum": list(CHANNELS)},
                 "User": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "email": {"type": "string", "format": "email"},

@@ -41,7 +41,38 @@ def as_dict(c: Communication, names: dict[int, str], recording_url: str | None) 
             "agent": {"id": c.agent_id, "name": names.get(c.agent_id)} if c.agent_id else None,
             "agents_rung": list(c.agents_rung or []), "wait_seconds": c.wait_seconds,
             "talk_seconds": c.talk_seconds, "started_at": iso(c.started_at), "answered_at": iso(c.answered_at),
-            "ended_at": iso(c.ended_at), "recording_url": recording_url}
+            "ended_at": iso(c.ended_at), "recording_url": recording_url, "note": c.note or ""}
+
+
+NOTE_MAX = 4000
+
+
+class NoteError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def may_edit(user: User, c: Communication) -> bool:
+    """Administrators, the agent who handled it, or an agent it rang (a missed call's note)."""
+    return user.is_admin or c.agent_id == user.id or user.id in (c.agents_rung or [])
+
+
+def set_note(session, user: User, comm_id: int, text) -> Communication:
+    """The note on a communication (VOI-8 call card, history): whole text replaced."""
+    c = session.get(Communication, comm_id)
+    if c is None:
+        raise NoteError(404, "No such communication.")
+    if not may_edit(user, c):
+        raise NoteError(403, "This is another agent's communication.")
+    if not isinstance(text, str):
+        raise NoteError(422, "note must be text.")
+    text = text.replace("\r\n", "\n").strip()
+    if len(text) > NOTE_MAX:
+        raise NoteError(422, f"The note may be at most {NOTE_MAX} characters long.")
+    c.note = text
+    session.commit()
+    return c
 
 
 def recording_path(data_dir: Path, c: Communication) -> Path | None:

@@ -299,7 +299,11 @@ document.addEventListener("submit", function (e) {
     }
     if (st === "ended" || st === "transferred") {
       clearInterval(timer); timer = null;
-      setTimeout(function () { if (current === ev.communication_id) { card.hidden = true; current = null; state = null; } }, 4000);
+      setTimeout(function hide() {
+        if (current !== ev.communication_id) return;
+        if (!noteForm.hidden) return setTimeout(hide, 4000);  // writing a note: keep the card
+        card.hidden = true; current = null; state = null;
+      }, 4000);
     }
     setButtons();
   }
@@ -332,8 +336,31 @@ document.addEventListener("submit", function (e) {
     if (!b || !current) return;
     var a = b.dataset.call;
     if (a === "open-transfer") return openTransfer(xfer.hidden);
+    if (a === "open-note") return openNote(noteForm.hidden);
     if (a === "close-transfer") return openTransfer(false);
     act(a);
+  });
+  var noteForm = document.getElementById("call-note"), noteText = document.getElementById("call-note-text");
+  var noteSaved = document.getElementById("call-note-saved"), noteFor = null;
+  function openNote(open) {
+    noteForm.hidden = !open;
+    actions.querySelector('[data-call="open-note"]').setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) {
+      if (noteFor !== current) { noteText.value = ""; noteSaved.textContent = ""; noteFor = current; }
+      noteText.focus();
+    }
+  }
+  function saveNote() {
+    var id = noteFor;
+    fetch("/history/" + id + "/note", { method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ note: noteText.value }) })
+      .then(function (r) { return r.json(); })
+      .then(function (r) { if (r.ok) noteSaved.textContent = T.note_saved; else fail(r.error); });
+  }
+  noteForm.addEventListener("submit", function (e) { e.preventDefault(); saveNote(); });
+  noteText.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); saveNote(); }
   });
   xfer.addEventListener("submit", function (e) {
     e.preventDefault();
