@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 
 import anyio
 import asyncari
@@ -329,11 +330,17 @@ class Controller:
 
     async def _ari_resync(self, client) -> None:
         """Reconcile live calls with what Asterisk has after a (re)connect."""
+        started = datetime.now(timezone.utc)
         channels = await client.channels.list()
         live = {c.id for c in channels} if channels else set()
         for call_id in self.calls.replace_all(live):
             self.bus.publish(events.CALL_ENDED, call_id=call_id, cause=None,
                              cause_text="lost while the PBX was unreachable", duration=None)
+        # history rows of calls that died with Asterisk (or while this controller was down)
+        for comm_id, outcome, channel_id in await asyncio.to_thread(history.close_lost, self.db, live, started):
+            self.live.pop(channel_id, None)
+            self.outbound.pop(channel_id, None)
+            self.bus.publish(events.CALL_LOGGED, communication_id=comm_id, outcome=outcome, call_id=channel_id)
         self.bus.publish(events.PBX_RESYNCED, link="ari", channels=len(live))
 
     async def _consume(self, client, tg) -> None:

@@ -92,3 +92,31 @@ def add_note(db, comm_id: int, line: str) -> None:
         row = s.get(Communication, comm_id)
         if row is not None:
             row.note = (row.note + "\n" if row.note else "") + line
+
+
+LOST_NOTE = "Cut off: the connection to the PBX was lost"
+
+
+def close_lost(db, live_ids: set[str], started_before) -> list[tuple[int, str, str]]:
+    """Calls the history still shows in progress though Asterisk no longer has their channel
+    (Asterisk or the controller restarted mid-call): end them now, answered ones as answered
+    (with a note), the others as failed.  Returns (communication id, outcome, channel id)."""
+    closed = []
+    with db.session() as s:
+        rows = s.scalars(select(Communication).where(Communication.channel == "voice",
+                                                     Communication.outcome == "in_progress"))
+        for row in rows:
+            channel_id = row.pbx_id if row.direction == "inbound" else f"c2c-{row.id}"
+            if channel_id in live_ids or _aware(row.started_at) >= started_before:
+                continue
+            row.ended_at = utcnow()
+            answered = row.answered_at is not None
+            row.outcome = outcome(ended=True, answered=answered, voicemail=False, abandoned=False,
+                                  refused=not answered)
+            if answered:
+                row.talk_seconds = seconds_between(_aware(row.answered_at), row.ended_at)
+            else:
+                row.wait_seconds = seconds_between(_aware(row.started_at), row.ended_at)
+            row.note = (row.note + "\n" if row.note else "") + LOST_NOTE
+            closed.append((row.id, row.outcome, channel_id))
+    return closed

@@ -94,7 +94,9 @@ def _process_alive(pid: int) -> bool:
         with open(f"/proc/{pid}/stat") as fh:
             state = fh.read().rsplit(")", 1)[1].split()[0]
         if state in ("Z", "X"):
-            return False
+            # the main thread has exited, but while other threads finish Asterisk's shutdown
+            # the process (and its listening sockets) lives on
+            return any(t != str(pid) for t in os.listdir(f"/proc/{pid}/task"))
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return b"asterisk" in fh.read()
     except (FileNotFoundError, ProcessLookupError, IndexError):

@@ -622,3 +622,66 @@ def test_attended_transfer_cancelled_returns_to_the_caller(pbx_instance, control
     assert caller.returncode == 0, out[-2000:]
     assert ann.finish(15) == 0
     assert recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id).data["outcome"] == "answered"
+
+
+def test_asterisk_restart_mid_call_closes_the_call_in_history(pbx_instance, controller, agents, pooled_number,
+                                                              tmp_path):
+    """Bad things happen: Asterisk crashes (SIGKILL: no hang-up events at all) during a
+    conversation.  The history must not keep the call "in progress" forever: once Asterisk is
+    back the controller ends it (answered, with a note)."""
+    import os
+    import signal
+    from centrala.models import Communication
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("restart-ann@example.com", "Ann Restarts")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=20000)
+    try:
+        connected = recorder.wait(events.CALL_CONNECTED, 15)
+        comm_id = connected.data["communication_id"]
+        assert communication(pbx_instance, comm_id).outcome == "in_progress"
+        recorder.clear()
+        os.kill(runtime.pid(), signal.SIGKILL)
+        wait_for(lambda: not runtime.is_running(), 10, what="Asterisk gone")
+        runtime.up(db=db)
+        recorder.wait(events.PBX_RESYNCED, 30, link="ari")
+        logged = recorder.wait(events.CALL_LOGGED, 5, communication_id=comm_id)
+        assert logged.data["outcome"] == "answered"
+        with db.session() as s:
+            row = s.get(Communication, comm_id)
+            assert row.outcome == "answered" and row.ended_at is not None and row.talk_seconds is not None
+            assert "connection to the PBX was lost" in row.note
+    finally:
+        caller.kill()
+        caller.wait()
+    # Ann is still Online: the controller puts her back into the new Asterisk's queue
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 10, what="Ann back in the queue")
+
+
+def test_softphone_with_a_wrong_password_is_refused_and_never_rung(pbx_instance, controller, agents, tmp_path):
+    """A softphone with wrong credentials gets 401 again, is not registered, and Centrala does not
+    report it as registered (the profile's live state)."""
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    with db.session() as s:
+        u = create_user(s, "wrongpw@example.com", "Wrong Password", "agent", "agent password", channels=["voice_in"])
+        user_id, username = u.id, u.sip_username
+    ctl.bus.publish(events.USERS_CHANGED, user_id=user_id)
+    wait_for(lambda: "Unable to find" not in ami_command(settings, f"pjsip show endpoint {username}"), 10,
+             interval=0.1, what="endpoint loaded")
+    port = free_port()
+    reg = subprocess.run(
+        ["sipp", "-sf", str(SIPP / "register_refused.xml"), f"127.0.0.1:{settings.sip_port}",
+         "-i", "127.0.0.1", "-p", str(port), "-au", username, "-ap", "not-the-password",
+         "-key", "user", username, "-key", "contact_port", str(port), "-key", "expires", "3600", "-m", "1",
+         "-nostdin", "-timeout", "15", "-timeout_error"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert reg.returncode == 0, reg.stdout[-1500:]
+    out = ami_command(settings, f"pjsip show aor {username}")
+    assert username in out and f"{username}/sip:" not in out, out  # the AOR exists, with no contact
+    assert not [e for e in recorder.events if e.name == events.SIP_REGISTRATION_CHANGED
+                and e.data.get("user_id") == user_id and e.data.get("contact")]
+    with db.session() as s:
+        assert s.get(User, user_id).sip_contact in (None, "")
