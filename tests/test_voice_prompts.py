@@ -177,7 +177,7 @@ def test_modes_reach_asterisk_configuration(admin, sounds, database, web_setting
 
     # a fresh installation: no welcome, stock music on hold, stock answering greeting
     ext, moh = rendered()
-    assert "Playback(" not in ext and "Queue(centrala-inbound,,,,)" in ext
+    assert "Playback(" not in ext and "Queue(centrala-inbound,t,,,)" in ext
     assert "directory = /usr/share/asterisk/moh" in moh
     plan = plan_from_db(database, prompts_dir)
     assert (plan.welcome, plan.answering) == (None, "vm-intro")
@@ -204,7 +204,7 @@ def test_modes_reach_asterisk_configuration(admin, sounds, database, web_setting
     assert set_mode(admin, "welcome", "off").status_code == 303
     assert set_mode(admin, "answering", "off").status_code == 303
     ext, moh = rendered()
-    assert "Queue(centrala-inbound,r,,,)" in ext and "Playback(" not in ext   # ringing instead of music
+    assert "Queue(centrala-inbound,tr,,,)" in ext and "Playback(" not in ext   # ringing instead of music
     assert plan_from_db(database, prompts_dir).answering is None
     assert set_mode(admin, "hold", "custom").status_code == 303
     assert "mode = playlist" in rendered()[1]
