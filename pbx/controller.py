@@ -386,18 +386,24 @@ class Controller:
 
     async def _start_flow(self, client, channel_id: str, args: list[str], caller: str = "",
                           endpoint: str = "") -> None:
-        await self._watch_channel(client, channel_id)
         if args[:1] != ["inbound"]:
+            await self._watch_channel(client, channel_id)
             return
         live = self.live.setdefault(channel_id, {"flow_done": asyncio.Event()})
         try:
             dialled = args[1] if len(args) > 1 else ""
-            # the number: in the pool? business hours (BEY-5), own recording switch (VOI-5), inbound on (VOI-6)
-            ours = await asyncio.to_thread(telephony.inbound_number, self.db, self.settings, dialled)
             trunk = endpoint[len("trunk-"):] if endpoint.startswith("trunk-") else endpoint or None
-            live["comm_id"] = await asyncio.to_thread(history.open_call, self.db, channel_id, caller,
-                                                      ours.e164 or dialled, trunk)
-            agents = await asyncio.to_thread(_agent_views, self.db)
+
+            def facts():
+                """The database part in one thread hop: the number (in the pool? business hours,
+                BEY-5; own recording switch, VOI-5; inbound on, VOI-6), the history row, the agents."""
+                ours = telephony.inbound_number(self.db, self.settings, dialled)
+                comm_id = history.open_call(self.db, channel_id, caller, ours.e164 or dialled, trunk)
+                return ours, comm_id, _agent_views(self.db)
+
+            # the ARI subscription (to see the call after it leaves Stasis) runs meanwhile
+            _, (ours, live["comm_id"], agents) = await asyncio.gather(
+                self._watch_channel(client, channel_id), asyncio.to_thread(facts))
             route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
                                   open_now=ours.open_now, anyone_online=anyone_to_answer(agents))
             if route is Route.REFUSE:

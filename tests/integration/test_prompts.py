@@ -160,7 +160,7 @@ def test_queue_context_plays_the_welcome_then_queues(pbx_instance, admin_client,
     try:
         wait_for(lambda: running("Playback", path), 10, interval=0.1, what="Playback of the welcome prompt")
         # after the 3 s greeting the caller waits in the queue, hearing ringing (hold music Off)
-        wait_for(lambda: running("Queue", "centrala-inbound,r,"), 10, interval=0.1, what="queued with ringing")
+        wait_for(lambda: running("Queue", "centrala-inbound,tr,"), 10, interval=0.1, what="queued with ringing")
     finally:
         # hanging up one half of the Local pair ends both
         ours = [c[0] for c in _channels(settings) if c[0].startswith("Local/inbound@centrala-queue")]
