@@ -18,6 +18,9 @@ VOICE = {
     "wrapup_seconds": (int, 0, 600),
     "voicemail_max_seconds": (int, 10, 600),
     "record_calls": (bool, None, None),
+    "voice_inbound": (bool, None, None),      # VOI-6
+    "voice_outbound": (bool, None, None),     # VOI-6
+    "timezone": (str, None, None),            # BEY-5: business hours are read in this zone
 }
 
 
@@ -41,6 +44,13 @@ def validate(key: str, raw) -> object:
     kind, low, high = VOICE[key]
     if kind is bool:
         return str(raw).lower() in {"1", "true", "on", "yes"}
+    if kind is str:  # the only text setting is the time zone
+        from agents.inbound import valid_timezone
+
+        value = str(raw or "").strip()
+        if not valid_timezone(value):
+            raise SettingError(key, "not a known time zone")
+        return value
     try:
         value = int(str(raw).strip())
     except ValueError:

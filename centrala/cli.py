@@ -268,26 +268,17 @@ def trunk():
 @click.pass_context
 def trunk_add(ctx, name, host, port, username, password):
     """Add a trunk; a running Asterisk is reloaded to pick it up."""
-    import re
-
-    from sqlalchemy import select
-
     from pbx.runtime import AsteriskRuntime
 
-    from .models import Trunk
+    from .telephony import TelephonyError, create_trunk
 
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
-        _fail("trunk name may contain letters, digits, '-' and '_' only")
-    if not 1 <= port <= 65535:
-        _fail("port must be between 1 and 65535")
     settings = _settings(ctx)
     database = _open_db(settings)
-    with database.session() as s:
-        if s.scalar(select(Trunk).where(Trunk.name == name)):
-            _fail(f"trunk {name} already exists")
-        if s.scalar(select(Trunk).where(Trunk.host == host, Trunk.port == port)):
-            _fail(f"another trunk already uses {host}:{port}")
-        s.add(Trunk(name=name, host=host, port=port, username=username, password=password, enabled=True))
+    try:
+        with database.session() as s:
+            create_trunk(s, name, host, port, username, password)
+    except TelephonyError as exc:
+        _fail(str(exc))
     runtime = AsteriskRuntime(settings)
     if runtime.is_running():
         runtime.reload(db=database)
@@ -307,24 +298,20 @@ def number():
 @click.pass_context
 def number_add(ctx, value, trunk_name, kind, label):
     """Add a number (stored in E.164); inbound calls to it go to the contact center."""
-    from sqlalchemy import select
-
-    from agents.numbers import to_e164
-
-    from .models import Number, Trunk
+    from .models import Trunk
+    from .telephony import TelephonyError, create_number, trunk_by_name
 
     settings = _settings(ctx)
-    e164 = to_e164(value, settings.default_region)
-    if e164 is None:
-        _fail(f"{value!r} is not a valid phone number (region {settings.default_region})")
     database = _open_db(settings)
-    with database.session() as s:
-        trunk = s.scalar(select(Trunk).where(Trunk.name == trunk_name))
-        if trunk is None:
-            _fail(f"no trunk named {trunk_name}; add it with 'centrala trunk add'")
-        if s.scalar(select(Number).where(Number.number == e164)):
-            _fail(f"{e164} is already in the pool")
-        s.add(Number(number=e164, trunk_id=trunk.id, kind=kind, label=label, enabled=True))
+    try:
+        with database.session() as s:
+            trunk = trunk_by_name(s, trunk_name)
+            if trunk is None:
+                _fail(f"no trunk named {trunk_name}; add it with 'centrala trunk add'")
+            n = create_number(s, value, trunk, region=settings.default_region, kind=kind, label=label)
+            e164 = n.number
+    except TelephonyError as exc:
+        _fail(str(exc))
     click.echo(f"number {e164} added ({kind}, trunk {trunk_name})")
 
 

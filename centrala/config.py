@@ -63,6 +63,9 @@ class Settings:
     record_calls: bool = False        # record every answered call (VOI-5), account-wide
     default_region: str = "PL"        # phone numbers without a country code are read in this region
     sip_public_host: str = ""         # the SIP server name shown to agents; default sip_host
+    timezone: str = "Europe/Warsaw"   # business hours of numbers are read in this zone (BEY-5)
+    voice_inbound: bool = True        # inbound calls reach agents (VOI-6); off: answering machine
+    voice_outbound: bool = True       # click-to-call allowed (VOI-6)
 
     _types = {
         "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
@@ -70,6 +73,7 @@ class Settings:
         "user_limit": _int, "reset_token_hours": float, "invite_token_hours": float,
         "login_attempts": _int, "presence_grace_seconds": float, "ring_timeout": _int,
         "wrapup_seconds": _int, "voicemail_max_seconds": _int, "record_calls": _bool,
+        "voice_inbound": _bool, "voice_outbound": _bool,
         "data_dir": Path, "asterisk_root": Path,
     }
 

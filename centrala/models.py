@@ -166,6 +166,8 @@ class Number(Base):
     label: Mapped[str] = mapped_column(String(100), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    record_calls: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # VOI-5; None: account-wide
+    hours: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # BEY-5 (agents.inbound); None: always open
 
 
 class Communication(Base):

@@ -18,8 +18,9 @@ import asyncari
 from agents import events
 from agents.backoff import Backoff
 from agents.calls import CallRegistry
+from agents.inbound import Route, inbound_route
 from agents.routing import AgentView, anyone_to_answer, desired_members, plan, queue_stats
-from centrala import sip_accounts
+from centrala import sip_accounts, telephony
 from centrala.config import Settings
 
 from . import history, render, stasis
@@ -379,17 +380,19 @@ class Controller:
         live = self.live.setdefault(channel_id, {"flow_done": asyncio.Event()})
         try:
             dialled = args[1] if len(args) > 1 else ""
-            accepted, our = await asyncio.to_thread(history.match_number, self.db, dialled,
-                                                    self.settings.default_region)
+            # the number: in the pool? business hours (BEY-5), own recording switch (VOI-5), inbound on (VOI-6)
+            ours = await asyncio.to_thread(telephony.inbound_number, self.db, self.settings, dialled)
             trunk = endpoint[len("trunk-"):] if endpoint.startswith("trunk-") else endpoint or None
             live["comm_id"] = await asyncio.to_thread(history.open_call, self.db, channel_id, caller,
-                                                      our or dialled, trunk)
+                                                      ours.e164 or dialled, trunk)
             agents = await asyncio.to_thread(_agent_views, self.db)
-            if not accepted:
+            route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
+                                  open_now=ours.open_now, anyone_online=anyone_to_answer(agents))
+            if route is Route.REFUSE:
                 live["refused"] = True
                 await stasis.inbound_unknown_number(client, self.playbacks, channel_id)
-            elif anyone_to_answer(agents):
-                await stasis.to_queue(client, channel_id)
+            elif route is Route.QUEUE:
+                await stasis.to_queue(client, channel_id, ours.record)
             else:
                 await self._voicemail(client, channel_id, live)
         finally:
@@ -454,7 +457,8 @@ class Controller:
                 "Context": "centrala-outbound", "Exten": req["number"], "Priority": "1",
                 "Timeout": str(int(req.get("ring_timeout", 30)) * 1000),
                 "CallerID": f"<{req['number']}>", "ChannelId": f"c2c-{comm_id}",
-                "Variable": [f"CENTRALA_TRUNK=trunk-{req['trunk']}", f"CENTRALA_CLI={req['our_number']}"],
+                "Variable": [f"CENTRALA_TRUNK=trunk-{req['trunk']}", f"CENTRALA_CLI={req['our_number']}"]
+                + ([] if req.get("record") is None else [f"CENTRALA_RECORD={int(bool(req['record']))}"]),
                 "Async": "true"}, timeout=10)
             if resp.get("Response") != "Success":
                 raise RuntimeError(resp.get("Message"))

@@ -51,11 +51,16 @@ async def inbound_unknown_number(client, waiter: PlaybackWaiter, channel_id: str
         log.info("inbound flow for %s ended early: %s", channel_id, exc)
 
 
-async def to_queue(client, channel_id: str) -> None:
+def queue_extension(record: bool | None) -> str:
+    """``centrala-queue`` extension: the account's recording switch, or the number's own (VOI-5)."""
+    return "inbound" if record is None else ("inbound-record" if record else "inbound-norecord")
+
+
+async def to_queue(client, channel_id: str, record: bool | None = None) -> None:
     """Hand the call to the dialplan's queue context (music on hold, ring timeout, wrap-up)."""
     try:
         await client.channels.continueInDialplan(channelId=channel_id, context="centrala-queue",
-                                                 extension="inbound", priority=1)
+                                                 extension=queue_extension(record), priority=1)
     except Exception as exc:
         log.info("could not queue %s: %s", channel_id, exc)
 

@@ -26,7 +26,7 @@ def test_admin_changes_voice_settings_and_asterisk_config_follows(app, admin, ag
     etc = web_settings.asterisk_dir / "etc"
     queues = (etc / "queues.conf").read_text()
     assert "timeout = 12" in queues and "wrapuptime = 5" in queues
-    assert "MixMonitor(" in (etc / "extensions.conf").read_text()
+    assert "exten => inbound,1,Set(CENTRALA_RECORD=1)" in (etc / "extensions.conf").read_text()
     # invalid values are refused and change nothing
     r = post(admin, "/settings/voice/general", {"ring_timeout": "2", "wrapup_seconds": "x",
                                                 "voicemail_max_seconds": "60"}, page="/settings/voice/general")
@@ -37,6 +37,6 @@ def test_admin_changes_voice_settings_and_asterisk_config_follows(app, admin, ag
                                             "voicemail_max_seconds": "60"}, page="/settings/voice/general")
     assert effective(web_settings, database).record_calls is False
     render.render_from_db(web_settings, "/mods", database)
-    assert "MixMonitor(" not in (etc / "extensions.conf").read_text()
+    assert "exten => inbound,1,Set(CENTRALA_RECORD=0)" in (etc / "extensions.conf").read_text()
     assert agent.get("/settings/voice/general").status_code == 403
     assert "settings.changed" in admin.get("/settings/audit").get_data(as_text=True)

@@ -68,8 +68,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .profile.http import bp as profile_bp
     from .settings.http import bp as settings_bp
     from .voice.http import bp as voice_bp
+    from .voice.api import bp as voice_api_bp
 
-    for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp):
+    for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp,
+               voice_api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
     register_presence(app, start_background=start_background)

@@ -25,6 +25,8 @@ def place_call():
         messages = {"not a valid phone number": _("This is not a valid phone number."),
                     "no company number to call from": _("There is no company number to call from yet."),
                     "no such company number": _("There is no such company number."),
-                    "this user has no SIP account": _("You have no softphone account.")}
+                    "this user has no SIP account": _("You have no softphone account."),
+                    "outbound calls are switched off (Settings / Voice / General)":
+                        _("Outbound calls are switched off in Settings / Voice.")}
         return jsonify({"ok": False, "error": messages.get(str(exc), str(exc))}), 422
     return jsonify({"ok": True, "communication_id": row.id, "number": row.remote}), 202

@@ -14,6 +14,9 @@ class CallError(ValueError):
 
 
 def request_call(session, bus, settings, user: User, number: str, from_number: str | None = None) -> Communication:
+    account = saved(session)
+    if not (settings.voice_outbound if account.get("voice_outbound") is None else account["voice_outbound"]):
+        raise CallError("outbound calls are switched off (Settings / Voice / General)")   # VOI-6
     customer = to_e164(number, settings.default_region)
     if customer is None:
         raise CallError("not a valid phone number")
@@ -34,5 +37,6 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
     session.commit()
     bus.publish(events.CALL_REQUESTED, communication_id=row.id, sip_username=user.sip_username,
                 number=customer, our_number=pool_number.number, trunk=trunk.name,
-                ring_timeout=saved(session).get("ring_timeout") or settings.ring_timeout)
+                ring_timeout=account.get("ring_timeout") or settings.ring_timeout,
+                record=pool_number.record_calls)   # the number's own recording switch (VOI-5), or None
     return row

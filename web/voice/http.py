@@ -122,7 +122,8 @@ def original(file_id: int):
 @bp.route("/general", methods=["GET", "POST"])
 @admin_required
 def general():
-    """Settings / Voice / General: ring timeout, wrap-up, recording, voicemail length."""
+    """Settings / Voice / General: ring timeout, wrap-up, recording, voicemail length, inbound and
+    outbound channels on/off (VOI-6), time zone of business hours (BEY-5)."""
     from agents import events
     from centrala import account
     from centrala import audit as audit_log
@@ -134,14 +135,15 @@ def general():
     values = {k: getattr(current, k) for k in account.VOICE}
     errors = {}
     if request.method == "POST":
-        form = {k: request.form.get(k, "") for k in account.VOICE if k != "record_calls"}
-        form["record_calls"] = request.form.get("record_calls", "")
+        form = {k: request.form.get(k, "") for k in account.VOICE}   # a checkbox left out is off
+        form["timezone"] = request.form.get("timezone") or current.timezone
         try:
             changed = account.save(s, form)
         except account.SettingError as exc:
             s.rollback()
             kind, low, high = account.VOICE[exc.key]
-            errors[exc.key] = _("Enter a whole number between %(low)d and %(high)d.", low=low, high=high)
+            errors[exc.key] = (_("Choose a time zone from the list.") if kind is str else
+                               _("Enter a whole number between %(low)d and %(high)d.", low=low, high=high))
             values.update(form)
         else:
             if changed:
@@ -151,5 +153,10 @@ def general():
             bus().publish(events.SETTINGS_CHANGED, area="voice", keys=sorted(changed))  # pbx re-renders
             flash(_("Voice settings saved. Asterisk uses them within a few seconds."), "success")
             return redirect(url_for("voice.general"))
-    return render_template("settings/voice_general.html", section="voice", values=values, errors=errors), \
-        (400 if errors else 200)
+    from agents.inbound import available_timezones
+
+    return render_template("settings/voice_general.html", section="voice", values=values, errors=errors,
+                           timezones=sorted(available_timezones())), (400 if errors else 200)
+
+
+from . import lines  # noqa: E402,F401  Trunks and Numbers tabs (their routes are on this blueprint)
