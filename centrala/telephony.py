@@ -43,7 +43,7 @@ def _valid_host(host: str) -> bool:
 
 def _check_trunk(s, trunk_id: int | None, name: str, host: str, port, username: str | None,
                  password: str | None) -> tuple[str, str, int, str | None]:
-    name, host = (name or "").strip(), (host or "").strip()
+    name, host = str(name or "").strip(), str(host or "").strip()
     if not _NAME.match(name):
         raise TelephonyError("name", "name", "trunk name may contain letters, digits, '-' and '_' only")
     if not _valid_host(host):
@@ -54,7 +54,8 @@ def _check_trunk(s, trunk_id: int | None, name: str, host: str, port, username: 
         raise TelephonyError("port", "port", "port must be between 1 and 65535") from None
     if not 1 <= port <= 65535:
         raise TelephonyError("port", "port", "port must be between 1 and 65535")
-    username = (username or "").strip() or None
+    username = str(username or "").strip() or None
+    password = None if password is None else str(password)
     if username and not _CRED.match(username):
         raise TelephonyError("username", "credential", "user name may not contain spaces, quotes or ;[]=\\")
     if password and not _CRED.match(password):
@@ -71,6 +72,7 @@ def _check_trunk(s, trunk_id: int | None, name: str, host: str, port, username: 
 
 def create_trunk(s, name: str, host: str, port=5060, username: str | None = None, password: str | None = None,
                  enabled: bool = True) -> Trunk:
+    password = None if password is None else str(password)
     name, host, port, username = _check_trunk(s, None, name, host, port, username, password)
     if password and not username:
         raise TelephonyError("username", "username_needed", "a password needs a user name")
@@ -156,7 +158,7 @@ def _trunk_for(s, trunk) -> Trunk:
 
 
 def _check_number(s, number_id: int | None, value: str, region: str) -> str:
-    e164 = to_e164(value, region)
+    e164 = to_e164(str(value or ""), region)
     if e164 is None:
         raise TelephonyError("number", "number", f"{value!r} is not a valid phone number (region {region})",
                              value=value, region=region)
@@ -176,7 +178,7 @@ def create_number(s, value: str, trunk, *, region: str = "PL", kind: str = "gsm"
     """``record_calls``: None follows the account setting.  ``hours``: None is always open."""
     e164 = _check_number(s, None, value, region)
     t = _trunk_for(s, trunk)
-    n = Number(number=e164, trunk_id=t.id, kind=_kind(kind), label=(label or "").strip()[:100],
+    n = Number(number=e164, trunk_id=t.id, kind=_kind(kind), label=str(label or "").strip()[:100],
                enabled=bool(enabled), record_calls=record_calls, hours=_hours(hours))
     s.add(n)
     s.flush()

@@ -131,3 +131,38 @@ def test_inbound_channel_switched_off_goes_to_the_answering_machine(pbx_instance
     finally:
         with db.session() as s:
             account.save(s, {"voice_inbound": "1"})
+
+
+def test_click_to_call_from_a_number_that_records(pbx_instance, controller, agents, admin_api, tmp_path):
+    """VOI-5 outbound: the number's own switch travels with the Originate (CENTRALA_RECORD) and
+    the customer sees that number (uas_customer_83.xml checks the From header)."""
+    import wave
+
+    from centrala.models import Communication
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    cust_port, _ = api_trunk_and_number(pbx_instance, admin_api, "+48221234583", record_calls=True)
+    ann = agents("rec-ann@example.com", "Ann Records")
+    with db.session() as s:
+        token = create_api_token(s, s.get(User, ann.user_id), "test")
+    customer = subprocess.Popen(
+        ["sipp", "-sf", str(SIPP / "uas_customer_83.xml"), "-i", "127.0.0.1", "-p", str(cust_port),
+         "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", "30", "-timeout_error",
+         "-trace_err", "-error_file", str(tmp_path / "customer.err")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    api, _ = admin_api
+    r = api.post("/api/v1/calls", json={"number": "+48 600 100 201", "from": "+48221234583"},
+                 headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 202, r.json
+    comm_id = r.json["id"]
+    assert ann.finish(30) == 0, "the agent's softphone was not rung first"
+    out, _ = customer.communicate(timeout=30)
+    assert customer.returncode == 0, out[-2000:]
+    logged = recorder.wait(events.CALL_LOGGED, 10, communication_id=comm_id)
+    assert logged.data["outcome"] == "answered"
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        assert row.our_number == "+48221234583" and row.recording, row.recording
+        with wave.open(str(settings.data_dir / row.recording)) as w:
+            assert w.getnframes() / w.getframerate() > 0.5
