@@ -1,11 +1,7 @@
 """Where an inbound call goes (VOI-3, VOI-6, STA-4, BEY-5): pure policy, no Asterisk, no database.
 
 Business hours are a weekly schedule per number: for each weekday either closed or one period
-<<<<<<< HEAD
-``open``–``close`` (local time, ``HH:MM``; ``24:00`` closes at midnight).  Local time is read in
-=======
 ``open``–``close`` (local time, ``HH:MM``; ``24:00`` or ``00:00`` as closing time: midnight).  Local time is read in
->>>>>>> voice
 the account's time zone (default Europe/Warsaw) with :mod:`zoneinfo`, so the schedule follows
 summer time: 08:00 is 07:00 UTC in winter and 06:00 UTC in summer.  A number without a schedule
 is always open.
@@ -60,10 +56,7 @@ class Schedule:
             if not isinstance(period, (list, tuple)) or len(period) != 2:
                 raise HoursError("bad_shape", day)
             start, end = _minutes(period[0], day), _minutes(period[1], day)
-<<<<<<< HEAD
-=======
             end = end or 24 * 60   # closing at 00:00 is closing at midnight
->>>>>>> voice
             if end <= start:
                 raise HoursError("close_before_open", day)
             days.append((start, end))

@@ -239,12 +239,3 @@ def inbound_number(db, settings, dialled: str, now: datetime | None = None) -> I
             return InboundNumber(True, e164, is_open(hours, now, tz), record, inbound)
     return InboundNumber(False, e164, True, None, inbound)
 
-<<<<<<< HEAD
-
-def number_record_setting(s, our_number: str | None) -> bool | None:
-    """The per-number recording switch of a company number (click-to-call from it)."""
-    if not our_number:
-        return None
-    return s.scalar(select(Number.record_calls).where(Number.number == our_number))
-=======
->>>>>>> voice

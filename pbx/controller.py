@@ -392,7 +392,6 @@ class Controller:
         live = self.live.setdefault(channel_id, {"flow_done": asyncio.Event()})
         try:
             dialled = args[1] if len(args) > 1 else ""
-<<<<<<< HEAD
             trunk = endpoint[len("trunk-"):] if endpoint.startswith("trunk-") else endpoint or None
 
             def facts():
@@ -405,14 +404,6 @@ class Controller:
             # the ARI subscription (to see the call after it leaves Stasis) runs meanwhile
             _, (ours, live["comm_id"], agents) = await asyncio.gather(
                 self._watch_channel(client, channel_id), asyncio.to_thread(facts))
-=======
-            # the number: in the pool? business hours (BEY-5), own recording switch (VOI-5), inbound on (VOI-6)
-            ours = await asyncio.to_thread(telephony.inbound_number, self.db, self.settings, dialled)
-            trunk = endpoint[len("trunk-"):] if endpoint.startswith("trunk-") else endpoint or None
-            live["comm_id"] = await asyncio.to_thread(history.open_call, self.db, channel_id, caller,
-                                                      ours.e164 or dialled, trunk)
-            agents = await asyncio.to_thread(_agent_views, self.db)
->>>>>>> voice
             route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
                                   open_now=ours.open_now, anyone_online=anyone_to_answer(agents))
             if route is Route.REFUSE:

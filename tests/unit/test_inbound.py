@@ -14,10 +14,7 @@ def test_parse_and_round_trip():
     assert s.days[0] == (8 * 60, 16 * 60) and s.days[5] == (570, 780) and s.days[6] is None
     assert s.to_json()["sat"] == ["09:30", "13:00"] and s.to_json()["sun"] is None
     assert Schedule.parse({"mon": ["00:00", "24:00"]}).days[0] == (0, 1440)
-<<<<<<< HEAD
-=======
     assert Schedule.parse({"tue": ["18:00", "00:00"]}).to_json()["tue"] == ["18:00", "24:00"]   # until midnight
->>>>>>> voice
 
 
 @pytest.mark.parametrize("data, code, day", [
