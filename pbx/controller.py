@@ -33,6 +33,27 @@ from centrala.pbx_status import write_queue, write_status
 log = logging.getLogger(__name__)
 logging.getLogger("asyncari.model").setLevel(logging.ERROR)  # "Event not recognized" for every Dial event
 
+
+class _LazyFormat:
+    """asyncari.client formats every event with pprint.pformat for a debug log line, even when
+    debug logging is off (~10 % of the controller's CPU at load); format only if logged."""
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __str__(self):
+        from pprint import pformat
+
+        return pformat(self.obj)
+
+
+asyncari.client.pformat = _LazyFormat
+# ARI events the controller reads (an application event filter drops the rest in Asterisk)
+ARI_EVENTS = ("StasisStart", "StasisEnd", "ChannelStateChange", "ChannelHangupRequest", "ChannelDestroyed",
+              "PlaybackFinished", "RecordingFinished", "RecordingFailed")
+QUEUE_VIEW_DELAY = 0.5  # s: the live queue view follows a burst of queue events at most this late
+
 Q850 = {16: "Normal clearing", 17: "User busy", 18: "No user responding", 19: "No answer",
         21: "Call rejected", 31: "Normal, unspecified", 34: "No circuit available",
         38: "Network out of order", 127: "Interworking, unspecified"}
@@ -64,6 +85,8 @@ class Controller:
         self._config_wanted = True
         self._last_config = 0.0
         self.members: dict[str, bool] = {}   # queue members as last seen: interface -> paused
+        self._interface_users: dict[str, int | None] = {}  # queue member interface -> user id
+        self._queue_view_pending = False
 
     # -- lifecycle -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -75,6 +98,7 @@ class Controller:
 
         def reconfigure(_event):  # users or settings changed: re-render too, not only the queue
             self._config_wanted = True
+            self._interface_users = {}
             loop.call_soon_threadsafe(self._sync_wanted.set)
 
         originate = lambda event: loop.call_soon_threadsafe(  # noqa: E731
@@ -301,6 +325,7 @@ class Controller:
                     log.info("ARI connected, Stasis app %r registered", ARI_APP)
                     self.bus.publish(events.PBX_CONNECTED, link="ari", version=self.version)
                     self._changed()
+                    await self._filter_events(client)
                     await self._ari_resync(client)
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(self._consume, client, tg)
@@ -328,6 +353,20 @@ class Controller:
                 raise ConnectionError("ARI events websocket closed")
             with anyio.fail_after(max(2.0, self.heartbeat * 3)):
                 await client.asterisk.getInfo(only="system")
+
+    async def _filter_events(self, client) -> None:
+        """Only the ARI events _consume reads: a watched channel otherwise brings every dialplan
+        step and variable of its call (ChannelDialplan, ChannelVarset, Dial…), each parsed here."""
+        import httpx  # asyncari's own HTTP client; its swagger call sends this body wrongly
+
+        secrets = self.settings.secrets
+        try:
+            async with httpx.AsyncClient(auth=(secrets.ari_user, secrets.ari_password), timeout=5) as http:
+                r = await http.put(f"http://127.0.0.1:{self.settings.ari_port}/ari/applications/{ARI_APP}/eventFilter",
+                                   json={"allowed": [{"type": t} for t in ARI_EVENTS]})
+                r.raise_for_status()
+        except Exception as exc:  # everything still works, only slower
+            log.warning("ARI event filter not set: %s", _short(exc))
 
     async def _ari_resync(self, client) -> None:
         """Reconcile live calls with what Asterisk has after a (re)connect."""
@@ -623,8 +662,25 @@ class Controller:
     def _on_queue_event(self, manager, event) -> None:
         asyncio.ensure_future(self._queue_event(dict(event.items()) if hasattr(event, "items") else event))
 
+    def _queue_view_soon(self) -> None:
+        """Refresh the live queue view (QueueStatus + a database write) at most every
+        QUEUE_VIEW_DELAY s however many queue events a burst of calls brings."""
+        if not self._queue_view_pending:
+            self._queue_view_pending = True
+
+            def due():
+                self._queue_view_pending = False
+                self._sync_wanted.set()
+            asyncio.get_running_loop().call_later(QUEUE_VIEW_DELAY, due)
+
+    def _user_for(self, interface: str) -> int | None:
+        """Queue member interface -> user id, cached until users change (runs in a thread)."""
+        if interface not in self._interface_users:
+            self._interface_users[interface] = history.user_for_interface(self.db, interface)
+        return self._interface_users[interface]
+
     async def _queue_event(self, ev: dict) -> None:
-        self._sync_wanted.set()  # refresh the live queue view now
+        self._queue_view_soon()
         live = self.live.get(ev.get("Uniqueid", ""))
         if not live or "comm_id" not in live:
             return
@@ -632,15 +688,25 @@ class Controller:
         if kind == "QueueCallerAbandon":
             live["abandoned"] = True
             return
-        user_id = await asyncio.to_thread(history.user_for_interface, self.db, ev.get("Interface", ""))
-        if kind == "AgentCalled" and user_id is not None:
-            await asyncio.to_thread(history.agent_rung, self.db, live["comm_id"], user_id)
-            self.bus.publish(events.AGENT_RINGING, user_id=user_id, call_id=ev.get("Uniqueid"),
-                             caller=ev.get("CallerIDNum", ""), communication_id=live["comm_id"])
+        interface = ev.get("Interface", "")
+        if kind == "AgentCalled":
+            def rung():
+                user_id = self._user_for(interface)
+                if user_id is not None:
+                    history.agent_rung(self.db, live["comm_id"], user_id)
+                return user_id
+            user_id = await asyncio.to_thread(rung)
+            if user_id is not None:
+                self.bus.publish(events.AGENT_RINGING, user_id=user_id, call_id=ev.get("Uniqueid"),
+                                 caller=ev.get("CallerIDNum", ""), communication_id=live["comm_id"])
         elif kind == "AgentConnect":
             live["agent_channel"] = ev.get("DestChannel")
-            live["user_id"] = user_id
-            await asyncio.to_thread(history.answered, self.db, live["comm_id"], user_id)
+
+            def connect():
+                user_id = self._user_for(interface)
+                history.answered(self.db, live["comm_id"], user_id)
+                return user_id
+            live["user_id"] = user_id = await asyncio.to_thread(connect)
             self.bus.publish(events.CALL_CONNECTED, user_id=user_id, call_id=ev.get("Uniqueid"),
                              communication_id=live["comm_id"])
 

@@ -64,6 +64,22 @@ def test_ari_requires_credentials(pbx_instance):
     assert requests.get(url, auth=(s.ari_user, s.ari_password), timeout=5).status_code == 200
 
 
+def test_controller_asks_asterisk_only_for_the_events_it_reads(pbx_instance, controller):
+    """The application event filter is set on every (re)connect: the rest stays in Asterisk."""
+    import requests
+
+    from pbx.controller import ARI_EVENTS
+
+    settings, _, _ = pbx_instance
+    s = settings.secrets
+    url = f"http://127.0.0.1:{settings.ari_port}/ari/applications/centrala"
+
+    def allowed():
+        app = requests.get(url, auth=(s.ari_user, s.ari_password), timeout=5).json()
+        return {e["type"] for e in app.get("events_allowed", [])}
+    wait_for(lambda: allowed() == set(ARI_EVENTS), 5, what="ARI event filter in place")
+
+
 def test_call_to_a_number_not_in_the_pool_is_refused_politely(pbx_instance, controller, pooled_number, tmp_path):
     """The call enters the Stasis app, hears "service unavailable" and is ended normally."""
     settings, db, runtime = pbx_instance
