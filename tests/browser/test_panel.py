@@ -374,6 +374,7 @@ def test_call_card_holds_and_transfers_with_a_consultation(app, database, make_u
     ids = {"user_id": agent_id, "call_id": "pbx-7", "communication_id": comm_id}
     bus.publish(events.AGENT_RINGING, caller="+48600100200", **ids)
     expect(card.locator("#call-state")).to_have_text("Incoming call", timeout=T)
+    expect(page.locator("#toasts .toast")).to_have_text("Incoming call from +48600100200", timeout=T)
     expect(card.locator("[data-call=hold]")).to_be_hidden()
     bus.publish(events.CALL_CONNECTED, **ids)
     expect(card.locator("#call-state")).to_have_text("On a call", timeout=T)

@@ -159,6 +159,8 @@
   /* ---------- socket ---------- */
   var socket = io("/agent", { transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
   window.centralaSocket = socket;
+  window.centralaToast = toast;
+  window.centralaDesktopNotify = desktopNotify;
   socket.on("connect", function () { $("conn-state").hidden = true; document.body.dataset.connected = "1"; });
   socket.on("disconnect", function () { $("conn-state").hidden = false; document.body.dataset.connected = "0"; });
   socket.on("connect_error", function () { $("conn-state").hidden = false; });
@@ -371,6 +373,14 @@ document.addEventListener("submit", function (e) {
   xfer.addEventListener("keydown", function (e) { if (e.key === "Escape") { openTransfer(false); actions.querySelector('[data-call="open-transfer"]').focus(); } });
   socket.on("call", function (ev) {
     if ((ev.state === "ended") && ev.communication_id !== current) return;
+    if (ev.state === "ringing" && ev.communication_id !== current) {
+      // the phone rings: say who calls (the contact's name when the number is known)
+      var from = ev.contact ? ev.contact.name + " (" + ev.caller + ")" : (ev.caller || T.unknown_number);
+      var text = T.incoming_from.replace("{caller}", from);
+      window.centralaToast(text);
+      window.centralaDesktopNotify({ id: "call-" + ev.communication_id, title: text });
+    }
     show(ev);
+    if (ev.contact) who.textContent = ev.contact.name + " · " + ev.caller;
   });
 })();
