@@ -120,6 +120,8 @@ def test_notes_on_a_call_from_the_history_page_and_the_api(app, make_user, datab
     login(c, "ann@example.com")
     page = c.get(f"/history/{comm_id}").get_data(as_text=True)
     assert "Transferred to Ola</textarea>" in page
+    assert 'data-outcome="answered">Answered</span>' in page  # a label, not the code
+    assert '<dd id="agents-rung">Ann</dd>' in page
     token = csrf(c, f"/history/{comm_id}")
     assert c.post(f"/history/{comm_id}/note", data={"note": "x"}).status_code == 400  # CSRF
     r = c.post(f"/history/{comm_id}/note", data={"note": " Call back <script>1</script> \r\n", "csrf_token": token},

@@ -29,7 +29,7 @@ def page(session, q, page: int, per_page: int) -> tuple[list[Communication], int
 
 
 def agent_names(session, rows) -> dict[int, str]:
-    ids = {r.agent_id for r in rows if r.agent_id}
+    ids = {r.agent_id for r in rows if r.agent_id} | {u for r in rows for u in (r.agents_rung or [])}
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
