@@ -12,7 +12,12 @@ pytestmark = pytest.mark.db
 
 def test_dial_pad_requests_a_call(app, make_user, database):
     recorder = EventRecorder(app.extensions["centrala.bus"])
-    make_user("ann@example.com")
+    make_user("ann@example.com", channels=("voice_in", "voice_out"))
+    make_user("ian@example.com", channels=("voice_in",))   # inbound only (VOI-6)
+    c = app.test_client()
+    login(c, "ian@example.com")
+    r = c.post("/calls", json={"number": "600100200"}, headers={"X-CSRFToken": csrf(c, "/")})
+    assert r.status_code == 422 and r.json["error"].startswith("You do not take part in outbound calls.")
     c = app.test_client()
     login(c, "ann@example.com")
     token = csrf(c, "/")

@@ -31,6 +31,9 @@ def place_call():
                     "no company number to call from": _("There is no company number to call from yet."),
                     "no such company number": _("There is no such company number."),
                     "this user has no SIP account": _("You have no softphone account."),
+                    "this user does not take part in outbound calls":
+                        _("You do not take part in outbound calls. An administrator can add you in "
+                          "Settings / Voice / Users."),
                     "outbound calls are switched off (Settings / Voice / General)":
                         _("Outbound calls are switched off in Settings / Voice.")}
         return jsonify({"ok": False, "error": messages.get(str(exc), str(exc))}), 422

@@ -17,6 +17,8 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
     account = saved(session)
     if not (settings.voice_outbound if account.get("voice_outbound") is None else account["voice_outbound"]):
         raise CallError("outbound calls are switched off (Settings / Voice / General)")   # VOI-6
+    if "voice_out" not in (user.channels or []):
+        raise CallError("this user does not take part in outbound calls")   # VOI-6: Settings / Voice / Users
     customer = to_e164(number, settings.default_region)
     if customer is None:
         raise CallError("not a valid phone number")

@@ -30,7 +30,7 @@ ROLE_LABELS = {"admin": _l("Administrator"), "agent": _l("Agent")}
 # The side menu of Settings: (key, label, endpoint). A new section adds one line here.
 SECTIONS = [
     ("users", _l("Users"), "settings.users"),
-    ("voice", _l("Voice"), "voice.prompts"),
+    ("voice", _l("Voice"), "voice.general"),
     ("audit", _l("Audit log"), "settings.audit_log"),
 ]
 PAGE = 50

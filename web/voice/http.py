@@ -159,4 +159,4 @@ def general():
                            timezones=sorted(available_timezones())), (400 if errors else 200)
 
 
-from . import lines  # noqa: E402,F401  Trunks and Numbers tabs (their routes are on this blueprint)
+from . import channel_users, lines  # noqa: E402,F401  more tabs; their routes are on this blueprint
