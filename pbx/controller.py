@@ -64,6 +64,8 @@ class Controller:
         self._config_wanted = True
         self._last_config = 0.0
         self.members: dict[str, bool] = {}   # queue members as last seen: interface -> paused
+        self.registrations: dict[str, str] = {}  # trunk name -> Asterisk's outbound registration status
+        self._registry_seen = False
 
     # -- lifecycle -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -105,6 +107,7 @@ class Controller:
         for name in ("DialEnd", "Hangup"):
             self.ami.register_event(name, self._on_outbound_event)
         self.ami.register_event("AttendedTransfer", self._on_attended_transfer)
+        self.ami.register_event("Registry", self._on_registry)
         self.ami.connect()
         tasks = [asyncio.create_task(self._ari_loop(), name="ari"),
                  asyncio.create_task(self._status_loop(), name="status"),
@@ -212,6 +215,9 @@ class Controller:
                 self._config_wanted = False
                 self._last_config = time.monotonic()
                 steps.insert(0, self._sync_config)
+            if self._registry_seen or steps[0] == self._sync_config:
+                self._registry_seen = False
+                steps.append(self._sync_registrations)
             # independent steps: a configuration problem must not stop queue membership
             for step in steps:
                 try:
@@ -238,6 +244,25 @@ class Controller:
             await self._action({"Action": "Command", "Command": command})
         if commands:
             log.info("Asterisk configuration reloaded: %s", ", ".join(commands))
+
+    # -- trunks registering at the carrier (VOI-1) ----------------------------------------
+    def _on_registry(self, manager, event) -> None:
+        """A registration changed state: read them all on the next pass (at once)."""
+        self._registry_seen = True
+        self._sync_wanted.set()
+
+    async def _sync_registrations(self) -> None:
+        # as_list=None: with no registrations Asterisk answers a plain error, not an empty list
+        resp = await self._action({"Action": "PJSIPShowRegistrationsOutbound"}, as_list=None)
+        states = {}
+        for m in resp if isinstance(resp, list) else [resp]:
+            name = str(m.get("ObjectName") or "")
+            if m.get("Event") == "OutboundRegistrationDetail" and name.startswith("trunk-") and name.endswith("-reg"):
+                states[name[len("trunk-"):-len("-reg")]] = str(m.get("Status") or "")
+        self.registrations = states
+        changed = await asyncio.to_thread(telephony.store_registrations, self.db, states)
+        if changed:
+            log.info("trunk registrations: %s", ", ".join(f"{n} {states.get(n, '-')}" for n in changed))
 
     async def _queue_members(self) -> dict[str, bool]:
         resp = await self._action({"Action": "QueueStatus", "Queue": QUEUE}, as_list=True)
