@@ -123,6 +123,7 @@ class Controller:
             await asyncio.gather(*tasks, return_exceptions=True)
             self.ami_up = self.ari_up = False
             await asyncio.to_thread(write_status, self.db, False, False, self.version)
+            await self._forget_registrations()
 
     def request_stop(self) -> None:
         self._stop_requested = True
@@ -157,6 +158,8 @@ class Controller:
     def _ami_down(self, exc) -> None:
         self.ami_up = False
         log.warning("AMI connection lost: %s", exc)
+        if not (self._stop and self._stop.is_set()):   # stopping: run() clears them itself
+            asyncio.ensure_future(self._forget_registrations())
         self.bus.publish(events.PBX_DISCONNECTED, link="ami", error=str(exc) if exc else None)
         self._changed()
 
@@ -263,6 +266,15 @@ class Controller:
         changed = await asyncio.to_thread(telephony.store_registrations, self.db, states)
         if changed:
             log.info("trunk registrations: %s", ", ".join(f"{n} {states.get(n, '-')}" for n in changed))
+
+    async def _forget_registrations(self) -> None:
+        """Without AMI (Asterisk gone, or this controller stopping) nobody vouches for a
+        registration: registering trunks are shown as not registered until seen again."""
+        self.registrations = {}
+        try:
+            await asyncio.to_thread(telephony.store_registrations, self.db, {})
+        except Exception as exc:
+            log.warning("could not clear trunk registrations: %s", _short(exc))
 
     async def _queue_members(self) -> dict[str, bool]:
         resp = await self._action({"Action": "QueueStatus", "Queue": QUEUE}, as_list=True)

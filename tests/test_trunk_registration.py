@@ -55,6 +55,10 @@ def test_store_registrations_maps_asterisk_states(database):
     assert telephony.store_registrations(database, {"op": "Rejected", "op2": "Weird"}) == ["op"]
     with database.session() as s:
         assert s.scalar(select(Trunk).where(Trunk.name == "op")).registration == "rejected"
+    # the controller lost AMI (or stops): nothing is vouched for any more
+    assert telephony.store_registrations(database, {}) == ["op"]
+    with database.session() as s:
+        assert {t.name: telephony.registration_state(t) for t in s.scalars(select(Trunk))}["op"] == "unregistered"
 
 
 def test_registering_trunk_rendered_only_while_enabled(database, web_settings):
