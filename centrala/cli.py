@@ -265,8 +265,11 @@ def trunk():
 @click.option("--port", type=int, default=5060, show_default=True)
 @click.option("--username", default=None)
 @click.option("--password", default=None)
+@click.option("--register", is_flag=True, default=False,
+              help="Register at the carrier (HOST:PORT) with --username/--password; calls over the "
+                   "registration are identified as this trunk's.")
 @click.pass_context
-def trunk_add(ctx, name, host, port, username, password):
+def trunk_add(ctx, name, host, port, username, password, register):
     """Add a trunk; a running Asterisk is reloaded to pick it up."""
     from pbx.runtime import AsteriskRuntime
 
@@ -276,13 +279,13 @@ def trunk_add(ctx, name, host, port, username, password):
     database = _open_db(settings)
     try:
         with database.session() as s:
-            create_trunk(s, name, host, port, username, password)
+            create_trunk(s, name, host, port, username, password, register=register)
     except TelephonyError as exc:
         _fail(str(exc))
     runtime = AsteriskRuntime(settings)
     if runtime.is_running():
         runtime.reload(db=database)
-    click.echo(f"trunk {name} added ({host}:{port})")
+    click.echo(f"trunk {name} added ({host}:{port}{', registering' if register else ''})")
 
 
 @main.group()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -129,7 +129,8 @@ class Notification(Base):
 
 
 class Trunk(Base):
-    """A PJSIP trunk to a GSM/TDM gateway or carrier; inbound is identified by address and port."""
+    """A PJSIP trunk to a GSM/TDM gateway or carrier; inbound is identified by address and port,
+    and, when ``register`` is on, also by the registration Centrala keeps at the carrier."""
     __tablename__ = "trunks"
     __table_args__ = (UniqueConstraint("host", "port", name="uq_trunks_host_port"),)
 
@@ -141,6 +142,10 @@ class Trunk(Base):
     password: Mapped[str | None] = mapped_column(String(128), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # VOI-1 "identified by registration": REGISTER at the carrier with username/password
+    register: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # live state written by the pbx controller: registered | rejected | unregistered | stopped
+    registration: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 class PbxStatus(Base):

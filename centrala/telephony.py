@@ -70,22 +70,36 @@ def _check_trunk(s, trunk_id: int | None, name: str, host: str, port, username: 
     return name, host, port, username
 
 
+def _check_register(register, username: str | None, password: str | None) -> bool:
+    """Registering at the carrier needs both credentials (a new or the stored password)."""
+    register = bool(register)
+    if register and not username:
+        raise TelephonyError("username", "register_credentials", "registering at the carrier needs a user name and a password")
+    if register and not password:
+        raise TelephonyError("password", "register_credentials", "registering at the carrier needs a user name and a password")
+    return register
+
+
 def create_trunk(s, name: str, host: str, port=5060, username: str | None = None, password: str | None = None,
-                 enabled: bool = True) -> Trunk:
+                 enabled: bool = True, register: bool = False) -> Trunk:
+    """``register``: Centrala REGISTERs at ``host:port`` with the credentials, and calls coming
+    over that registration are taken as this trunk's (as well as calls from its address)."""
     password = None if password is None else str(password)
     name, host, port, username = _check_trunk(s, None, name, host, port, username, password)
     if password and not username:
         raise TelephonyError("username", "username_needed", "a password needs a user name")
+    register = _check_register(register, username, password)
     t = Trunk(name=name, host=host, port=port, username=username, password=(password or None) if username else None,
-              enabled=bool(enabled))
+              enabled=bool(enabled), register=register, registration=None)
     s.add(t)
     s.flush()
     return t
 
 
-def update_trunk(s, t: Trunk, *, name=None, host=None, port=None, username=..., password=..., enabled=None) -> Trunk:
+def update_trunk(s, t: Trunk, *, name=None, host=None, port=None, username=..., password=..., enabled=None,
+                 register=None) -> Trunk:
     """Change a trunk.  ``password``: ``...`` or "" keeps the stored one, None removes it; a trunk
-    without a user name has no password."""
+    without a user name has no password.  ``register`` None keeps the switch as it is."""
     new_username = t.username if username is ... else username
     given = password if isinstance(password, str) and password else None   # a new password
     new_password = given or (None if password is None else t.password)
@@ -96,9 +110,14 @@ def update_trunk(s, t: Trunk, *, name=None, host=None, port=None, username=..., 
         if given:
             raise TelephonyError("username", "username_needed", "a password needs a user name")
         new_password = None
+    new_register = _check_register(t.register if register is None else register, new_username, new_password)
+    before = (t.host, t.port, t.username, t.password, bool(t.register), bool(t.enabled))
     t.name, t.host, t.port, t.username, t.password = name, host, port, new_username, new_password
+    t.register = new_register
     if enabled is not None:
         t.enabled = bool(enabled)
+    if before != (t.host, t.port, t.username, t.password, bool(t.register), bool(t.enabled)):
+        t.registration = None   # the old state says nothing about the new registration
     s.flush()
     return t
 
@@ -121,10 +140,39 @@ def trunk_by_name(s, name: str) -> Trunk | None:
     return s.scalar(select(Trunk).where(Trunk.name == (name or "").strip()))
 
 
+REGISTRATION_STATES = ("registered", "rejected", "unregistered", "stopped")
+
+
+def registration_state(t: Trunk) -> str | None:
+    """None when the trunk does not register (or is disabled, hence not in Asterisk); otherwise
+    the state the pbx controller last saw, "unregistered" until it has seen one."""
+    if not (t.register and t.enabled):
+        return None
+    return t.registration if t.registration in REGISTRATION_STATES else "unregistered"
+
+
+def store_registrations(db, states: dict[str, str]) -> list[str]:
+    """The pbx controller's view of outbound registrations (trunk name -> Asterisk's status,
+    e.g. "Registered", "Rejected", "Unregistered") written to the trunks; a registering trunk
+    Asterisk does not list (yet) is "unregistered".  Returns the names whose state changed."""
+    changed = []
+    with db.session() as s:
+        for t in s.scalars(select(Trunk)):
+            state = None
+            if t.register and t.enabled:
+                state = str(states.get(t.name) or "unregistered").lower()
+                state = state if state in REGISTRATION_STATES else "unregistered"
+            if t.registration != state:
+                t.registration = state
+                changed.append(t.name)
+    return changed
+
+
 def trunk_json(t: Trunk, numbers: int | None = None) -> dict:
     """Never the password: only whether one is set."""
     out = {"id": t.id, "name": t.name, "host": t.host, "port": t.port, "username": t.username,
-           "has_password": bool(t.password), "enabled": bool(t.enabled)}
+           "has_password": bool(t.password), "enabled": bool(t.enabled), "register": bool(t.register),
+           "registration": registration_state(t)}
     if numbers is not None:
         out["numbers"] = numbers
     return out

@@ -87,6 +87,8 @@ class Controller:
         self.members: dict[str, bool] = {}   # queue members as last seen: interface -> paused
         self._interface_users: dict[str, int | None] = {}  # queue member interface -> user id
         self._queue_view_pending = False
+        self.registrations: dict[str, str] = {}  # trunk name -> Asterisk's outbound registration status
+        self._registry_seen = False
 
     # -- lifecycle -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -129,6 +131,7 @@ class Controller:
         for name in ("DialEnd", "Hangup"):
             self.ami.register_event(name, self._on_outbound_event)
         self.ami.register_event("AttendedTransfer", self._on_attended_transfer)
+        self.ami.register_event("Registry", self._on_registry)
         self.ami.connect()
         tasks = [asyncio.create_task(self._ari_loop(), name="ari"),
                  asyncio.create_task(self._status_loop(), name="status"),
@@ -144,6 +147,7 @@ class Controller:
             await asyncio.gather(*tasks, return_exceptions=True)
             self.ami_up = self.ari_up = False
             await asyncio.to_thread(write_status, self.db, False, False, self.version)
+            await self._forget_registrations()
 
     def request_stop(self) -> None:
         self._stop_requested = True
@@ -178,6 +182,8 @@ class Controller:
     def _ami_down(self, exc) -> None:
         self.ami_up = False
         log.warning("AMI connection lost: %s", exc)
+        if not (self._stop and self._stop.is_set()):   # stopping: run() clears them itself
+            asyncio.ensure_future(self._forget_registrations())
         self.bus.publish(events.PBX_DISCONNECTED, link="ami", error=str(exc) if exc else None)
         self._changed()
 
@@ -236,6 +242,9 @@ class Controller:
                 self._config_wanted = False
                 self._last_config = time.monotonic()
                 steps.insert(0, self._sync_config)
+            if self._registry_seen or steps[0] == self._sync_config:
+                self._registry_seen = False
+                steps.append(self._sync_registrations)
             # independent steps: a configuration problem must not stop queue membership
             for step in steps:
                 try:
@@ -262,6 +271,34 @@ class Controller:
             await self._action({"Action": "Command", "Command": command})
         if commands:
             log.info("Asterisk configuration reloaded: %s", ", ".join(commands))
+
+    # -- trunks registering at the carrier (VOI-1) ----------------------------------------
+    def _on_registry(self, manager, event) -> None:
+        """A registration changed state: read them all on the next pass (at once)."""
+        self._registry_seen = True
+        self._sync_wanted.set()
+
+    async def _sync_registrations(self) -> None:
+        # as_list=None: with no registrations Asterisk answers a plain error, not an empty list
+        resp = await self._action({"Action": "PJSIPShowRegistrationsOutbound"}, as_list=None)
+        states = {}
+        for m in resp if isinstance(resp, list) else [resp]:
+            name = str(m.get("ObjectName") or "")
+            if m.get("Event") == "OutboundRegistrationDetail" and name.startswith("trunk-") and name.endswith("-reg"):
+                states[name[len("trunk-"):-len("-reg")]] = str(m.get("Status") or "")
+        self.registrations = states
+        changed = await asyncio.to_thread(telephony.store_registrations, self.db, states)
+        if changed:
+            log.info("trunk registrations: %s", ", ".join(f"{n} {states.get(n, '-')}" for n in changed))
+
+    async def _forget_registrations(self) -> None:
+        """Without AMI (Asterisk gone, or this controller stopping) nobody vouches for a
+        registration: registering trunks are shown as not registered until seen again."""
+        self.registrations = {}
+        try:
+            await asyncio.to_thread(telephony.store_registrations, self.db, {})
+        except Exception as exc:
+            log.warning("could not clear trunk registrations: %s", _short(exc))
 
     async def _queue_members(self) -> dict[str, bool]:
         resp = await self._action({"Action": "QueueStatus", "Queue": QUEUE}, as_list=True)

@@ -252,7 +252,7 @@ def test_agents_are_refused(admin, agent, sounds, database):
 def test_page_shows_the_three_prompts_in_both_languages(admin, sounds):
     assert upload(admin, "hold", sounds["mp3"], "Spokojna muzyka.mp3").status_code == 303
     html = admin.get(PAGE).get_data(as_text=True)
-    assert 'href="/settings/voice/prompts" class="active"' in html
+    assert 'href="/settings/voice/general" class="active"' in html
     for text in ("Recordings", "Welcome", "Hold music", "Answering machine", "Spokojna muzyka.mp3", "0:02"):
         assert text in html, text
     assert re.search(r'id="prompt-hold"[^>]*data-mode="custom"', html)

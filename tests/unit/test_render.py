@@ -35,3 +35,25 @@ def test_trunks_identified_by_address_and_port(tmp_path):
     assert "outbound_auth = trunk-carrier-auth" in pjsip and "username = acct" in pjsip
     assert "trunk-gsm1-auth" not in pjsip
     assert f"bind = {s.sip_host}:{s.sip_port}" in pjsip
+    assert "type = registration" not in pjsip
+
+
+def test_registering_trunk_gets_a_registration_and_keeps_its_address(tmp_path):
+    """VOI-1: inbound identified by address or registration."""
+    import configparser
+
+    s = instance_settings(tmp_path / "d")
+    trunks = [SimpleNamespace(name="op", host="192.0.2.7", port=5070, username="48221234567", password="s3cret",
+                              register=True),
+              SimpleNamespace(name="quiet", host="192.0.2.8", port=5060, username="u", password="p", register=False)]
+    render.render(s, "/mods", trunks)
+    pjsip = (s.asterisk_dir / "etc" / "pjsip.conf").read_text()
+    cfg = configparser.ConfigParser(strict=False, comment_prefixes=(";",), inline_comment_prefixes=(";",))
+    cfg.read_string(pjsip)
+    reg = cfg["trunk-op-reg"]
+    assert reg["type"] == "registration" and reg["outbound_auth"] == "trunk-op-auth"
+    assert reg["server_uri"] == "sip:192.0.2.7:5070" and reg["client_uri"] == "sip:48221234567@192.0.2.7"
+    assert reg["contact_user"] == "48221234567" and reg["line"] == "yes" and reg["endpoint"] == "trunk-op"
+    assert int(reg["retry_interval"]) > 0 and int(reg["expiration"]) >= 60
+    assert "match = 192.0.2.7:5070" in pjsip          # still identified by address and port too
+    assert "[trunk-quiet-reg]" not in pjsip

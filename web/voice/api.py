@@ -72,12 +72,13 @@ def add_trunk():
     s = dbs()
     try:
         t = tel.create_trunk(s, _str(data, "name", ""), _str(data, "host", ""), _str(data, "port", 5060),
-                             _str(data, "username"), _str(data, "password"), _bool(data, "enabled", True))
+                             _str(data, "username"), _str(data, "password"), _bool(data, "enabled", True),
+                             _bool(data, "register", False))
     except tel.TelephonyError as exc:
         s.rollback()
         return _error(exc)
     audit.record(s, audit.SETTINGS_CHANGED, actor=g.api_user, target=f"trunk.{t.name}", ip=client_ip(),
-                 change="trunk.added", via="api", host=t.host, port=t.port)
+                 change="trunk.added", via="api", host=t.host, port=t.port, register=t.register)
     s.commit()
     _changed("trunks", trunk=t.name)
     return jsonify(tel.trunk_json(t, 0)), 201
@@ -107,12 +108,12 @@ def update_trunk(trunk_id: int):
     try:
         tel.update_trunk(s, t, name=_str(data, "name"), host=_str(data, "host"), port=_str(data, "port"),
                          username=_str(data, "username", ...), password=_str(data, "password", ...),
-                         enabled=_bool(data, "enabled"))
+                         enabled=_bool(data, "enabled"), register=_bool(data, "register"))
     except tel.TelephonyError as exc:
         s.rollback()
         return _error(exc)
     audit.record(s, audit.SETTINGS_CHANGED, actor=g.api_user, target=f"trunk.{t.name}", ip=client_ip(),
-                 change="trunk.changed", via="api", host=t.host, port=t.port)
+                 change="trunk.changed", via="api", host=t.host, port=t.port, register=t.register)
     s.commit()
     _changed("trunks", trunk=t.name)
     return jsonify(tel.trunk_json(t, tel.numbers_on(s, t)))
@@ -306,13 +307,20 @@ def _openapi() -> dict:
                 "id": {"type": "integer"}, "name": {"type": "string"}, "host": {"type": "string"},
                 "port": {"type": "integer"}, "username": {"type": "string", "nullable": True},
                 "has_password": {"type": "boolean"}, "enabled": {"type": "boolean"},
+                "register": {"type": "boolean", "description": "Centrala registers at the carrier (host:port) "
+                                                               "with the user name and password"},
+                "registration": {"type": "string", "nullable": True, "enum": [*tel.REGISTRATION_STATES, None],
+                                 "description": "live state of the registration as Asterisk reports it; null "
+                                                "when the trunk does not register or is disabled"},
                 "numbers": {"type": "integer"}}},
             "TrunkInput": {"type": "object", "properties": {
                 "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "host": {"type": "string"},
                 "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 5060},
                 "username": {"type": "string", "nullable": True},
                 "password": {"type": "string", "nullable": True, "writeOnly": True},
-                "enabled": {"type": "boolean", "default": True}}},
+                "enabled": {"type": "boolean", "default": True},
+                "register": {"type": "boolean", "default": False,
+                             "description": "register at the carrier; needs username and password"}}},
             "Number": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "number": {"type": "string", "description": "E.164"},
                 "trunk_id": {"type": "integer"}, "trunk": {"type": "string"},

@@ -6,7 +6,7 @@ publishes ``SETTINGS_CHANGED`` so the pbx controller reloads Asterisk at once.
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,6 +25,8 @@ from .http import bp
 KIND_LABELS = {"gsm": _l("GSM"), "tdm": _l("TDM"), "own": _l("Own number")}
 DAY_LABELS = dict(zip(DAYS, (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
                              _l("Saturday"), _l("Sunday"))))
+REGISTRATION_LABELS = {"registered": _l("Registered"), "rejected": _l("Rejected"), "unregistered": _l("Trying…"),
+                       "stopped": _l("Stopped")}
 RECORD_LABELS = {"account": _l("As in General"), "on": _l("Record"), "off": _l("Do not record")}
 DEFAULT_HOURS = {d: ["08:00", "16:00"] for d in DAYS[:5]}
 
@@ -41,6 +43,7 @@ def error_text(exc: tel.TelephonyError) -> str:
                            address=p.get("address", "")),
         "credential": _("No spaces, quotes or ;[]=\\ characters."),
         "username_needed": _("A password needs a user name."),
+        "register_credentials": _("To register with the carrier, enter the user name and password it gave you."),
         "trunk_in_use": _("Trunk %(name)s still has numbers (%(count)d). Delete them or move them to another trunk first.",
                           name=p.get("name", ""), count=p.get("count", 0)),
         "number": _("This is not a valid phone number."),
@@ -69,35 +72,51 @@ def trunks():
     s = dbs()
     counts = dict(s.execute(select(Number.trunk_id, func.count()).group_by(Number.trunk_id)).all())
     rows = list(s.scalars(select(Trunk).order_by(Trunk.name)))
-    return render_template("settings/voice_trunks.html", section="voice", trunks=rows, counts=counts)
+    return render_template("settings/voice_trunks.html", section="voice", trunks=rows, counts=counts,
+                           registration=tel.registration_state, registration_labels=REGISTRATION_LABELS)
+
+
+@bp.get("/trunks/registrations")
+@admin_required
+def trunk_registrations():
+    """Live registration states for the Trunks list (polled by trunkreg.js while it is open)."""
+    out = {}
+    for t in dbs().scalars(select(Trunk).order_by(Trunk.name)):
+        state = tel.registration_state(t)
+        out[str(t.id)] = None if state is None else {"state": state, "label": str(REGISTRATION_LABELS[state])}
+    return jsonify(out)
 
 
 def _trunk_form(t: Trunk | None):
     s = dbs()
     errors: dict = {}
     values = {"name": t.name if t else "", "host": t.host if t else "", "port": t.port if t else 5060,
-              "username": (t.username or "") if t else "", "enabled": t.enabled if t else True}
+              "username": (t.username or "") if t else "", "enabled": t.enabled if t else True,
+              "register": bool(t.register) if t else False}
     if request.method == "POST":
         f = request.form
         values = {"name": f.get("name", ""), "host": f.get("host", ""), "port": f.get("port", ""),
-                  "username": f.get("username", ""), "enabled": bool(f.get("enabled"))}
+                  "username": f.get("username", ""), "enabled": bool(f.get("enabled")),
+                  "register": bool(f.get("register"))}
         password = f.get("password", "")
         try:
             if t is None:
                 t = tel.create_trunk(s, values["name"], values["host"], values["port"], values["username"],
-                                     password, values["enabled"])
+                                     password, values["enabled"], register=values["register"])
                 action = "trunk.added"
             else:
                 tel.update_trunk(s, t, name=values["name"], host=values["host"], port=values["port"],
                                  username=values["username"],
-                                 password=None if f.get("clear_password") else password, enabled=values["enabled"])
+                                 password=None if f.get("clear_password") else password, enabled=values["enabled"],
+                                 register=values["register"])
                 action = "trunk.changed"
         except tel.TelephonyError as exc:
             s.rollback()
             errors[exc.field] = error_text(exc)
         else:
             audit.record(s, audit.SETTINGS_CHANGED, actor=_actor(), target=f"trunk.{t.name}", ip=client_ip(),
-                         change=action, host=t.host, port=t.port, username=t.username, enabled=t.enabled)
+                         change=action, host=t.host, port=t.port, username=t.username, enabled=t.enabled,
+                         register=t.register)
             s.commit()
             _changed("trunks", trunk=t.name)
             flash(_("Trunk %(name)s saved. Asterisk uses it within a few seconds.", name=t.name), "success")
