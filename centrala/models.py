@@ -231,3 +231,4 @@ class AccountSetting(Base):
     value: Mapped[object] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 from centrala import models_contacts  # noqa: E402,F401
+from centrala import models_files, models_tasks  # noqa: E402,F401

@@ -72,6 +72,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
+    from . import files, tasks  # Files and Tasks tabs (FIL, TSK): pages and REST API
+
+    for feature in (files, tasks):
+        feature.init_app(app)
     register_presence(app, start_background=start_background)
     from .calls.notifier import register as register_calls
 
