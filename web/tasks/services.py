@@ -54,7 +54,7 @@ def query(kind: str, user_id: int, at: datetime | None = None):
         q = q.where(Task.status != "done", Task.due_at.is_not(None), Task.due_at < (at or now()))
     done_last = case((Task.status == "done", 1), else_=0)
     no_due_last = case((Task.due_at.is_(None), 1), else_=0)
-    return q.order_by(done_last, no_due_last, Task.due_at, Task.id.desc())
+    return q.order_by(done_last, no_due_last, Task.due_at, Task.id)
 
 
 def page(session, q, number: int, per_page: int):
