@@ -37,7 +37,7 @@ def message(e: store.FileError) -> str:
         return _("Not enough storage: %(used)s of %(quota)s used, the file needs %(size)s. Delete files you no longer need.",
                  used=size(info["used"]), quota=size(info["quota"]), size=size(info["size"]))
     if e.code == "not_empty":
-        return _("The folder “%(name)s” is not empty. Delete or move what is inside first.", name=info.get("name", ""))
+        return _("The folder “%(name)s” is not empty. Delete what is inside first.", name=info.get("name", ""))
     if e.code == "empty":
         return _("Choose a file to upload.")
     if e.code == "forbidden":

@@ -11,7 +11,7 @@
   // <time data-local>: the server writes UTC, the agent reads their own clock
   document.querySelectorAll("time[data-local]").forEach(function (t) {
     var d = utc(t.getAttribute("datetime"));
-    if (!isNaN(d)) t.textContent = d.toLocaleString(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    if (!isNaN(d)) t.textContent = d.toLocaleString(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   });
 
   // the due field: shown in local time, sent with the browser's offset
