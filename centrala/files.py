@@ -166,12 +166,13 @@ def store(session, files_dir: Path, stream, name: str, folder_id: int | None, us
     return f
 
 
-def delete_file(session, files_dir: Path, f: StoredFile) -> None:
-    """Remove the row (flushed) and then the bytes."""
+def delete_file(session, files_dir: Path, f: StoredFile) -> Path:
+    """Remove the row (flushed); returns the bytes' path for the caller to unlink once the
+    transaction is committed (a failed commit must not lose the bytes of a kept row)."""
     path = path_of(files_dir, f)
     session.delete(f)
     session.flush()
-    path.unlink(missing_ok=True)
+    return path
 
 
 def delete_folder(session, folder: Folder) -> None:

@@ -193,6 +193,10 @@ def test_attachments_from_files_and_uploaded(app, make_user, database, web_setti
     with database.session() as s:
         assert [f.name for f in s.get(Task, tid).files] == ["dowod.png"]
         assert s.get(StoredFile, cennik) is not None   # still in Files
+    # deleting the file in Files takes it off the task
+    c.post(f"/files/{dowod_id}/delete", data={"csrf_token": csrf(c, "/files")})
+    with database.session() as s:
+        assert s.get(Task, tid).files == []
     # an attachment over the size limit: the task is saved, the refusal is said
     r = c.post(f"/tasks/{tid}/edit", data=form(c, title="Send the price list",
                                                upload=(io.BytesIO(b"x" * (26 * 1024 * 1024)), "huge.bin")),

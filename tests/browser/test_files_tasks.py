@@ -44,6 +44,13 @@ def test_files_tab_upload_folder_double_click_breadcrumbs(make_user, new_context
     file_row = page.locator('.file-row[data-kind=file][data-name="cennik 2026.txt"]')
     expect(file_row).to_be_visible()
 
+    # files dropped on the card are uploaded too
+    dt = page.evaluate_handle("""() => { const dt = new DataTransfer();
+        dt.items.add(new File(['dropped'], 'dropped.txt', {type: 'text/plain'})); return dt; }""")
+    page.dispatch_event(".files-card", "drop", {"dataTransfer": dt})
+    expect(page.locator(".alert-success")).to_contain_text("Uploaded: dropped.txt", timeout=T)
+    expect(page.locator(".file-row[data-kind=file]")).to_have_count(2)
+
     # one click: the details panel
     file_row.locator("td").nth(2).click()
     expect(page.locator("#details-name")).to_have_text("cennik 2026.txt")

@@ -104,7 +104,7 @@ def upload():
         folder_id = _folder_param(request.form.get("folder_id"))
         name = request.form.get("name") or u.filename
         f = store.store(s, settings().files_dir, u.stream, name, folder_id, g.api_user.id, services.limits())
-        s.commit()
+        services.commit_or_unlink(s, f)
     except store.FileError as e:
         s.rollback()
         return _error(e)
@@ -139,8 +139,9 @@ def delete_file(file_id: int):
         return api_error(404, "No such file.")
     if not _may_delete(f.uploaded_by):
         return _error(store.FileError("forbidden"))
-    store.delete_file(s, settings().files_dir, f)
+    path = store.delete_file(s, settings().files_dir, f)
     s.commit()
+    path.unlink(missing_ok=True)
     bus().publish(events.FILE_CHANGED, file_id=file_id, action="deleted", user_id=g.api_user.id)
     return "", 204
 

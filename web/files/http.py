@@ -75,7 +75,7 @@ def upload():
         try:
             f = store.store(s, settings().files_dir, u.stream, u.filename, folder_id, current_user.id,
                             services.limits())
-            s.commit()
+            services.commit_or_unlink(s, f)
             saved.append(f)
             bus().publish(events.FILE_CHANGED, file_id=f.id, action="uploaded", user_id=current_user.id)
         except store.FileError as e:
@@ -125,8 +125,9 @@ def delete(file_id: int):
     if not _may_delete(f.uploaded_by):
         abort(403, services.message(store.FileError("forbidden")))
     folder_id, name = f.folder_id, f.name
-    store.delete_file(s, settings().files_dir, f)
+    path = store.delete_file(s, settings().files_dir, f)
     s.commit()
+    path.unlink(missing_ok=True)
     bus().publish(events.FILE_CHANGED, file_id=file_id, action="deleted", user_id=current_user.id)
     flash(_("Deleted “%(name)s”.", name=name), "success")
     return _back(folder_id)

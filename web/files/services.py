@@ -51,6 +51,18 @@ def allow_large_upload() -> None:
     request.max_content_length = max(64 * 1024 * 1024, limit * 10 + 1024 * 1024)
 
 
+def commit_or_unlink(session, *stored) -> None:
+    """Commit; if that fails, the bytes just written for ``stored`` files go too."""
+    try:
+        session.commit()
+    except BaseException:
+        paths = [store.path_of(settings().files_dir, f) for f in stored]
+        session.rollback()
+        for p in paths:
+            p.unlink(missing_ok=True)
+        raise
+
+
 def user_names(session, ids) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:

@@ -74,6 +74,27 @@
   if (form) {
     var input = $("file-input"), err = $("upload-error");
     $("upload-submit").hidden = true;   // picking files sends them
+    // files dropped anywhere on the card are uploaded to the folder shown
+    var card = document.querySelector(".files-card");
+    ["dragenter", "dragover"].forEach(function (type) {
+      card.addEventListener(type, function (e) {
+        if (!e.dataTransfer || Array.prototype.indexOf.call(e.dataTransfer.types, "Files") < 0) return;
+        e.preventDefault();
+        card.classList.add("drop-target");
+      });
+    });
+    ["dragleave", "drop"].forEach(function (type) {
+      card.addEventListener(type, function (e) {
+        if (type === "dragleave" && card.contains(e.relatedTarget)) return;
+        card.classList.remove("drop-target");
+      });
+    });
+    card.addEventListener("drop", function (e) {
+      if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+      e.preventDefault();
+      input.files = e.dataTransfer.files;
+      input.dispatchEvent(new Event("change"));
+    });
     input.addEventListener("change", function () {
       var max = Number(form.dataset.max), room = Number(form.dataset.room), total = 0, problem = "";
       Array.prototype.forEach.call(input.files, function (f) {

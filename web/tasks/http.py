@@ -44,9 +44,10 @@ def _choices(s, task: Task | None = None, communication_id: int | None = None) -
             "size": file_services.size}
 
 
-def _attachments(s, t: Task) -> list[str]:
-    """Attach files picked from Files and upload the ones from the computer; return refusals."""
-    problems = []
+def _attachments(s, t: Task) -> tuple[list[str], list[StoredFile]]:
+    """Attach files picked from Files and upload the ones from the computer; return refusals
+    and the files stored now (their bytes go if the commit fails)."""
+    problems, new = [], []
     picked, ok = services.file_ids(s, request.form.getlist("file_ids"))
     if not ok:
         problems.append(_("One of the chosen files no longer exists."))
@@ -60,9 +61,10 @@ def _attachments(s, t: Task) -> list[str]:
                 f = store.store(s, settings().files_dir, u.stream, u.filename, folder_id, current_user.id,
                                 file_services.limits())
                 t.files.append(f)
+                new.append(f)
             except store.FileError as e:
                 problems.append(file_services.message(e))
-    return problems
+    return problems, new
 
 
 def _render_form(s, task: Task | None, errors: dict, form=None, status: int = 200, communication_id=None):
@@ -106,8 +108,8 @@ def create():
     services.apply(t, values)
     s.add(t)
     s.flush()
-    problems = _attachments(s, t)
-    s.commit()
+    problems, new = _attachments(s, t)
+    file_services.commit_or_unlink(s, *new)
     actor = s.get(User, current_user.id)
     services.after_change(s, t, actor, "created", {"id": t.id})
     for p in problems:
@@ -148,8 +150,8 @@ def edit(task_id: int):
     if errors:
         return _render_form(s, t, errors, request.form, 400)
     services.apply(t, values)
-    problems = _attachments(s, t)
-    s.commit()
+    problems, new = _attachments(s, t)
+    file_services.commit_or_unlink(s, *new)
     services.after_change(s, t, s.get(User, current_user.id), "updated", before)
     for p in problems:
         flash(p, "error")
