@@ -270,3 +270,19 @@ def test_openapi_has_tasks_and_files(app):
     doc = app.test_client().get("/api/v1/openapi.json").json
     validate(doc)
     assert {"/tasks", "/tasks/{id}", "/files", "/files/{id}", "/files/{id}/content", "/folders"} <= set(doc["paths"])
+
+
+def test_history_detail_lists_the_communications_tasks(app, make_user, database):
+    me, c = client_for(app, make_user, "adam@example.com")
+    with database.session() as s:
+        comm = Communication(channel="voice", direction="inbound", remote="+48600100200", outcome="answered")
+        contact = Contact(first_name="Jan", last_name="Nowak", search="jan nowak")
+        s.add_all([comm, contact])
+        s.flush()
+        comm_id, contact_id = comm.id, contact.id
+    html = c.get(f"/history/{comm_id}").get_data(as_text=True)
+    assert 'id="related-tasks"' in html and f"/tasks/new?communication_id={comm_id}" in html
+    page = c.get(f"/tasks/new?communication_id={comm_id}&contact_id={contact_id}").get_data(as_text=True)
+    assert f'<option value="{comm_id}" selected>' in page and f"Jan Nowak (#{contact_id})" in page
+    create(c, title="Oddzwonić", communication_id=str(comm_id))
+    assert "Oddzwonić" in c.get(f"/history/{comm_id}").get_data(as_text=True)

@@ -72,6 +72,20 @@ def _render_form(s, task: Task | None, errors: dict, form=None, status: int = 20
                            **_choices(s, task, communication_id)), status
 
 
+@bp.app_template_global()
+def tasks_for(communication_id: int | None = None, contact_id: int | None = None, limit: int = 50) -> list[Task]:
+    """Tasks related to a communication or a contact, for other pages' templates
+    (``{% include "tasks/_related.html" %}`` with ``communication_id`` or ``contact_id`` set)."""
+    q = select(Task)
+    if communication_id is not None:
+        q = q.where(Task.communication_id == communication_id)
+    elif contact_id is not None:
+        q = q.where(Task.contact_id == contact_id)
+    else:
+        return []
+    return list(dbs().scalars(q.order_by(Task.status == "done", Task.due_at, Task.id).limit(limit)))
+
+
 @bp.get("/tasks")
 @login_required
 def index():
@@ -96,9 +110,11 @@ def create():
     s = dbs()
     if request.method == "GET":
         comm = request.args.get("communication_id", type=int)
+        contact = s.get(Contact, request.args.get("contact_id", type=int) or 0)
         return _render_form(s, None, {}, communication_id=comm,
                             form={"assignee_id": str(current_user.id), "priority": "normal", "status": "new",
-                                  "communication_id": str(comm or "")})
+                                  "communication_id": str(comm or ""),
+                                  "contact": services.contact_label(contact) if contact else ""})
     file_services.allow_large_upload()
     data = _form_data()
     values, errors = services.validate(s, data, services.custom_fields(s))
