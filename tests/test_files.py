@@ -48,7 +48,7 @@ def test_files_need_login(app, agent, database):
     upload(agent, "secret.txt", b"top secret")
     file_id = rows(database)["secret.txt"][0]
     anon = app.test_client()
-    for path in ("/files", f"/files/{file_id}/download", f"/files/{file_id}/open", "/files/picker?q=s"):
+    for path in ("/files", f"/files/{file_id}/download", f"/files/{file_id}/open", f"/files?folder=1"):
         r = anon.get(path)
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
         assert b"top secret" not in r.data
@@ -113,6 +113,14 @@ def test_open_and_download_headers(agent, database):
     assert r.headers["Content-Type"] == "application/pdf"
     assert r.headers["Content-Disposition"] == "attachment; filename=raport.pdf"
     assert agent.get("/files/999/download").status_code == 404
+
+
+def test_names_are_rendered_inert(agent, database):
+    upload(agent, "<img src=x onerror=alert(1)>.txt", b"x")
+    new_folder(agent, "<b>bold</b>")
+    html = agent.get("/files").get_data(as_text=True)
+    assert "<img src=x" not in html and "<b>bold</b>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;.txt" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
 
 
 def test_non_ascii_name_download(agent, database):

@@ -227,6 +227,10 @@ def test_badge_counts_open_tasks_live(app, make_user, database):
         assert s.scalar(select(Notification).where(Notification.user_id == agent_id)).channel == "task"
     agent_http.post(f"/tasks/{tid}/status", data={"csrf_token": csrf(agent_http, "/tasks"), "status": "done"})
     assert wait_for(tasks_badges, 2.0, what="badges after done")[-1] == 1
+    # the author hears that it is done
+    with database.session() as s:
+        done = s.scalar(select(Notification).where(Notification.user_id == boss_id))
+        assert done.channel == "task" and done.title.endswith("Oddzwoń do klienta") and done.link == f"/tasks/{tid}"
     # reassigning away from the agent lowers their badge too
     boss.post(f"/tasks/{second}/edit", data=form(boss, title="Second", assignee_id=str(boss_id)),
               content_type="multipart/form-data")

@@ -151,13 +151,3 @@ def delete_folder(folder_id: int):
     bus().publish(events.FILE_CHANGED, folder_id=folder_id, action="folder_deleted", user_id=current_user.id)
     flash(_("Deleted the folder “%(name)s”.", name=name), "success")
     return _back(parent_id)
-
-
-@bp.get("/files/picker")
-@login_required
-def picker():
-    """Files matching ``q`` as JSON, for attaching from Files to a task (the panel's session)."""
-    s = dbs()
-    q = (request.args.get("q") or "").strip()[:100]
-    _, found = store.search(s, q, limit=20) if q else ([], [])
-    return {"items": [{"id": f.id, "name": f.name, "size": services.size(f.size_bytes)} for f in found]}
