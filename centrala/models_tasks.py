@@ -6,13 +6,15 @@ Custom field values (Settings / Custom fields, ``applies_to='task'``) live in ``
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from centrala.models import Base, utcnow
 
-from .models_files import StoredFile
+if TYPE_CHECKING:   # the model module imports this one at its end: no import cycle at runtime
+    from .models_files import StoredFile
 
 PRIORITIES = ("low", "normal", "urgent", "critical")
 STATUSES = ("new", "in_progress", "done")
@@ -48,5 +50,5 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    files: Mapped[list[StoredFile]] = relationship(secondary=task_files, order_by=StoredFile.name,
-                                                   passive_deletes=True)
+    files: Mapped[list["StoredFile"]] = relationship("StoredFile", secondary=task_files,
+                                                     order_by="StoredFile.name", passive_deletes=True)
