@@ -290,3 +290,22 @@ def test_history_detail_lists_the_communications_tasks(app, make_user, database)
     assert f'<option value="{comm_id}" selected>' in page and f"Jan Nowak (#{contact_id})" in page
     create(c, title="Oddzwonić", communication_id=str(comm_id))
     assert "Oddzwonić" in c.get(f"/history/{comm_id}").get_data(as_text=True)
+
+
+def test_tasks_for_a_contact_for_the_contact_view(app, make_user, database):
+    """centrala.tasks.tasks_for_contact is what the contact view asks for (open first)."""
+    from centrala.tasks import tasks_for_communication, tasks_for_contact
+
+    _, c = client_for(app, make_user, "adam@example.com")
+    with database.session() as s:
+        contact = Contact(first_name="Jan", last_name="Nowak", search="jan nowak")
+        s.add(contact)
+        s.flush()
+        cid = contact.id
+    create(c, title="Done one", contact=str(cid), status="done")
+    create(c, title="Later", contact=str(cid), due="2031-01-01T10:00")
+    create(c, title="Sooner", contact=str(cid), due="2030-01-01T10:00")
+    create(c, title="Someone else's")
+    with database.session() as s:
+        assert [t.title for t in tasks_for_contact(s, cid)] == ["Sooner", "Later", "Done one"]
+        assert tasks_for_communication(s, 12345) == []

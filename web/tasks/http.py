@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from centrala import files as store
+from centrala import tasks as related
 from centrala.models import Communication, User
 from centrala.models_contacts import Contact
 from centrala.models_files import StoredFile
@@ -76,14 +77,11 @@ def _render_form(s, task: Task | None, errors: dict, form=None, status: int = 20
 def tasks_for(communication_id: int | None = None, contact_id: int | None = None, limit: int = 50) -> list[Task]:
     """Tasks related to a communication or a contact, for other pages' templates
     (``{% include "tasks/_related.html" %}`` with ``communication_id`` or ``contact_id`` set)."""
-    q = select(Task)
     if communication_id is not None:
-        q = q.where(Task.communication_id == communication_id)
-    elif contact_id is not None:
-        q = q.where(Task.contact_id == contact_id)
-    else:
-        return []
-    return list(dbs().scalars(q.order_by(Task.status == "done", Task.due_at, Task.id).limit(limit)))
+        return related.tasks_for_communication(dbs(), communication_id, limit)
+    if contact_id is not None:
+        return related.tasks_for_contact(dbs(), contact_id, limit)
+    return []
 
 
 @bp.get("/tasks")
