@@ -185,12 +185,22 @@ def delete_folder(session, folder: Folder) -> None:
     session.flush()
 
 
-def listing(session, folder_id: int | None) -> tuple[list[Folder], list[StoredFile]]:
+def listing(session, folder_id: int | None, offset: int = 0,
+            limit: int | None = None) -> tuple[list[Folder], list[StoredFile]]:
+    """A folder's subfolders (all) and files (``offset``/``limit`` for paging), by name."""
     fw = Folder.parent_id.is_(None) if folder_id is None else Folder.parent_id == folder_id
-    ffw = StoredFile.folder_id.is_(None) if folder_id is None else StoredFile.folder_id == folder_id
     folders = session.scalars(select(Folder).where(fw).order_by(func.lower(Folder.name))).all()
-    files = session.scalars(select(StoredFile).where(ffw).order_by(func.lower(StoredFile.name))).all()
+    q = select(StoredFile).where(_in_folder(folder_id)).order_by(func.lower(StoredFile.name), StoredFile.id)
+    files = session.scalars(q.offset(offset).limit(limit)).all()
     return list(folders), list(files)
+
+
+def _in_folder(folder_id: int | None):
+    return StoredFile.folder_id.is_(None) if folder_id is None else StoredFile.folder_id == folder_id
+
+
+def file_count(session, folder_id: int | None) -> int:
+    return session.scalar(select(func.count()).select_from(StoredFile).where(_in_folder(folder_id)))
 
 
 def _like(q: str) -> str:

@@ -115,6 +115,20 @@ def test_open_and_download_headers(agent, database):
     assert agent.get("/files/999/download").status_code == 404
 
 
+def test_a_big_folder_is_paged(agent, database, monkeypatch):
+    from web.files import http as files_http
+
+    monkeypatch.setattr(files_http, "PER_PAGE", 2)
+    for name in ("c.txt", "a.txt", "b.txt"):
+        upload(agent, name, b"x")
+    new_folder(agent, "Zeta")
+    page1 = agent.get("/files").get_data(as_text=True)
+    page2 = agent.get("/files?page=2").get_data(as_text=True)
+    names = lambda html: re.findall(r'data-kind="file" data-id="\d+" data-name="([^"]+)"', html)  # noqa: E731
+    assert names(page1) == ["a.txt", "b.txt"] and names(page2) == ["c.txt"]
+    assert "Zeta" in page1 and "Zeta" in page2 and "Page 1 of 2" in page1
+
+
 def test_names_are_rendered_inert(agent, database):
     upload(agent, "<img src=x onerror=alert(1)>.txt", b"x")
     new_folder(agent, "<b>bold</b>")
@@ -250,6 +264,8 @@ def test_files_rest_api(app, make_user, database, web_settings):
     assert [f["name"] for f in listing["files"]] == ["a.txt"] and listing["path"][0]["name"] == "Docs"
     assert listing["usage"] == {"used": 3, "quota": 2 * MB, "max_upload": MB}
     assert [f["id"] for f in c.get("/api/v1/files?q=A.T", headers=h).json["files"]] == [fid]
+    assert listing["total_files"] == 1
+    assert c.get(f"/api/v1/files?folder_id={folder}&offset=1", headers=h).json["files"] == []
     r = c.get(f"/api/v1/files/{fid}/content", headers=h)
     assert r.data == b"abc" and r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Content-Disposition"].startswith("attachment")

@@ -77,10 +77,13 @@ def list_files():
         else:
             if folder_id is not None and s.get(Folder, folder_id) is None:
                 raise store.FileError("not_found")
-            folders, files = store.listing(s, folder_id)
+            offset = max(0, request.args.get("offset", 0, type=int))
+            limit = min(1000, max(1, request.args.get("limit", 500, type=int)))
+            folders, files = store.listing(s, folder_id, offset, limit)
+            total = store.file_count(s, folder_id)
     except store.FileError as e:
         return _error(e)
-    return jsonify({"folder_id": None if q else folder_id,
+    return jsonify({"folder_id": None if q else folder_id, "total_files": len(files) if q else total,
                     "path": [folder_json(f) for f in store.folder_chain(s, None if q else folder_id)],
                     "folders": [folder_json(f) for f in folders], "files": [file_json(f) for f in files],
                     "usage": _usage(s)})
@@ -198,10 +201,15 @@ def openapi_part() -> dict:
                             {"name": "folder_id", "in": "query", "schema": {"type": "integer"},
                              "description": "omit for the top level"},
                             {"name": "q", "in": "query", "schema": {"type": "string"},
-                             "description": "part of a file or folder name, case-insensitive"}],
+                             "description": "part of a file or folder name, case-insensitive (first 200 hits)"},
+                            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                            {"name": "limit", "in": "query",
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
+                             "description": "files per page (a folder's subfolders always come whole)"}],
                         "responses": {"200": ok("Folders, files, the path and the storage usage", {
                             "type": "object", "properties": {
                                 "folder_id": {"type": "integer", "nullable": True},
+                                "total_files": {"type": "integer"},
                                 "path": {"type": "array", "items": folder_ref},
                                 "folders": {"type": "array", "items": folder_ref},
                                 "files": {"type": "array", "items": file_ref},

@@ -14,6 +14,7 @@ from . import services
 
 bp = Blueprint("files", __name__)
 MAX_FILES_PER_UPLOAD = 10
+PER_PAGE = 100   # files per page of a folder (its subfolders are all on every page)
 
 
 def _folder_arg(value) -> int | None:
@@ -40,10 +41,13 @@ def index():
     s = dbs()
     q = (request.args.get("q") or "").strip()[:100]
     folder_id = None if q else _folder_arg(request.args.get("folder"))
+    pg = max(1, request.args.get("page", 1, type=int))
+    pages = 1
     if q:
         folders, files = store.search(s, q)
     else:
-        folders, files = store.listing(s, folder_id)
+        folders, files = store.listing(s, folder_id, (pg - 1) * PER_PAGE, PER_PAGE)
+        pages = max(1, -(-store.file_count(s, folder_id) // PER_PAGE))
     chain = store.folder_chain(s, folder_id)
     paths = {}
     if q:  # where each hit lives
@@ -56,7 +60,7 @@ def index():
     used = store.used_bytes(s)
     return render_template(
         "files/index.html", active_tab="files", folders=folders, files=files, chain=chain, folder_id=folder_id,
-        q=q, paths=paths, names=names, used=used, quota=lim.quota, max_upload=lim.max_upload,
+        q=q, paths=paths, names=names, page=pg, pages=pages, used=used, quota=lim.quota, max_upload=lim.max_upload,
         size=services.size, may_delete=_may_delete)
 
 

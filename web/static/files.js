@@ -12,7 +12,7 @@
   /* ---------- rows: select, details, open ---------- */
   var rows = Array.prototype.slice.call(document.querySelectorAll(".file-row"));
   function select(row) {
-    rows.forEach(function (r) { r.classList.toggle("selected", r === row); r.setAttribute("aria-selected", r === row ? "true" : "false"); });
+    rows.forEach(function (r) { r.classList.toggle("selected", r === row); });
     var d = row.dataset;
     $("details-empty").hidden = true;
     $("details-body").hidden = false;
