@@ -18,6 +18,9 @@ from sqlalchemy import func, select
 
 from .models_files import Folder, StoredFile
 
+# audit log actions (BEY-2) of this feature
+AUDIT_FILE_DELETED = "file.deleted"
+AUDIT_FOLDER_DELETED = "folder.deleted"
 CHUNK = 1024 * 1024
 MB = 1024 * 1024
 # Opened in the browser tab (double click); everything else is always a download.  No HTML,

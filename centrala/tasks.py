@@ -6,6 +6,8 @@ from sqlalchemy import select
 
 from .models_tasks import Task
 
+AUDIT_TASK_DELETED = "task.deleted"   # audit log action (BEY-2)
+
 
 def _related(session, where, limit: int) -> list[Task]:
     # open first, then by due date (none last), oldest first

@@ -228,6 +228,11 @@ def test_delete_permissions(app, agent, make_user, database, web_settings):
     # the uploader may; the bytes go too
     r = agent.post(f"/files/{ids['mine.txt']}/delete", data={"csrf_token": csrf(agent, "/files")})
     assert r.status_code == 303 and rows(database) == {} and stored_paths(web_settings) == []
+    from centrala.models import AuditEntry
+
+    with database.session() as s:   # in the audit log
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "file.deleted"))
+        assert (entry.actor_email, entry.target) == ("agent@example.com", "mine.txt")
     # a folder with something in it stays
     upload(agent, "inside.txt", b"x", folder_id)
     agent.post(f"/files/folders/{folder_id}/delete", data={"csrf_token": csrf(agent, "/files")})

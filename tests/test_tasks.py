@@ -147,8 +147,12 @@ def test_who_may_change_and_delete(app, make_user, database):
     assert a.post(f"/tasks/{tid}/delete").status_code == 400
     # an administrator may delete anyone's
     assert boss.post(f"/tasks/{tid}/delete", data={"csrf_token": csrf(boss, "/tasks")}).status_code == 303
+    from centrala.models import AuditEntry
+
     with database.session() as s:
         assert s.get(Task, tid) is None
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "task.deleted"))
+        assert (entry.actor_email, entry.target) == ("boss@example.com", "Call back")
 
 
 def test_edit_reassigns_and_notifies_the_new_assignee(app, make_user, database):

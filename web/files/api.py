@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from agents import events
+from centrala import audit
 from centrala import files as store
 from centrala.models import iso
 from centrala.models_files import Folder, StoredFile
 
 from ..api.http import api_error, _json_body, token_required
 from ..api.openapi import ERROR, extend
-from ..extensions import bus, dbs, settings
+from ..extensions import bus, client_ip, dbs, settings
 from . import services
 
 bp = Blueprint("files_api", __name__, url_prefix="/api/v1")
@@ -143,6 +144,8 @@ def delete_file(file_id: int):
     if not _may_delete(f.uploaded_by):
         return _error(store.FileError("forbidden"))
     path = store.delete_file(s, settings().files_dir, f)
+    audit.record(s, store.AUDIT_FILE_DELETED, actor=g.api_user, target=f.name, ip=client_ip(), file_id=file_id,
+                 size=f.size_bytes)
     s.commit()
     path.unlink(missing_ok=True)
     bus().publish(events.FILE_CHANGED, file_id=file_id, action="deleted", user_id=g.api_user.id)
@@ -175,6 +178,8 @@ def delete_folder(folder_id: int):
         return _error(store.FileError("forbidden"))
     try:
         store.delete_folder(s, folder)
+        audit.record(s, store.AUDIT_FOLDER_DELETED, actor=g.api_user, target=folder.name, ip=client_ip(),
+                     folder_id=folder_id)
         s.commit()
     except store.FileError as e:
         s.rollback()

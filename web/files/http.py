@@ -6,10 +6,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from agents import events
+from centrala import audit
 from centrala import files as store
 from centrala.models_files import Folder, StoredFile
 
-from ..extensions import bus, dbs, settings
+from ..extensions import bus, client_ip, dbs, settings
 from . import services
 
 bp = Blueprint("files", __name__)
@@ -130,6 +131,8 @@ def delete(file_id: int):
         abort(403, services.message(store.FileError("forbidden")))
     folder_id, name = f.folder_id, f.name
     path = store.delete_file(s, settings().files_dir, f)
+    audit.record(s, store.AUDIT_FILE_DELETED, actor=current_user, target=name, ip=client_ip(), file_id=file_id,
+                 size=f.size_bytes)
     s.commit()
     path.unlink(missing_ok=True)
     bus().publish(events.FILE_CHANGED, file_id=file_id, action="deleted", user_id=current_user.id)
@@ -147,6 +150,8 @@ def delete_folder(folder_id: int):
     parent_id, name = folder.parent_id, folder.name
     try:
         store.delete_folder(s, folder)
+        audit.record(s, store.AUDIT_FOLDER_DELETED, actor=current_user, target=name, ip=client_ip(),
+                     folder_id=folder_id)
         s.commit()
     except store.FileError as e:
         s.rollback()

@@ -4,11 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from flask_babel import force_locale
 
+from centrala import audit
+from centrala import tasks as related
 from centrala.models_tasks import PRIORITIES, STATUSES, Task
 
 from ..api.http import _json_body, api_error, token_required
 from ..api.openapi import ERROR, extend
-from ..extensions import dbs
+from ..extensions import client_ip, dbs
 from . import services
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1")
@@ -123,6 +125,7 @@ def delete_task(task_id: int):
         return api_error(403, "Only the task's author or an administrator can delete it.")
     before = services.snapshot(t)
     s.delete(t)
+    audit.record(s, related.AUDIT_TASK_DELETED, actor=g.api_user, target=t.title, ip=client_ip(), task_id=task_id)
     s.commit()
     services.after_change(s, None, g.api_user, "deleted", before)
     return "", 204

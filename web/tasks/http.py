@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from centrala import audit
 from centrala import files as store
 from centrala import tasks as related
 from centrala.models import Communication, User
@@ -13,7 +14,7 @@ from centrala.models_contacts import Contact
 from centrala.models_files import StoredFile
 from centrala.models_tasks import PRIORITIES, STATUSES, Task
 
-from ..extensions import dbs, settings
+from ..extensions import client_ip, dbs, settings
 from ..files import services as file_services
 from . import services
 
@@ -200,6 +201,7 @@ def delete(task_id: int):
         abort(403, _("Only the task's author or an administrator can delete it."))
     before, title = services.snapshot(t), t.title
     s.delete(t)
+    audit.record(s, related.AUDIT_TASK_DELETED, actor=current_user, target=title, ip=client_ip(), task_id=task_id)
     s.commit()
     services.after_change(s, None, s.get(User, current_user.id), "deleted", before)
     flash(_("Task “%(title)s” deleted.", title=title), "success")
