@@ -137,6 +137,12 @@ def test_who_may_change_and_delete(app, make_user, database):
     assert outsider.post(f"/tasks/{tid}/edit", data=form(outsider, title="Hijacked")).status_code == 403
     assert outsider.post(f"/tasks/{tid}/status", data={"csrf_token": csrf(outsider, "/tasks"), "status": "done"}).status_code == 403
     assert outsider.post(f"/tasks/{tid}/delete", data={"csrf_token": csrf(outsider, "/tasks")}).status_code == 403
+    # the status form goes back to a page of ours only
+    for evil in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        r = b.post(f"/tasks/{tid}/status", data={"csrf_token": csrf(b, "/tasks"), "status": "in_progress", "next": evil})
+        assert r.headers["Location"].endswith(f"/tasks/{tid}"), evil
+    r = b.post(f"/tasks/{tid}/status", data={"csrf_token": csrf(b, "/tasks"), "status": "new", "next": "/tasks?list=all"})
+    assert r.headers["Location"].endswith("/tasks?list=all")
     # the assignee may change it (status) but not delete it
     assert b.post(f"/tasks/{tid}/status", data={"csrf_token": csrf(b, "/tasks"), "status": "done"}).status_code == 303
     assert b.post(f"/tasks/{tid}/delete", data={"csrf_token": csrf(b, "/tasks")}).status_code == 403

@@ -189,7 +189,8 @@ def set_status(task_id: int):
     s.commit()
     services.after_change(s, t, s.get(User, current_user.id), "updated", before)
     nxt = request.form.get("next") or ""
-    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else url_for("tasks.detail", task_id=t.id), 303)
+    local = nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt   # no way off-site
+    return redirect(nxt if local else url_for("tasks.detail", task_id=t.id), 303)
 
 
 @bp.post("/tasks/<int:task_id>/delete")
