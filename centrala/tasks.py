@@ -2,7 +2,7 @@
 the History detail) without importing the web layer."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .models_tasks import Task
 
@@ -21,3 +21,9 @@ def tasks_for_contact(session, contact_id: int, limit: int = 50) -> list[Task]:
 
 def tasks_for_communication(session, communication_id: int, limit: int = 50) -> list[Task]:
     return _related(session, Task.communication_id == communication_id, limit)
+
+
+def open_count(session, user_id: int) -> int:
+    """The top bar's badge: tasks assigned to the user that are not Done."""
+    return session.scalar(select(func.count()).select_from(Task)
+                          .where(Task.assignee_id == user_id, Task.status != "done"))

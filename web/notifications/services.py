@@ -26,11 +26,9 @@ def unanswered(session, user_id: int) -> int:
 
 
 def badges(session, user_id: int) -> dict:
-    from centrala.models_tasks import Task  # my open tasks (TSK-2)
+    from centrala.tasks import open_count  # my open tasks (TSK-2)
 
-    tasks = session.scalar(select(func.count()).select_from(Task)
-                           .where(Task.assignee_id == user_id, Task.status != "done"))
-    return {"incoming": unanswered(session, user_id), "tasks": tasks}
+    return {"incoming": unanswered(session, user_id), "tasks": open_count(session, user_id)}
 
 
 def recent(session, user_id: int, limit: int = 30) -> list[dict]:

@@ -96,7 +96,7 @@ def index():
     ids = {t.assignee_id for t in rows} | {t.created_by for t in rows}
     names = file_services.user_names(s, ids)
     contacts = {c.id: c for c in s.scalars(select(Contact).where(Contact.id.in_({t.contact_id for t in rows if t.contact_id})))}
-    counts = {k: services.page(s, services.query(k, current_user.id, at), 1, 0)[1] for k in services.LISTS}
+    counts = {k: services.count(s, services.query(k, current_user.id, at)) for k in services.LISTS}
     return render_template("tasks/index.html", active_tab="tasks", rows=rows, total=total, page=pg,
                            pages=max(1, -(-total // PER_PAGE)), kind=kind, names=names, contacts=contacts,
                            counts=counts, overdue=lambda t: services.is_overdue(t, at),

@@ -13,6 +13,7 @@ from sqlalchemy import case, func, or_, select
 
 from agents import events
 from centrala import files as store
+from centrala import tasks as tasks_domain
 from centrala.models import Communication, User, iso
 from centrala.models_contacts import Contact, CustomField
 from centrala.models_files import Folder, StoredFile
@@ -40,10 +41,7 @@ def is_overdue(t: Task, at: datetime | None = None) -> bool:
     return t.status != "done" and t.due_at is not None and aware(t.due_at) < (at or now())
 
 
-def open_count(session, user_id: int) -> int:
-    """The top bar's badge: my tasks that are not Done."""
-    return session.scalar(select(func.count()).select_from(Task)
-                          .where(Task.assignee_id == user_id, Task.status != "done"))
+open_count = tasks_domain.open_count  # the badge, defined with the model-level helpers
 
 
 def query(kind: str, user_id: int, at: datetime | None = None):
@@ -55,6 +53,10 @@ def query(kind: str, user_id: int, at: datetime | None = None):
     done_last = case((Task.status == "done", 1), else_=0)
     no_due_last = case((Task.due_at.is_(None), 1), else_=0)
     return q.order_by(done_last, no_due_last, Task.due_at, Task.id)
+
+
+def count(session, q) -> int:
+    return session.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
 
 
 def page(session, q, number: int, per_page: int):
