@@ -34,7 +34,7 @@ class FileError(ValueError):
 
     def __init__(self, code: str, **info):
         super().__init__(code)
-        self.code = code   # bad_name | duplicate | too_large | quota | not_found | not_empty | empty
+        self.code = code   # bad_name | duplicate | duplicate_file | too_large | quota | not_found | not_empty | empty
         self.info = info
 
 
@@ -167,6 +167,22 @@ def store(session, files_dir: Path, stream, name: str, folder_id: int | None, us
         target.unlink(missing_ok=True)
         raise
     return f
+
+
+def rename(session, item: Folder | StoredFile, new_name: str) -> None:
+    """Rename a file or folder in place (flushed); a name already used next to it is refused.
+    A file's type follows its new extension."""
+    name = clean_name(new_name)
+    if isinstance(item, Folder):
+        parent, model, taken_code = item.parent_id, Folder, "duplicate"
+    else:
+        parent, model, taken_code = item.folder_id, StoredFile, "duplicate_file"
+    if name.lower() != item.name.lower() and _name_taken(session, parent, name, model):
+        raise FileError(taken_code, name=name)
+    item.name = name
+    if isinstance(item, StoredFile):
+        item.content_type = content_type_for(name)
+    session.flush()
 
 
 def delete_file(session, files_dir: Path, f: StoredFile) -> Path:

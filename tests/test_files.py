@@ -286,7 +286,47 @@ def test_files_rest_api(app, make_user, database, web_settings):
     r = c.post("/api/v1/files", data={"file": (io.BytesIO(b"x"), "x.txt"), "name": "../../x.txt"}, headers=h,
                content_type="multipart/form-data")
     assert r.status_code == 400
+    r = c.patch(f"/api/v1/files/{fid}", json={"name": "b.csv"}, headers=h)
+    assert r.status_code == 200 and r.json["name"] == "b.csv" and r.json["content_type"] == "text/csv"
+    assert c.patch(f"/api/v1/files/{fid}", json={"name": "a/b"}, headers=h).status_code == 400
+    assert c.patch(f"/api/v1/folders/{folder}", json={"name": "Papers"}, headers=h).json["name"] == "Papers"
+    assert c.patch(f"/api/v1/folders/{folder}", json={"name": "X"},
+                   headers={"Authorization": f"Bearer {other_token}"}).status_code == 403
     assert c.delete(f"/api/v1/folders/{folder}", headers=h).status_code == 409
     assert c.delete(f"/api/v1/files/{fid}", headers={"Authorization": f"Bearer {other_token}"}).status_code == 403
     assert c.delete(f"/api/v1/files/{fid}", headers=h).status_code == 204
     assert c.delete(f"/api/v1/folders/{folder}", headers=h).status_code == 204
+
+
+def test_rename_files_and_folders(app, agent, make_user, database):
+    upload(agent, "draft.txt", b"x")
+    upload(agent, "other.txt", b"y")
+    new_folder(agent, "Old")
+    new_folder(agent, "Taken")
+    ids = {n: v[0] for n, v in rows(database).items()}
+    with database.session() as s:
+        folders = {f.name: f.id for f in s.scalars(select(Folder))}
+    token = csrf(agent, "/files")
+    r = agent.post(f"/files/{ids['draft.txt']}/rename", data={"csrf_token": token, "name": "final.pdf"})
+    assert r.status_code == 303
+    with database.session() as s:
+        f = s.get(StoredFile, ids["draft.txt"])
+        assert (f.name, f.content_type) == ("final.pdf", "application/pdf")
+    agent.post(f"/files/{ids['draft.txt']}/rename", data={"csrf_token": token, "name": "OTHER.txt"})
+    assert "A file named “OTHER.txt” is already here." in agent.get("/files").get_data(as_text=True)
+    agent.post(f"/files/{ids['draft.txt']}/rename", data={"csrf_token": token, "name": "../x"})
+    assert "is not a valid name" in agent.get("/files").get_data(as_text=True)
+    agent.post(f"/files/folders/{folders['Old']}/rename", data={"csrf_token": token, "name": "taken"})
+    assert "already here" in agent.get("/files").get_data(as_text=True)
+    agent.post(f"/files/folders/{folders['Old']}/rename", data={"csrf_token": token, "name": "New"})
+    with database.session() as s:
+        assert s.get(Folder, folders["Old"]).name == "New"
+    # someone else may not
+    make_user("other@example.com")
+    other = app.test_client()
+    login(other, "other@example.com")
+    assert other.post(f"/files/{ids['other.txt']}/rename",
+                      data={"csrf_token": csrf(other, "/files"), "name": "mine.txt"}).status_code == 403
+    # the page offers renaming only where it is allowed
+    assert 'data-rename=' in agent.get("/files").get_data(as_text=True)
+    assert 'data-rename=' not in other.get("/files").get_data(as_text=True)

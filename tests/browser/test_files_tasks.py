@@ -60,6 +60,12 @@ def test_files_tab_upload_folder_double_click_breadcrumbs(make_user, new_context
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "files-folder.png"), full_page=True)
 
+    # renaming from the details panel
+    page.fill("#rename-name", "cennik 2027.txt")
+    page.click("#rename-form button[type=submit]")
+    expect(page.locator(".alert-success")).to_contain_text("Renamed “cennik 2026.txt” to “cennik 2027.txt”.", timeout=T)
+    file_row = page.locator('.file-row[data-kind=file][data-name="cennik 2027.txt"]')
+
     # a double click opens the file in a new tab
     with page.context.expect_page() as opened:
         file_row.locator(".file-name").dblclick()

@@ -19,6 +19,7 @@ bp = Blueprint("files_api", __name__, url_prefix="/api/v1")
 MESSAGES = {
     "bad_name": "Invalid name: no '/' or '\\', not '.' or '..', no control characters, at most 255 characters.",
     "duplicate": "A folder with this name already exists here.",
+    "duplicate_file": "A file with this name already exists in this folder.",
     "not_found": "No such folder.",
     "not_empty": "The folder is not empty.",
     "empty": "Send the file as multipart/form-data in the field 'file'.",
@@ -123,6 +124,42 @@ def get_file(file_id: int):
     if f is None:
         return api_error(404, "No such file.")
     return jsonify(file_json(f))
+
+
+@bp.patch("/files/<int:file_id>")
+@token_required
+def rename_file(file_id: int):
+    s = dbs()
+    f = s.get(StoredFile, file_id)
+    if f is None:
+        return api_error(404, "No such file.")
+    if not _may_delete(f.uploaded_by):
+        return api_error(403, "Only the uploader or an administrator may rename it.")
+    try:
+        store.rename(s, f, str(_json_body().get("name") or ""))
+        s.commit()
+    except store.FileError as e:
+        s.rollback()
+        return _error(e)
+    return jsonify(file_json(f))
+
+
+@bp.patch("/folders/<int:folder_id>")
+@token_required
+def rename_folder(folder_id: int):
+    s = dbs()
+    folder = s.get(Folder, folder_id)
+    if folder is None:
+        return api_error(404, "No such folder.")
+    if not _may_delete(folder.created_by):
+        return api_error(403, "Only the creator or an administrator may rename it.")
+    try:
+        store.rename(s, folder, str(_json_body().get("name") or ""))
+        s.commit()
+    except store.FileError as e:
+        s.rollback()
+        return _error(e)
+    return jsonify(folder_json(folder))
 
 
 @bp.get("/files/<int:file_id>/content")
@@ -234,6 +271,11 @@ def openapi_part() -> dict:
                 "parameters": id_param,
                 "get": {"summary": "One file's details", "operationId": "getFile",
                         "responses": {"200": ok("The file", file_ref), "404": ERROR, **errors}},
+                "patch": {"summary": "Rename a file (its uploader or an administrator)", "operationId": "renameFile",
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                              "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                          "responses": {"200": ok("The file", file_ref), "403": ERROR, "404": ERROR, "409": ERROR,
+                                        **errors}},
                 "delete": {"summary": "Delete a file (its uploader or an administrator)", "operationId": "deleteFile",
                            "responses": {"204": {"description": "Deleted"}, "403": ERROR, "404": ERROR, **errors}}},
             "/files/{id}/content": {
@@ -251,6 +293,11 @@ def openapi_part() -> dict:
                 "responses": {"201": ok("The folder", folder_ref), "404": ERROR, "409": ERROR, **errors}}},
             "/folders/{id}": {
                 "parameters": id_param,
+                "patch": {"summary": "Rename a folder (its creator or an administrator)", "operationId": "renameFolder",
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                              "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                          "responses": {"200": ok("The folder", folder_ref), "403": ERROR, "404": ERROR,
+                                        "409": ERROR, **errors}},
                 "delete": {"summary": "Delete an empty folder (its creator or an administrator)",
                            "operationId": "deleteFolder",
                            "responses": {"204": {"description": "Deleted"}, "403": ERROR, "404": ERROR,

@@ -122,6 +122,37 @@ def open_file(file_id: int):
     return services.send(f, as_attachment=False)
 
 
+@bp.post("/files/<int:file_id>/rename")
+@login_required
+def rename_file(file_id: int):
+    s = dbs()
+    f = s.get(StoredFile, file_id) or abort(404)
+    return _rename(s, f, f.uploaded_by, f.folder_id)
+
+
+@bp.post("/files/folders/<int:folder_id>/rename")
+@login_required
+def rename_folder(folder_id: int):
+    s = dbs()
+    folder = s.get(Folder, folder_id) or abort(404)
+    return _rename(s, folder, folder.created_by, folder.parent_id)
+
+
+def _rename(s, item, owner_id, back_to):
+    if not _may_delete(owner_id):
+        abort(403, _("Only the person who added it or an administrator can rename it."))
+    old = item.name
+    try:
+        store.rename(s, item, request.form.get("name", ""))
+        s.commit()
+    except store.FileError as e:
+        s.rollback()
+        flash(services.message(e), "error")
+        return _back(back_to)
+    flash(_("Renamed “%(old)s” to “%(new)s”.", old=old, new=item.name), "success")
+    return _back(back_to)
+
+
 @bp.post("/files/<int:file_id>/delete")
 @login_required
 def delete(file_id: int):

@@ -11,7 +11,7 @@ from centrala.models import User
 from ..extensions import settings
 
 # HTTP status for each refusal (centrala.files.FileError.code)
-STATUS = {"bad_name": 400, "duplicate": 409, "too_large": 413, "quota": 507, "not_found": 404,
+STATUS = {"bad_name": 400, "duplicate": 409, "duplicate_file": 409, "too_large": 413, "quota": 507, "not_found": 404,
           "not_empty": 409, "empty": 400, "forbidden": 403}
 
 
@@ -31,6 +31,8 @@ def message(e: store.FileError) -> str:
                  name=info.get("name", ""))
     if e.code == "duplicate":
         return _("A folder named “%(name)s” is already here.", name=info.get("name", ""))
+    if e.code == "duplicate_file":
+        return _("A file named “%(name)s” is already here.", name=info.get("name", ""))
     if e.code == "too_large":
         return _("The file is too large: at most %(limit)s per file.", limit=size(info["limit"]))
     if e.code == "quota":

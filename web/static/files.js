@@ -29,6 +29,9 @@
     $("details-open").target = d.kind === "file" ? "_blank" : "";
     $("details-download").hidden = d.kind !== "file";
     if (d.download) $("details-download").href = d.download;
+    var rename = $("rename-form");
+    rename.hidden = !d.rename;
+    if (d.rename) { rename.action = d.rename; $("rename-name").value = d.name; }
   }
   function open(row) {
     if (row.dataset.kind === "folder") window.location.href = row.dataset.open;
