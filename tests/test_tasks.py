@@ -121,6 +121,12 @@ def test_lists_mine_all_overdue(app, make_user, database):
     assert c.get("/tasks").get_data(as_text=True).count('class="task-title"') == 3   # Mine is the default
     html = c.get("/tasks?list=overdue").get_data(as_text=True)
     assert "pill-overdue" in html
+    # search by title within a list
+    html = c.get("/tasks?list=all&q=LATE").get_data(as_text=True)
+    assert set(re.findall(r'class="task-title">([^<]+)<', html)) == {"Mine late", "Mine later", "Hers late", "Mine done late"}
+    html = c.get("/tasks?list=all&q=hers").get_data(as_text=True)
+    assert re.findall(r'class="task-title">([^<]+)<', html) == ["Hers late"]
+    assert "Nothing matches" in c.get("/tasks?list=all&q=zzz").get_data(as_text=True)
 
 
 def test_who_may_change_and_delete(app, make_user, database):

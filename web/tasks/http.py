@@ -90,15 +90,16 @@ def tasks_for(communication_id: int | None = None, contact_id: int | None = None
 def index():
     s = dbs()
     kind = request.args.get("list") if request.args.get("list") in services.LISTS else "mine"
+    text = (request.args.get("q") or "").strip()[:100]
     pg = max(1, request.args.get("page", 1, type=int))
     at = services.now()
-    rows, total = services.page(s, services.query(kind, current_user.id, at), pg, PER_PAGE)
+    rows, total = services.page(s, services.query(kind, current_user.id, at, text), pg, PER_PAGE)
     ids = {t.assignee_id for t in rows} | {t.created_by for t in rows}
     names = file_services.user_names(s, ids)
     contacts = {c.id: c for c in s.scalars(select(Contact).where(Contact.id.in_({t.contact_id for t in rows if t.contact_id})))}
-    counts = {k: services.count(s, services.query(k, current_user.id, at)) for k in services.LISTS}
+    counts = {k: services.count(s, services.query(k, current_user.id, at, text)) for k in services.LISTS}
     return render_template("tasks/index.html", active_tab="tasks", rows=rows, total=total, page=pg,
-                           pages=max(1, -(-total // PER_PAGE)), kind=kind, names=names, contacts=contacts,
+                           pages=max(1, -(-total // PER_PAGE)), kind=kind, q=text, names=names, contacts=contacts,
                            counts=counts, overdue=lambda t: services.is_overdue(t, at),
                            priority_labels=services.PRIORITY_LABELS, status_labels=services.STATUS_LABELS)
 

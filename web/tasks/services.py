@@ -44,8 +44,11 @@ def is_overdue(t: Task, at: datetime | None = None) -> bool:
 open_count = tasks_domain.open_count  # the badge, defined with the model-level helpers
 
 
-def query(kind: str, user_id: int, at: datetime | None = None):
+def query(kind: str, user_id: int, at: datetime | None = None, text: str = ""):
     q = select(Task)
+    if text.strip():
+        like = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(func.lower(Task.title).like(like, escape="\\"))
     if kind == "mine":
         q = q.where(Task.assignee_id == user_id)
     elif kind == "overdue":
