@@ -23,7 +23,7 @@ TABS = [
     ("tasks", _l("Tasks"), "panel.placeholder", {"tab": "tasks"}),
     ("history", _l("History"), "history.index", {}),
     ("files", _l("Files"), "panel.placeholder", {"tab": "files"}),
-    ("contacts", _l("Contacts"), "panel.placeholder", {"tab": "contacts"}),
+    ("contacts", _l("Contacts"), "contacts.index", {}),
     ("reports", _l("Reports"), "panel.placeholder", {"tab": "reports"}),
 ]
 PLACEHOLDERS = {
