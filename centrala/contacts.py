@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 import phonenumbers
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, func, select
 
 from .models import Communication
 from .models_contacts import EMAIL_KINDS, PHONE_KINDS, Contact, ContactEmail, ContactPhone, CustomField
@@ -261,9 +261,7 @@ def update(session, contact: Contact, data: ContactData, region: str = "PL") -> 
 
 
 def delete_contact(session, contact: Contact) -> None:
-    session.execute(delete(ContactEmail).where(ContactEmail.contact_id == contact.id))
-    session.execute(delete(ContactPhone).where(ContactPhone.contact_id == contact.id))
-    session.delete(contact)
+    session.delete(contact)      # emails and phones go with it (cascade)
     session.flush()
 
 
