@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 
 import phonenumbers
-from sqlalchemy import and_, func, select
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+from sqlalchemy import and_, func, literal_column, select, table, text
 
 from .models import Communication
 from .models_contacts import EMAIL_KINDS, PHONE_KINDS, Contact, ContactEmail, ContactPhone, CustomField
@@ -20,7 +21,7 @@ SORTS = {
     "last_name": (Contact.last_name, Contact.first_name, Contact.id),
     "first_name": (Contact.first_name, Contact.last_name, Contact.id),
     "organisation": (Contact.organisation, Contact.id),
-    "created": (Contact.created_at.desc(), Contact.id.desc()),
+    "created": (Contact.id.desc(),),          # ids grow with creation: newest first, indexed
 }
 
 
@@ -51,6 +52,35 @@ def _valid(cand: str, region: str | None):
     return None
 
 
+_SIMPLE = re.compile(r"^\+?[\d ]+$")
+
+
+def _fast(text: str, region: str) -> str | None:
+    """E.164 without ``phonenumbers.parse`` for the common shapes (``+48 601 234 567``,
+    ``601234567``): the country code is split off here and only validity is checked.  None
+    means "ask the full parser" (national prefixes, leading zeros, anything unusual)."""
+    if not _SIMPLE.match(text):
+        return None
+    digits = text.replace(" ", "").lstrip("+")
+    if text.startswith("+"):
+        for n in (1, 2, 3):
+            cc = int(digits[:n] or 0)
+            if cc in COUNTRY_CODE_TO_REGION_CODE:
+                national = digits[n:]
+                break
+        else:
+            return None
+    else:
+        cc = phonenumbers.country_code_for_region(region)
+        national = digits
+    if not national or national[0] == "0" or not cc:
+        return None
+    number = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national))
+    if phonenumbers.is_valid_number(number):
+        return f"+{cc}{national}"
+    return None
+
+
 def normalize_phone(raw: str, region: str = "PL") -> str:
     """The number in E.164, or :class:`PhoneProblem`.  ``+48 601 234 567``, ``0048601234567``
     and (region PL) ``601 234 567`` give ``+48601234567``.  A number without '+' that is only
@@ -59,6 +89,9 @@ def normalize_phone(raw: str, region: str = "PL") -> str:
     text = (raw or "").strip()
     if not text:
         raise PhoneProblem("empty")
+    fast = _fast(text, region)
+    if fast:
+        return fast
     if re.fullmatch(r"\d(?:[.,]\d+)?[eE]\+?\d+", text):
         raise PhoneProblem("looks like a number a spreadsheet turned into scientific notation", lost_plus=True)
     if re.search(r"[^\d\s+()./-]", text.split(" ext", 1)[0]):
@@ -131,11 +164,37 @@ def search_terms(q: str) -> list[str]:
     return [w for w in q.lower().split() if w][:8]
 
 
-def search_filter(q: str):
+_FTS: dict[str, bool] = {}
+
+
+def _uses_fts(session) -> bool:
+    """Whether this SQLite database has the trigram index ``contacts_fts`` (migration 0010)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return False
+    key = str(bind.url)
+    if key not in _FTS:
+        _FTS[key] = bool(session.execute(text(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'contacts_fts'")).scalar())
+    return _FTS[key]
+
+
+def search_filter(q: str, fts: bool = False):
+    """The WHERE clause for ``q``: every term is a substring of ``Contact.search``.  On SQLite
+    with the trigram index, terms of 3+ characters go through ``contacts_fts`` (on PostgreSQL
+    the pg_trgm index serves the plain LIKE)."""
     terms = search_terms(q)
     if not terms:
         return None
-    return and_(*[Contact.search.like(f"%{_escape_like(t)}%", escape="\\") for t in terms])
+    indexed = [t for t in terms if fts and len(t) >= 3 and not set(t) & set("%_\\")]
+    plain = [t for t in terms if t not in indexed]
+    conds = [Contact.search.like(f"%{_escape_like(t)}%", escape="\\") for t in plain]
+    if indexed:
+        col = literal_column("contacts_fts.search")
+        sub = (select(literal_column("contacts_fts.rowid")).select_from(table("contacts_fts"))
+               .where(and_(*[col.like(f"%{t}%") for t in indexed])))
+        conds.append(Contact.id.in_(sub))
+    return and_(*conds)
 
 
 def search(session, q: str = "", sort: str = "last_name", page: int = 1, per_page: int = 25,
@@ -143,7 +202,7 @@ def search(session, q: str = "", sort: str = "last_name", page: int = 1, per_pag
     """One page of contacts matching ``q`` and the total (None when ``count`` is False)."""
     from sqlalchemy.orm import selectinload
 
-    cond = search_filter(q)
+    cond = search_filter(q, _uses_fts(session))
     stmt = select(Contact).options(selectinload(Contact.emails), selectinload(Contact.phones))
     if cond is not None:
         stmt = stmt.where(cond)

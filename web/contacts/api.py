@@ -110,7 +110,7 @@ def contact_communications(contact_id: int):
 @bp.get("/contacts/export")
 @token_required
 def export_contacts():
-    return export_response(db().sessions())
+    return export_response(db())
 
 
 # -- import ----------------------------------------------------------------------------------------

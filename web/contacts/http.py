@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
-                   send_file, stream_with_context, url_for)
+                   send_file, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -161,10 +161,18 @@ def delete(contact_id: int):
 
 
 # -- export -----------------------------------------------------------------------------------------
-def export_response(session) -> Response:
+def export_response(database) -> Response:
+    """The CSV streamed from its own session, closed when the download ends (or is cut)."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H_%M_%SZ")
-    gen = X.stream_csv(session)
-    resp = Response(stream_with_context(gen), mimetype="text/csv; charset=utf-8")
+
+    def gen():
+        session = database.sessions()
+        try:
+            yield from X.stream_csv(session)
+        finally:
+            session.close()
+
+    resp = Response(gen(), mimetype="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = f'attachment; filename="Contacts_{stamp}.csv"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -173,7 +181,7 @@ def export_response(session) -> Response:
 @bp.get("/contacts/export")
 @login_required
 def export():
-    return export_response(db().sessions())
+    return export_response(db())
 
 
 # -- import wizard -----------------------------------------------------------------------------------
