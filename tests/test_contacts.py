@@ -226,3 +226,31 @@ def test_custom_field_key_rules(database):
         assert CF.clean_values(s, {"ticket": " 12 "}, "task") == {"ticket": "12"}
         with pytest.raises(CF.FieldError):
             CF.clean_values(s, {"nope": "1"}, "task")
+
+
+def test_search_index_follows_edits_deletes_and_imports(app, database, tmp_path):
+    from centrala import contact_import as I
+
+    cid = add(database, "Jan", "Kowalski", phones=["601 234 567"])
+    with database.session() as s:
+        c = s.get(Contact, cid)
+        C.update(s, c, C.ContactData(first_name="Jan", last_name="Nowak", phones=[("500 600 700", "work")]))
+    with database.session() as s:
+        assert C.search(s, "kowalski")[1] == 0 and C.search(s, "nowak")[1] == 1
+        assert C.search(s, "601 234 567")[1] == 0 and C.search(s, "500600700")[1] == 1
+        C.delete_contact(s, s.get(Contact, cid))
+    with database.session() as s:
+        assert C.search(s, "nowak")[1] == 0
+        imp = I.create_import(s, tmp_path, io.BytesIO("First name,Last name,Phone\r\nAla,Makota,+48 22 111 22 33\r\n"
+                                                      .encode()), "a.csv", None)
+        iid = imp.id
+    assert I.claim(database, tmp_path, iid, "verify")
+    I.verify(database, tmp_path, iid)
+    assert I.claim(database, tmp_path, iid, "commit")
+    I.commit(database, tmp_path, iid)
+    with database.session() as s:
+        assert C.search(s, "makota")[1] == 1 and C.search(s, "22 111 22 33")[1] == 1
+        c = C.find_by_phone(s, "+48221112233")
+        C.update(s, c, C.ContactData(first_name="Ala", last_name="Kotowska"))
+    with database.session() as s:
+        assert C.search(s, "makota")[1] == 0 and C.search(s, "kotowska")[1] == 1
