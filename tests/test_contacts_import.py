@@ -296,3 +296,32 @@ def test_wizard_refuses_large_file(agent, database):
     r = agent.post("/contacts/imports", data={"csrf_token": token, "file": (io.BytesIO(big), "big.csv")},
                    content_type="multipart/form-data", headers={"Accept": "application/json"})
     assert r.status_code == 413 and "10 MB" in r.json["error"]["message"]
+
+
+def test_upload_cap_is_enforced_while_copying(tmp_path):
+    """Without a Content-Length (chunked upload) the copy itself stops at the limit."""
+    from centrala import contact_import as I
+
+    with pytest.raises(I.ImportError_) as exc:
+        I.save_upload(tmp_path, io.BytesIO(b"x" * 5000), limit=4096)
+    assert exc.value.code == "too_large"
+    assert list(I.imports_dir(tmp_path).iterdir()) == []
+    stored, size = I.save_upload(tmp_path, io.BytesIO(b"a,b\r\n1,2\r\n"), limit=4096)
+    assert size == 10 and (I.imports_dir(tmp_path) / f"{stored}.csv").read_bytes() == b"a,b\r\n1,2\r\n"
+
+
+def test_delimiter_and_encoding_detection(tmp_path):
+    from centrala import contact_import as I
+
+    cases = {
+        b"a;b;c\r\n\"x;y\";2;3\r\n": ("utf-8", ";"),
+        b"a\tb\r\n1\t2\r\n": ("utf-8", "\t"),
+        "imię,nazwisko\r\nŁ,Ż\r\n".encode("cp1250"): ("cp1250", ","),
+        b"\xef\xbb\xbfname;x\r\n1;2\r\n": ("utf-8-sig", ";"),
+        b"\"Nowak, Jan\";\"a\nb\";3\r\n\"Kowal, Ewa\";x;4\r\n": ("utf-8", ";"),
+    }
+    for i, (data, (enc, sep)) in enumerate(cases.items()):
+        path = tmp_path / f"{i}.csv"
+        path.write_bytes(data)
+        assert I.detect_encoding(path) == enc, data
+        assert I.detect_delimiter(path, enc) == sep, data

@@ -150,7 +150,10 @@
           .then(function (r) { return r.json(); })
           .then(function (d) {
             var bar = tr.querySelector(".import-progress");
-            if (bar) { bar.max = d.total || Math.max(d.processed, 1); bar.value = d.processed; }
+            // importing: processed of the verified records; verifying: the total is not known yet
+            if (bar && d.status === "importing") { bar.max = Math.max(d.ok, 1); bar.value = d.processed; }
+            var count = tr.querySelector(".import-processed");
+            if (count) count.textContent = d.processed;
             if (d.status !== tr.getAttribute("data-status")) changed = true;
           })
           .catch(function () {})
