@@ -34,7 +34,7 @@ class Contact(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     custom: Mapped[dict] = mapped_column(JSON, default=dict)          # {custom field key: text}
     search: Mapped[str] = mapped_column(Text, default="")             # lower-case haystack
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("contact_imports.id", ondelete="SET NULL"),

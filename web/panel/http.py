@@ -23,7 +23,7 @@ TABS = [
     ("tasks", _l("Tasks"), "tasks.index", {}),
     ("history", _l("History"), "history.index", {}),
     ("files", _l("Files"), "files.index", {}),
-    ("contacts", _l("Contacts"), "panel.placeholder", {"tab": "contacts"}),
+    ("contacts", _l("Contacts"), "contacts.index", {}),
     ("reports", _l("Reports"), "panel.placeholder", {"tab": "reports"}),
 ]
 PLACEHOLDERS = {
