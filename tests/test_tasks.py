@@ -325,3 +325,28 @@ def test_tasks_for_a_contact_for_the_contact_view(app, make_user, database):
     with database.session() as s:
         assert [t.title for t in tasks_for_contact(s, cid)] == ["Sooner", "Later", "Done one"]
         assert tasks_for_communication(s, 12345) == []
+
+
+def test_contact_view_lists_the_contacts_tasks(app, make_user, database):
+    _, c = client_for(app, make_user, "adam@example.com")
+    with database.session() as s:
+        contact = Contact(first_name="Jan", last_name="Nowak", search="jan nowak")
+        s.add(contact)
+        s.flush()
+        cid = contact.id
+    create(c, title="Oddzwonić do Jana", contact=str(cid))
+    html = c.get(f"/contacts/{cid}").get_data(as_text=True)
+    assert "Oddzwonić do Jana" in html
+
+
+def test_contact_picker_finds_by_phone_however_typed(app, make_user, database):
+    from centrala import contacts
+
+    _, c = client_for(app, make_user, "adam@example.com")
+    with database.session() as s:
+        contact = contacts.create(s, contacts.ContactData(first_name="Anna", last_name="Lis",
+                                                          phones=[("+48 600 100 200", "mobile")]))
+        s.flush()
+        cid = contact.id
+    for q in ("600100200", "600 100 200", "Lis"):
+        assert [i["id"] for i in c.get(f"/tasks/contacts?q={q}").json["items"]] == [cid], q

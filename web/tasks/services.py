@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 
 from agents import events
 from centrala import files as store
@@ -285,12 +285,10 @@ def task_json(t: Task, at: datetime | None = None) -> dict:
 
 
 def search_contacts(session, q: str, limit: int = 10) -> list[Contact]:
-    q = q.strip().lower()
-    if not q:
+    """The contact picker: the Contacts tab's own search (names, organisation, any email, any
+    phone however it is typed)."""
+    from centrala import contacts
+
+    if not q.strip():
         return []
-    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    cond = or_(Contact.search.like(like, escape="\\"), func.lower(Contact.first_name).like(like, escape="\\"),
-               func.lower(Contact.last_name).like(like, escape="\\"),
-               func.lower(Contact.organisation).like(like, escape="\\"))
-    return list(session.scalars(select(Contact).where(cond)
-                                .order_by(Contact.last_name, Contact.first_name, Contact.id).limit(limit)))
+    return contacts.search(session, q, per_page=limit, count=False)[0]
