@@ -50,6 +50,11 @@ ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERE
        CALL_REQUESTED, SETTINGS_CHANGED, CALL_HANGUP_REQUESTED,
        CALL_TRANSFER_REQUESTED, CALL_HOLD_REQUESTED, CALL_CONSULT_REQUESTED, CALL_HELD, CALL_CONSULTING)
 
+# Tasks and Files (TSK, FIL)
+TASK_CHANGED = "task.changed"            # data: {"task_id", "action": created|updated|deleted, "user_ids"}
+FILE_CHANGED = "file.changed"            # data: {"file_id"|"folder_id", "action": uploaded|deleted|folder_*}
+ALL += (TASK_CHANGED, FILE_CHANGED)
+
 
 @dataclass(frozen=True)
 class Event:

@@ -66,6 +66,8 @@ class Settings:
     timezone: str = "Europe/Warsaw"   # business hours of numbers are read in this zone (BEY-5)
     voice_inbound: bool = True        # inbound calls reach agents (VOI-6); off: answering machine
     voice_outbound: bool = True       # click-to-call allowed (VOI-6)
+    files_max_upload_mb: int = 25     # largest single file in Files / task attachments (FIL-1)
+    files_quota_mb: int = 17408       # storage quota of Files, all users together (FIL-2; 17 GB)
 
     _types = {
         "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
@@ -75,6 +77,7 @@ class Settings:
         "wrapup_seconds": _int, "voicemail_max_seconds": _int, "record_calls": _bool,
         "voice_inbound": _bool, "voice_outbound": _bool,
         "data_dir": Path, "asterisk_root": Path,
+        "files_max_upload_mb": _int, "files_quota_mb": _int,
     }
 
     @classmethod
@@ -132,12 +135,17 @@ class Settings:
         return self.data_dir / "uploads" / "avatars"
 
     @property
+    def files_dir(self) -> Path:
+        """Bytes of Files (FIL-1), one per stored random name; never a user-chosen path."""
+        return self.data_dir / "files"
+
+    @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
     def ensure_dirs(self) -> None:
         for p in (self.data_dir, self.asterisk_dir, self.recordings_dir, self.prompts_dir,
-                  self.uploads_dir, self.avatars_dir, self.log_dir):
+                  self.uploads_dir, self.avatars_dir, self.log_dir, self.files_dir):
             p.mkdir(parents=True, exist_ok=True)
 
     @property

@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .auth.http import bp as auth_bp
     from .health.http import bp as health_bp
     from .calls.http import bp as calls_bp
+    from .contacts.api import bp as contacts_api_bp
+    from .contacts.http import bp as contacts_bp
     from .supervisor.http import bp as supervisor_bp
     from .history.http import bp as history_bp
     from .panel.http import bp as panel_bp
@@ -71,9 +73,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .voice.api import bp as voice_api_bp
 
     for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp,
-               voice_api_bp):
+               voice_api_bp, contacts_bp, contacts_api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
+    csrf.exempt(contacts_api_bp)
+    from . import files, tasks  # Files and Tasks tabs (FIL, TSK): pages and REST API
+
+    for feature in (files, tasks):
+        feature.init_app(app)
     register_presence(app, start_background=start_background)
     from .calls.notifier import register as register_calls
 

@@ -26,7 +26,9 @@ def unanswered(session, user_id: int) -> int:
 
 
 def badges(session, user_id: int) -> dict:
-    return {"incoming": unanswered(session, user_id), "tasks": 0}
+    from centrala.tasks import open_count  # my open tasks (TSK-2)
+
+    return {"incoming": unanswered(session, user_id), "tasks": open_count(session, user_id)}
 
 
 def recent(session, user_id: int, limit: int = 30) -> list[dict]:

@@ -20,10 +20,10 @@ bp = Blueprint("panel", __name__)
 # `panel.placeholder`, an honest empty state; a feature replaces its line when it lands.
 TABS = [
     ("dashboard", _l("Dashboard"), "panel.dashboard", {}),
-    ("tasks", _l("Tasks"), "panel.placeholder", {"tab": "tasks"}),
+    ("tasks", _l("Tasks"), "tasks.index", {}),
     ("history", _l("History"), "history.index", {}),
-    ("files", _l("Files"), "panel.placeholder", {"tab": "files"}),
-    ("contacts", _l("Contacts"), "panel.placeholder", {"tab": "contacts"}),
+    ("files", _l("Files"), "files.index", {}),
+    ("contacts", _l("Contacts"), "contacts.index", {}),
     ("reports", _l("Reports"), "panel.placeholder", {"tab": "reports"}),
 ]
 PLACEHOLDERS = {

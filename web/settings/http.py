@@ -32,6 +32,7 @@ SECTIONS = [
     ("users", _l("Users"), "settings.users"),
     ("voice", _l("Voice"), "voice.general"),
     ("audit", _l("Audit log"), "settings.audit_log"),
+    ("custom_fields", _l("Custom fields"), "contacts.custom_fields"),
 ]
 PAGE = 50
 

@@ -1,0 +1,121 @@
+"""The contact import wizard and the contacts list in a real browser (headless Chromium)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import log_in
+
+pytestmark = [pytest.mark.db, pytest.mark.browser]
+
+SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+T = 10000
+
+
+def cp1250_csv() -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w.writerow(["Imię", "Nazwisko", "Email 1", "Email 2", "Telefon"])
+    w.writerow(["Łucja", "Żółkiewska", "lucja@example.com", "l.z@home.pl", "601 234 567"])
+    w.writerow(["Adam", "Błędny", "", "", "4915112345678"])
+    w.writerow(["Ewa", "Wiśniewska", "ewa@example.com", "", "+48 22 123 45 67"])
+    return buf.getvalue().encode("cp1250")
+
+
+def test_import_wizard_end_to_end(make_user, new_context):
+    SHOTS.mkdir(exist_ok=True)
+    make_user("ola@example.com", name="Ola Agent")
+    page = log_in(new_context().new_page(), "ola@example.com")
+
+    page.click("nav.tabs >> text=Contacts")
+    expect(page.locator(".empty-title")).to_have_text("No contacts yet", timeout=T)
+    page.click("nav.side-nav >> text=Import contacts")
+    expect(page.locator("#dropzone")).to_be_visible(timeout=T)
+
+    # a file over 10 MB is refused in the browser, before anything is sent
+    page.set_input_files("#file", {"name": "big.csv", "mimeType": "text/csv",
+                                   "buffer": b"a,b\r\n" + b"x" * (10 * 1024 * 1024)})
+    expect(page.locator("#upload-error")).to_contain_text("larger than 10 MB", timeout=T)
+    page.click("#upload-next")
+    expect(page).to_have_url(re.compile(r"/contacts/imports/new$"))
+
+    page.set_input_files("#file", {"name": "kontakty.csv", "mimeType": "text/csv", "buffer": cp1250_csv()})
+    expect(page.locator("#upload-error")).to_be_hidden()
+    page.click("#upload-next")
+    expect(page).to_have_url(re.compile(r"/contacts/imports/\d+/configure$"), timeout=T)
+    expect(page.locator("#mapping tbody")).to_contain_text("Żółkiewska")     # Windows-1250 decoded
+    expect(page.locator("#has_header")).to_be_checked()
+
+    # Verify needs first and last name; a second email column is numbered 2
+    verify = page.locator("#verify-btn")
+    expect(verify).to_be_enabled()
+    page.select_option("#field_1", "")
+    expect(verify).to_be_disabled()
+    page.select_option("#field_1", "last_name")
+    expect(verify).to_be_enabled()
+    page.select_option("#field_3", "")
+    page.select_option("#field_3", "email")
+    expect(page.locator("#slot_3")).to_have_value("2")
+    expect(page.locator("#slot_3")).to_be_visible()
+    expect(page.locator("#slot_1")).to_be_hidden()
+    page.screenshot(path=str(SHOTS / "contacts-import-configure.png"), full_page=True)
+    verify.click()
+
+    expect(page).to_have_url(re.compile(r"/contacts/imports$"), timeout=T)
+    row = page.locator("#imports tbody tr").first
+    expect(row).to_have_attribute("data-status", "verified", timeout=T)   # the page follows the run
+    expect(row.locator(".import-counts")).to_contain_text("2/3")
+    expect(row).to_contain_text('1 phone numbers lost their "+"')
+    expect(page.locator("#dedupe-rule")).to_contain_text("does not duplicate")
+    page.screenshot(path=str(SHOTS / "contacts-import-status.png"), full_page=True)
+    row.locator(".report-link").click()
+    expect(page.locator("#report li").first).to_contain_text("Record 2: Phone 1 should match format")
+    expect(page.locator("#lost-plus")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "contacts-import-report.png"), full_page=True)
+    page.go_back()
+
+    page.locator("#imports tbody tr").first.locator("button", has_text="Import").click()
+    row = page.locator("#imports tbody tr").first
+    expect(row).to_have_attribute("data-status", "done", timeout=T)
+    expect(row.locator(".import-counts")).to_contain_text("2/3")
+
+    page.click("nav.side-nav >> text=Contacts")
+    expect(page.locator("#contacts tbody tr")).to_have_count(2, timeout=T)
+    page.fill("#contact-q", "+48 601 234 567")
+    page.press("#contact-q", "Enter")
+    expect(page.locator("#contacts tbody tr")).to_have_count(1, timeout=T)
+    page.click("#contacts .contact-link")
+    expect(page.locator("#contact-name")).to_have_text("Łucja Żółkiewska", timeout=T)
+    expect(page.locator(".facts")).to_contain_text("l.z@home.pl")
+    page.screenshot(path=str(SHOTS / "contacts-view.png"), full_page=True)
+
+
+def test_new_contact_form_adds_rows_and_shows_errors(make_user, new_context):
+    SHOTS.mkdir(exist_ok=True)
+    make_user("ola@example.com", name="Ola Agent")
+    page = log_in(new_context().new_page(), "ola@example.com")
+    page.goto("/contacts/new")
+    page.fill("#first_name", "Jan")
+    page.fill("#phone_0", "12")
+    page.click("button[data-add=email]")
+    page.click("button[data-add=email]")
+    expect(page.locator("#email_2")).to_be_focused()
+    page.fill("#email_0", "jan@example.com")
+    page.fill("#email_2", "jan@home.pl")
+    page.click("#contact-form button[type=submit]")
+    expect(page.locator("#phone_0-error")).to_contain_text("valid phone number", timeout=T)
+    expect(page.locator("#email_2")).to_have_value("jan@home.pl")        # nothing lost
+    page.screenshot(path=str(SHOTS / "contacts-form-errors.png"), full_page=True)
+    page.fill("#phone_0", "+48 601 234 567")
+    page.click("#contact-form button[type=submit]")
+    expect(page.locator("#contact-name")).to_have_text("Jan", timeout=T)
+    expect(page.locator(".facts")).to_contain_text("+48 601 234 567")
+    expect(page.locator(".facts")).to_contain_text("jan@home.pl")
+    page.click("nav.side-nav >> text=Contacts")
+    expect(page.locator("#contacts tbody tr")).to_have_count(1, timeout=T)
+    page.screenshot(path=str(SHOTS / "contacts-list.png"), full_page=True)

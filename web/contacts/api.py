@@ -1,0 +1,436 @@
+"""REST API for contacts, their import and custom fields (CON-1…5, SET-3), under /api/v1."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from centrala import contact_import as I
+from centrala import contacts as C
+from centrala import custom_fields as CF
+from centrala.models_contacts import Contact, ContactImport, CustomField
+
+from ..api.http import _json_body, admin_only, api_error, token_required
+from ..api.openapi import extend
+from ..extensions import db, dbs, settings
+from .http import export_response
+
+bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1")
+
+
+def _region() -> str:
+    return settings().default_region or "PL"
+
+
+def _contact(contact_id: int):
+    return dbs().scalar(select(Contact).where(Contact.id == contact_id)
+                        .options(selectinload(Contact.emails), selectinload(Contact.phones)))
+
+
+def _invalid(errors: dict):
+    resp = jsonify({"error": {"code": 422, "message": "Invalid contact: " +
+                              "; ".join(f"{k}: {v}" for k, v in errors.items()), "fields": errors}})
+    return resp, 422
+
+
+# -- contacts --------------------------------------------------------------------------------
+@bp.get("/contacts")
+@token_required
+def list_contacts():
+    q = request.args.get("q", "")[:200]
+    sort = request.args.get("sort", "last_name")
+    if sort not in C.SORTS:
+        return api_error(400, "sort must be one of: " + ", ".join(C.SORTS) + ".")
+    page = max(1, request.args.get("page", 1, type=int))
+    per_page = min(200, max(1, request.args.get("per_page", 25, type=int)))
+    rows, total = C.search(dbs(), q, sort, page, per_page)
+    return jsonify({"items": [C.as_dict(c) for c in rows], "total": total, "page": page, "per_page": per_page})
+
+
+@bp.post("/contacts")
+@token_required
+def create_contact():
+    s = dbs()
+    try:
+        contact = C.create(s, C.from_dict(_json_body()), _region(), g.api_user.id)
+    except C.ContactError as exc:
+        return _invalid(exc.errors)
+    s.commit()
+    return jsonify(C.as_dict(contact)), 201
+
+
+@bp.get("/contacts/<int:contact_id>")
+@token_required
+def get_contact(contact_id: int):
+    c = _contact(contact_id)
+    return jsonify(C.as_dict(c)) if c else api_error(404, "No such contact.")
+
+
+@bp.put("/contacts/<int:contact_id>")
+@token_required
+def put_contact(contact_id: int):
+    s = dbs()
+    c = _contact(contact_id)
+    if c is None:
+        return api_error(404, "No such contact.")
+    try:
+        C.update(s, c, C.from_dict(_json_body()), _region())
+    except C.ContactError as exc:
+        s.rollback()
+        return _invalid(exc.errors)
+    s.commit()
+    return jsonify(C.as_dict(c))
+
+
+@bp.delete("/contacts/<int:contact_id>")
+@token_required
+def delete_contact(contact_id: int):
+    s = dbs()
+    c = _contact(contact_id)
+    if c is None:
+        return api_error(404, "No such contact.")
+    C.delete_contact(s, c)
+    s.commit()
+    return "", 204
+
+
+@bp.get("/contacts/<int:contact_id>/communications")
+@token_required
+def contact_communications(contact_id: int):
+    from centrala.models import iso
+
+    c = _contact(contact_id)
+    if c is None:
+        return api_error(404, "No such contact.")
+    return jsonify({"items": [{"id": m.id, "channel": m.channel, "direction": m.direction, "outcome": m.outcome,
+                               "remote": m.remote, "started_at": iso(m.started_at)}
+                              for m in C.communications(dbs(), c)]})
+
+
+@bp.get("/contacts/export")
+@token_required
+def export_contacts():
+    return export_response(db())
+
+
+# -- import ----------------------------------------------------------------------------------------
+def _import(import_id: int):
+    return dbs().get(ContactImport, import_id)
+
+
+@bp.get("/contacts/imports")
+@token_required
+def list_imports():
+    rows = dbs().scalars(select(ContactImport).order_by(ContactImport.id.desc()).limit(100))
+    return jsonify({"items": [I.as_dict(i) for i in rows]})
+
+
+@bp.post("/contacts/imports")
+@token_required
+def create_import():
+    s = dbs()
+    if request.content_length and request.content_length > I.MAX_BYTES + 64 * 1024:
+        return api_error(413, f"The file is larger than {I.MAX_BYTES // (1024 * 1024)} MB.")
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        return api_error(400, "Send the CSV as multipart/form-data in the field 'file'.")
+    try:
+        imp = I.create_import(s, settings().data_dir, f.stream, f.filename, g.api_user.id)
+    except I.ImportError_ as exc:
+        s.rollback()
+        return api_error(413 if exc.code == "too_large" else 400, str(exc))
+    s.commit()
+    body = I.as_dict(imp)
+    body["preview"] = I.preview(settings().data_dir, imp)
+    return jsonify(body), 201
+
+
+@bp.get("/contacts/imports/<int:import_id>")
+@token_required
+def get_import(import_id: int):
+    imp = _import(import_id)
+    if imp is None:
+        return api_error(404, "No such import.")
+    body = I.as_dict(imp)
+    if request.args.get("preview") in ("1", "true"):
+        body["preview"] = I.preview(settings().data_dir, imp)
+    return jsonify(body)
+
+
+@bp.put("/contacts/imports/<int:import_id>/mapping")
+@token_required
+def put_mapping(import_id: int):
+    s = dbs()
+    imp = _import(import_id)
+    if imp is None:
+        return api_error(404, "No such import.")
+    data = _json_body()
+    has_header = data.get("has_header", True)
+    if not isinstance(has_header, bool):
+        return api_error(400, "has_header must be true or false.")
+    try:
+        I.set_mapping(s, settings().data_dir, imp, has_header, data.get("columns", []))
+    except I.ImportError_ as exc:
+        s.rollback()
+        return api_error(409 if exc.code in ("busy", "done") else 422, str(exc))
+    s.commit()
+    return jsonify(I.as_dict(imp))
+
+
+def _start(import_id: int, step: str):
+    imp = _import(import_id)
+    if imp is None:
+        return api_error(404, "No such import.")
+    if step == "verify" and not {"first_name", "last_name"} <= {c["field"] for c in imp.mapping or []}:
+        return api_error(409, "Map first_name and last_name before verifying.")
+    dbs().close()
+    if not I.claim(db(), settings().data_dir, import_id, step):
+        state = dbs().get(ContactImport, import_id).status
+        need = "uploaded, verified or failed" if step == "verify" else "verified"
+        return api_error(409, f"The import is {state}; {step} needs it {need}.")
+    I.run_in_background(db(), settings().data_dir, import_id, step, _region(), g.api_user.id)
+    dbs().expire_all()
+    return jsonify(I.as_dict(dbs().get(ContactImport, import_id))), 202
+
+
+@bp.post("/contacts/imports/<int:import_id>/verify")
+@token_required
+def verify_import(import_id: int):
+    return _start(import_id, "verify")
+
+
+@bp.post("/contacts/imports/<int:import_id>/commit")
+@token_required
+def commit_import(import_id: int):
+    return _start(import_id, "commit")
+
+
+# -- custom fields ------------------------------------------------------------------------------------
+@bp.get("/custom-fields")
+@token_required
+def list_fields():
+    applies_to = request.args.get("applies_to")
+    if applies_to and applies_to not in CF.APPLIES_TO:
+        return api_error(400, "applies_to must be contact or task.")
+    return jsonify({"items": [CF.as_dict(f) for f in CF.fields(dbs(), applies_to)]})
+
+
+@bp.post("/custom-fields")
+@admin_only
+def create_field():
+    s = dbs()
+    data = _json_body()
+    try:
+        f = CF.create(s, str(data.get("name", "")), str(data.get("key", "")), str(data.get("kind", "short")),
+                      str(data.get("applies_to", "contact")))
+    except CF.FieldError as exc:
+        s.rollback()
+        code = 409 if "already exists" in exc.errors.get("key", "") else 422
+        return api_error(code, str(exc))
+    s.commit()
+    return jsonify(CF.as_dict(f)), 201
+
+
+@bp.patch("/custom-fields/<int:field_id>")
+@admin_only
+def patch_field(field_id: int):
+    s = dbs()
+    f = s.get(CustomField, field_id)
+    if f is None:
+        return api_error(404, "No such custom field.")
+    data = _json_body()
+    try:
+        CF.update(s, f, str(data.get("name", f.name)), str(data.get("kind", f.kind)))
+    except CF.FieldError as exc:
+        s.rollback()
+        return api_error(422, str(exc))
+    s.commit()
+    return jsonify(CF.as_dict(f))
+
+
+@bp.delete("/custom-fields/<int:field_id>")
+@admin_only
+def delete_field(field_id: int):
+    s = dbs()
+    f = s.get(CustomField, field_id)
+    if f is None:
+        return api_error(404, "No such custom field.")
+    CF.delete(s, f)
+    s.commit()
+    return "", 204
+
+
+# -- OpenAPI -------------------------------------------------------------------------------------------
+@extend
+def _openapi() -> dict:
+    ERR = {"$ref": "#/components/responses/Error"}
+    errors = {"400": ERR, "401": ERR}
+    idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    contact = {"$ref": "#/components/schemas/Contact"}
+    imp = {"$ref": "#/components/schemas/ContactImport"}
+    field = {"$ref": "#/components/schemas/CustomField"}
+
+    def ok(desc, schema):
+        return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+    def body(schema):
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    text = {"type": "string"}
+    return {
+        "paths": {
+            "/contacts": {
+                "get": {"summary": "Search contacts (name, organisation, any email, any phone)",
+                        "operationId": "listContacts",
+                        "parameters": [
+                            {"name": "q", "in": "query", "schema": text,
+                             "description": "Words (all must match) or a phone number with or without "
+                                            "spaces or country code"},
+                            {"name": "sort", "in": "query",
+                             "schema": {"type": "string", "enum": list(C.SORTS)}},
+                            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                            {"name": "per_page", "in": "query",
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+                        "responses": {"200": ok("A page of contacts", {"type": "object", "properties": {
+                            "items": {"type": "array", "items": contact}, "total": {"type": "integer"},
+                            "page": {"type": "integer"}, "per_page": {"type": "integer"}}}), **errors}},
+                "post": {"summary": "Create a contact", "operationId": "createContact",
+                         "requestBody": body({"$ref": "#/components/schemas/ContactInput"}),
+                         "responses": {"201": ok("Created", contact), "422": ERR, **errors}}},
+            "/contacts/{id}": {
+                "parameters": idp,
+                "get": {"summary": "One contact", "operationId": "getContact",
+                        "responses": {"200": ok("The contact", contact), "404": ERR, **errors}},
+                "put": {"summary": "Replace a contact's data", "operationId": "updateContact",
+                        "requestBody": body({"$ref": "#/components/schemas/ContactInput"}),
+                        "responses": {"200": ok("The contact", contact), "404": ERR, "422": ERR, **errors}},
+                "delete": {"summary": "Delete a contact", "operationId": "deleteContact",
+                           "responses": {"204": {"description": "Deleted"}, "404": ERR, **errors}}},
+            "/contacts/{id}/communications": {
+                "parameters": idp,
+                "get": {"summary": "The contact's communications (matched by phone number or email)",
+                        "operationId": "contactCommunications",
+                        "responses": {"200": ok("Communications, newest first", {"type": "object", "properties": {
+                            "items": {"type": "array", "items": {"type": "object"}}}}), "404": ERR, **errors}}},
+            "/contacts/export": {"get": {
+                "summary": "All contacts as CSV (UTF-8 with BOM; one column per email / phone slot)",
+                "operationId": "exportContacts",
+                "responses": {"200": {"description": "CSV file",
+                                      "content": {"text/csv": {"schema": {"type": "string"}}}}, **errors}}},
+            "/contacts/imports": {
+                "get": {"summary": "The import status list", "operationId": "listContactImports",
+                        "responses": {"200": ok("Imports, newest first", {"type": "object", "properties": {
+                            "items": {"type": "array", "items": imp}}}), **errors}},
+                "post": {"summary": "Upload a CSV (up to 10 MB) to import; returns the import id",
+                         "operationId": "createContactImport",
+                         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                             "type": "object", "required": ["file"],
+                             "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                         "responses": {"201": ok("The import, with a preview and a guessed mapping", imp),
+                                       "413": ERR, **errors}}},
+            "/contacts/imports/{id}": {
+                "parameters": idp,
+                "get": {"summary": "Status, counts and the error report of an import",
+                        "operationId": "getContactImport",
+                        "parameters": [{"name": "preview", "in": "query",
+                                        "schema": {"type": "string", "enum": ["1", "true"]}}],
+                        "responses": {"200": ok("The import", imp), "404": ERR, **errors}}},
+            "/contacts/imports/{id}/mapping": {
+                "parameters": idp,
+                "put": {"summary": "Set 'first row is headers' and the column → field mapping",
+                        "operationId": "setContactImportMapping",
+                        "requestBody": body({"$ref": "#/components/schemas/ImportMapping"}),
+                        "responses": {"200": ok("The import", imp), "404": ERR, "409": ERR, "422": ERR,
+                                      **errors}}},
+            "/contacts/imports/{id}/verify": {
+                "parameters": idp,
+                "post": {"summary": "Dry run in the background: per-record error report "
+                                    "(needs first_name and last_name mapped)",
+                         "operationId": "verifyContactImport",
+                         "responses": {"202": ok("Verification started", imp), "404": ERR, "409": ERR,
+                                       **errors}}},
+            "/contacts/imports/{id}/commit": {
+                "parameters": idp,
+                "post": {"summary": "Import the verified records in the background; a record whose email "
+                                    "or phone belongs to a contact updates it (no duplicates)",
+                         "operationId": "commitContactImport",
+                         "responses": {"202": ok("Import started", imp), "404": ERR, "409": ERR, **errors}}},
+            "/custom-fields": {
+                "get": {"summary": "Custom fields", "operationId": "listCustomFields",
+                        "parameters": [{"name": "applies_to", "in": "query",
+                                        "schema": {"type": "string", "enum": ["contact", "task"]}}],
+                        "responses": {"200": ok("Fields", {"type": "object", "properties": {
+                            "items": {"type": "array", "items": field}}}), **errors}},
+                "post": {"summary": "Add a custom field (administrators)", "operationId": "createCustomField",
+                         "requestBody": body({"$ref": "#/components/schemas/CustomFieldInput"}),
+                         "responses": {"201": ok("Created", field), "403": ERR, "409": ERR, "422": ERR,
+                                       **errors}}},
+            "/custom-fields/{id}": {
+                "parameters": idp,
+                "patch": {"summary": "Rename a custom field or change its kind (administrators)",
+                          "operationId": "updateCustomField",
+                          "requestBody": body({"type": "object", "properties": {
+                              "name": text, "kind": {"type": "string", "enum": ["short", "long"]}}}),
+                          "responses": {"200": ok("The field", field), "403": ERR, "404": ERR, "422": ERR,
+                                        **errors}},
+                "delete": {"summary": "Delete a custom field (administrators)", "operationId": "deleteCustomField",
+                           "responses": {"204": {"description": "Deleted"}, "403": ERR, "404": ERR, **errors}}},
+        },
+        "schemas": {
+            "Contact": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "first_name": text, "last_name": text, "organisation": text,
+                "address": text, "note": text,
+                "emails": {"type": "array", "items": {"type": "object", "properties": {
+                    "email": text, "type": {"type": "string", "enum": ["work", "home", "other"]}}}},
+                "phones": {"type": "array", "items": {"type": "object", "properties": {
+                    "number": {"type": "string", "description": "E.164"},
+                    "type": {"type": "string", "enum": ["mobile", "work", "home", "fax", "other"]}}}},
+                "custom": {"type": "object", "additionalProperties": {"type": "string"}},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"}}},
+            "ContactInput": {"type": "object", "properties": {
+                "first_name": text, "last_name": text, "organisation": text, "address": text, "note": text,
+                "emails": {"type": "array", "items": {"oneOf": [text, {"type": "object", "properties": {
+                    "email": text, "type": text}}]}},
+                "phones": {"type": "array", "items": {"oneOf": [text, {"type": "object", "properties": {
+                    "number": {"type": "string", "description": "any format; stored as E.164"},
+                    "type": text}}]}},
+                "custom": {"type": "object", "additionalProperties": {"type": "string"}}}},
+            "ImportMapping": {"type": "object", "required": ["columns"], "properties": {
+                "has_header": {"type": "boolean"},
+                "columns": {"type": "array", "items": {"type": "object", "required": ["index", "field"], "properties": {
+                    "index": {"type": "integer", "minimum": 0},
+                    "field": {"type": "string", "description":
+                              "first_name, last_name, organisation, address, note, email, email_type, "
+                              "phone, phone_type or custom.<key>"},
+                    "slot": {"type": "integer", "minimum": 1, "maximum": 20,
+                             "description": "for email, email_type, phone, phone_type: 1, 2, …"}}}}}},
+            "ContactImport": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "filename": text, "size_bytes": {"type": "integer"},
+                "status": {"type": "string",
+                           "enum": ["uploaded", "verifying", "verified", "importing", "done", "failed"]},
+                "encoding": text, "delimiter": text, "has_header": {"type": "boolean"},
+                "mapping": {"type": "array", "items": {"type": "object"}},
+                "total": {"type": "integer"}, "ok": {"type": "integer"}, "processed": {"type": "integer"},
+                "created": {"type": "integer"}, "updated": {"type": "integer"},
+                "error_count": {"type": "integer"},
+                "errors": {"type": "array", "items": {"type": "object", "properties": {
+                    "record": {"type": "integer"}, "field": text, "slot": {"type": "integer"},
+                    "code": text, "message": text}}},
+                "warnings": {"type": "array", "items": {"type": "object"}},
+                "message": text,
+                "preview": {"type": "object"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "verified_at": {"type": "string", "format": "date-time", "nullable": True},
+                "started_at": {"type": "string", "format": "date-time", "nullable": True},
+                "finished_at": {"type": "string", "format": "date-time", "nullable": True}}},
+            "CustomField": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "key": text, "name": text,
+                "kind": {"type": "string", "enum": ["short", "long"]},
+                "applies_to": {"type": "string", "enum": ["contact", "task"]}}},
+            "CustomFieldInput": {"type": "object", "required": ["name", "key"], "properties": {
+                "name": text, "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+                "kind": {"type": "string", "enum": ["short", "long"]},
+                "applies_to": {"type": "string", "enum": ["contact", "task"]}}},
+        },
+    }

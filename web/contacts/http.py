@@ -1,0 +1,399 @@
+"""Contacts tab (CON-1…5): list with search, sort and paging; contact form and view; CSV export;
+the import wizard (upload → status list → configure → verify → import); Settings / Custom
+fields (SET-3)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
+                   send_file, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from centrala import audit
+from centrala import contact_export as X
+from centrala import contact_import as I
+from centrala import contacts as C
+from centrala import custom_fields as CF
+from centrala.models import User
+from centrala.models_contacts import Contact, ContactImport, CustomField
+
+from ..auth.permissions import admin_required
+from ..extensions import client_ip, db, dbs, settings
+from . import services as S
+
+bp = Blueprint("contacts", __name__)
+PER_PAGE = 25
+
+
+@bp.app_context_processor
+def contact_labels():
+    return {"email_kind_labels": S.EMAIL_KIND_LABELS, "phone_kind_labels": S.PHONE_KIND_LABELS,
+            "display_phone": C.display_phone}
+
+
+def _region() -> str:
+    return settings().default_region or "PL"
+
+
+# -- list, search ---------------------------------------------------------------------------
+@bp.get("/contacts")
+@login_required
+def index():
+    s = dbs()
+    q = request.args.get("q", "").strip()[:200]
+    sort = request.args.get("sort") if request.args.get("sort") in C.SORTS else "last_name"
+    page = max(1, request.args.get("page", 1, type=int))
+    rows, total = C.search(s, q, sort, page, PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("contacts/index.html", active_tab="contacts", section="list", rows=rows, total=total,
+                           q=q, sort=sort, page=page, pages=pages, sort_labels=S.SORT_LABELS)
+
+
+# -- create / edit / view / delete ----------------------------------------------------------------
+def _form_page(contact: Contact | None, values: dict, errors: dict, status: int = 200):
+    fields = C.custom_fields(dbs())
+    return render_template("contacts/form.html", active_tab="contacts", section="list", contact=contact,
+                           values=values, errors=errors, fields=fields), status
+
+
+def _values_of(contact: Contact | None, form=None, fields=()) -> dict:
+    if form is not None:
+        data = S.form_data(form, fields)
+        return {"first_name": data.first_name, "last_name": data.last_name, "organisation": data.organisation,
+                "address": data.address, "note": data.note, "emails": data.emails or [("", "work")],
+                "phones": data.phones or [("", "mobile")], "custom": data.custom}
+    if contact is None:
+        return {"first_name": "", "last_name": "", "organisation": "", "address": "", "note": "",
+                "emails": [("", "work")], "phones": [("", "mobile")], "custom": {}}
+    return {"first_name": contact.first_name, "last_name": contact.last_name,
+            "organisation": contact.organisation, "address": contact.address, "note": contact.note,
+            "emails": [(e.email, e.kind) for e in contact.emails] or [("", "work")],
+            "phones": [(C.display_phone(p.number), p.kind) for p in contact.phones] or [("", "mobile")],
+            "custom": dict(contact.custom or {})}
+
+
+@bp.get("/contacts/new")
+@login_required
+def new():
+    values = _values_of(None)
+    # "add as contact" from a call: /contacts/new?phone=+48…
+    if request.args.get("phone"):
+        values["phones"] = [(request.args["phone"][:40], "mobile")]
+    return _form_page(None, values, {})
+
+
+@bp.post("/contacts/new")
+@login_required
+def create():
+    s = dbs()
+    fields = C.custom_fields(s)
+    try:
+        contact = C.create(s, S.form_data(request.form, fields), _region(), current_user.id)
+    except C.ContactError as exc:
+        return _form_page(None, _values_of(None, request.form, fields), S.form_errors(exc.errors), 422)
+    s.commit()
+    flash(_("Contact %(name)s added.", name=contact.display_name), "success")
+    return redirect(url_for("contacts.view", contact_id=contact.id))
+
+
+def _contact(contact_id: int) -> Contact:
+    return dbs().scalar(select(Contact).where(Contact.id == contact_id)
+                        .options(selectinload(Contact.emails), selectinload(Contact.phones))) or abort(404)
+
+
+@bp.get("/contacts/<int:contact_id>")
+@login_required
+def view(contact_id: int):
+    s = dbs()
+    contact = _contact(contact_id)
+    comms = C.communications(s, contact)
+    return render_template("contacts/view.html", active_tab="contacts", section="list", c=contact,
+                           fields=C.custom_fields(s), comms=comms, tasks=_tasks_of(s, contact))
+
+
+def _tasks_of(s, contact: Contact) -> list:
+    """The contact's tasks, when the Tasks feature is installed (it owns its model)."""
+    try:
+        from centrala import tasks as T  # noqa: PLC0415  (optional; lands with the Tasks feature)
+    except ImportError:
+        return []
+    fn = getattr(T, "tasks_for_contact", None)
+    return list(fn(s, contact.id)) if fn else []
+
+
+@bp.get("/contacts/<int:contact_id>/edit")
+@login_required
+def edit(contact_id: int):
+    contact = _contact(contact_id)
+    return _form_page(contact, _values_of(contact), {})
+
+
+@bp.post("/contacts/<int:contact_id>/edit")
+@login_required
+def save(contact_id: int):
+    s = dbs()
+    contact = _contact(contact_id)
+    fields = C.custom_fields(s)
+    try:
+        C.update(s, contact, S.form_data(request.form, fields), _region())
+    except C.ContactError as exc:
+        s.rollback()
+        return _form_page(contact, _values_of(contact, request.form, fields), S.form_errors(exc.errors), 422)
+    s.commit()
+    flash(_("Contact saved."), "success")
+    return redirect(url_for("contacts.view", contact_id=contact.id))
+
+
+@bp.post("/contacts/<int:contact_id>/delete")
+@login_required
+def delete(contact_id: int):
+    s = dbs()
+    contact = _contact(contact_id)
+    name = contact.display_name
+    C.delete_contact(s, contact)
+    audit.record(s, "contact.delete", actor=s.get(User, current_user.id), target=name, ip=client_ip())
+    s.commit()
+    flash(_("Contact %(name)s deleted.", name=name), "success")
+    return redirect(url_for("contacts.index"))
+
+
+# -- export -----------------------------------------------------------------------------------------
+def export_response(database) -> Response:
+    """The CSV streamed from its own session, closed when the download ends (or is cut)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H_%M_%SZ")
+
+    def gen():
+        session = database.sessions()
+        try:
+            yield from X.stream_csv(session)
+        finally:
+            session.close()
+
+    resp = Response(gen(), mimetype="text/csv; charset=utf-8")
+    resp.headers["Content-Disposition"] = f'attachment; filename="Contacts_{stamp}.csv"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/contacts/export")
+@login_required
+def export():
+    return export_response(db())
+
+
+# -- import wizard -----------------------------------------------------------------------------------
+def _import(import_id: int) -> ContactImport:
+    return dbs().get(ContactImport, import_id) or abort(404)
+
+
+@bp.get("/contacts/imports")
+@login_required
+def imports():
+    s = dbs()
+    rows = list(s.scalars(select(ContactImport).order_by(ContactImport.created_at.desc(), ContactImport.id.desc())
+                          .limit(100)))
+    return render_template("contacts/imports.html", active_tab="contacts", section="imports", rows=rows,
+                           status_labels=S.STATUS_LABELS)
+
+
+@bp.get("/contacts/imports/new")
+@login_required
+def upload_page():
+    return render_template("contacts/upload.html", active_tab="contacts", section="upload",
+                           max_mb=I.MAX_BYTES // (1024 * 1024), max_bytes=I.MAX_BYTES, error=None)
+
+
+def _upload(s) -> ContactImport:
+    """Create the import from the request's file; ImportError_ with a reason otherwise."""
+    if request.content_length and request.content_length > I.MAX_BYTES + 64 * 1024:
+        raise I.ImportError_("too_large", "too large", limit_mb=I.MAX_BYTES // (1024 * 1024))
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        raise I.ImportError_("no_file", "Choose a CSV file.")
+    return I.create_import(s, settings().data_dir, f.stream, f.filename, current_user.id)
+
+
+@bp.post("/contacts/imports")
+@login_required
+def upload():
+    s = dbs()
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        imp = _upload(s)
+    except I.ImportError_ as exc:
+        s.rollback()
+        message = _("Choose a CSV file.") if exc.code == "no_file" else S.import_problem_text(exc)
+        if wants_json:
+            return jsonify({"error": {"code": 413 if exc.code == "too_large" else 400, "message": message}}), \
+                (413 if exc.code == "too_large" else 400)
+        return render_template("contacts/upload.html", active_tab="contacts", section="upload",
+                               max_mb=I.MAX_BYTES // (1024 * 1024), max_bytes=I.MAX_BYTES,
+                               error=message), 413 if exc.code == "too_large" else 400
+    s.commit()
+    flash(_("File %(name)s uploaded. Configure it to import the contacts.", name=imp.filename), "success")
+    target = url_for("contacts.configure", import_id=imp.id)
+    if wants_json:
+        return jsonify({"id": imp.id, "next": target}), 201
+    return redirect(target)
+
+
+@bp.get("/contacts/imports/<int:import_id>/configure")
+@login_required
+def configure(import_id: int):
+    s = dbs()
+    imp = _import(import_id)
+    pv = I.preview(settings().data_dir, imp)
+    fields = C.custom_fields(s)
+    choices = [(k, str(v)) for k, v in S.FIELD_LABELS.items()] + [("custom." + f.key, f.name) for f in fields]
+    by_index = {c["index"]: c for c in imp.mapping or []}
+    total = None
+    return render_template("contacts/configure.html", active_tab="contacts", section="imports", imp=imp,
+                           preview=pv, choices=choices, by_index=by_index, multi=I.MULTI, total=total,
+                           error=None)
+
+
+@bp.post("/contacts/imports/<int:import_id>/configure")
+@login_required
+def save_mapping(import_id: int):
+    s = dbs()
+    imp = _import(import_id)
+    pv = I.preview(settings().data_dir, imp, rows=1)
+    columns = []
+    for col in pv["columns"]:
+        i = col["index"]
+        field = request.form.get(f"field_{i}", "")
+        slot = request.form.get(f"slot_{i}", type=int)
+        if field:
+            columns.append({"index": i, "field": field, **({"slot": slot or 1} if field in I.MULTI else {})})
+    try:
+        I.set_mapping(s, settings().data_dir, imp, request.form.get("has_header") == "1", columns)
+    except I.ImportError_ as exc:
+        s.rollback()
+        flash(S.import_problem_text(exc), "error")
+        return redirect(url_for("contacts.configure", import_id=import_id))
+    s.commit()
+    if request.form.get("action") == "verify":
+        if not I.claim(db(), settings().data_dir, import_id, "verify"):
+            flash(_("Map the first name and the last name before verifying."), "error")
+            return redirect(url_for("contacts.configure", import_id=import_id))
+        I.run_in_background(db(), settings().data_dir, import_id, "verify", _region())
+        flash(_("Verifying %(name)s…", name=imp.filename), "info")
+        return redirect(url_for("contacts.imports"))
+    flash(_("Mapping saved."), "success")
+    return redirect(url_for("contacts.configure", import_id=import_id))
+
+
+@bp.post("/contacts/imports/<int:import_id>/import")
+@login_required
+def run_import(import_id: int):
+    imp = _import(import_id)
+    if not I.claim(db(), settings().data_dir, import_id, "commit"):
+        flash(_("Verify the file before importing it."), "error")
+    else:
+        I.run_in_background(db(), settings().data_dir, import_id, "commit", _region(), current_user.id)
+        flash(_("Importing %(name)s…", name=imp.filename), "info")
+    return redirect(url_for("contacts.imports"))
+
+
+@bp.get("/contacts/imports/<int:import_id>.json")
+@login_required
+def import_status(import_id: int):
+    return jsonify(I.as_dict(_import(import_id)))
+
+
+@bp.get("/contacts/imports/<int:import_id>/report")
+@login_required
+def report(import_id: int):
+    s = dbs()
+    imp = _import(import_id)
+    names = {f.key: f.name for f in C.custom_fields(s)}
+    if request.args.get("download") == "1":
+        path = I.report_path(settings().data_dir, imp)
+        if not path.is_file():
+            abort(404)
+        return send_file(path, mimetype="text/plain; charset=utf-8", as_attachment=True,
+                         download_name=f"errors-{imp.id}.txt")
+    lines = [S.import_error_text(e, names) for e in imp.errors or []]
+    return render_template("contacts/report.html", active_tab="contacts", section="imports", imp=imp,
+                           lines=lines)
+
+
+@bp.get("/contacts/imports/<int:import_id>/file")
+@login_required
+def original(import_id: int):
+    imp = _import(import_id)
+    path = I.original_path(settings().data_dir, imp)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=imp.filename)
+
+
+# -- Settings / Custom fields (SET-3) -------------------------------------------------------------------
+def _field_errors(errors: dict) -> dict:
+    msgs = {"name": _("Enter a name (at most 100 characters)."),
+            "key": _("Use lower-case letters, digits and _, starting with a letter; each key once."),
+            "kind": _("Choose short or long text."), "applies_to": _("Choose contacts or tasks.")}
+    out = {k: msgs.get(k, v) for k, v in errors.items()}
+    if "key" in errors and "already" in errors["key"]:
+        out["key"] = _("A field with this key already exists.")
+    elif "key" in errors and "built-in" in errors["key"]:
+        out["key"] = _("This key is used by a built-in field.")
+    return out
+
+
+def _fields_page(values=None, errors=None, status=200, editing=None):
+    rows = CF.fields(dbs())
+    return render_template("contacts/custom_fields.html", section="custom_fields", rows=rows,
+                           values=values or {"kind": "short", "applies_to": "contact"}, errors=errors or {},
+                           editing=editing), status
+
+
+@bp.get("/settings/custom-fields")
+@admin_required
+def custom_fields():
+    return _fields_page()
+
+
+@bp.post("/settings/custom-fields")
+@admin_required
+def add_custom_field():
+    s = dbs()
+    values = {k: request.form.get(k, "").strip() for k in ("name", "key", "kind", "applies_to")}
+    try:
+        f = CF.create(s, values["name"], values["key"], values["kind"] or "short", values["applies_to"])
+    except CF.FieldError as exc:
+        s.rollback()
+        return _fields_page(values, _field_errors(exc.errors), 422)
+    s.commit()
+    flash(_("Field %(name)s added.", name=f.name), "success")
+    return redirect(url_for("contacts.custom_fields"))
+
+
+@bp.post("/settings/custom-fields/<int:field_id>")
+@admin_required
+def save_custom_field(field_id: int):
+    s = dbs()
+    f = s.get(CustomField, field_id) or abort(404)
+    try:
+        CF.update(s, f, request.form.get("name", ""), request.form.get("kind", f.kind))
+    except CF.FieldError as exc:
+        s.rollback()
+        return _fields_page(None, _field_errors(exc.errors), 422, editing=field_id)
+    s.commit()
+    flash(_("Field saved."), "success")
+    return redirect(url_for("contacts.custom_fields"))
+
+
+@bp.post("/settings/custom-fields/<int:field_id>/delete")
+@admin_required
+def delete_custom_field(field_id: int):
+    s = dbs()
+    f = s.get(CustomField, field_id) or abort(404)
+    name = f.name
+    CF.delete(s, f)
+    s.commit()
+    flash(_("Field %(name)s deleted.", name=name), "success")
+    return redirect(url_for("contacts.custom_fields"))
