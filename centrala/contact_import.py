@@ -24,7 +24,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import String, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import contacts as C
 from .models_contacts import EMAIL_KINDS, PHONE_KINDS, Contact, ContactEmail, ContactImport, ContactPhone, CustomField
@@ -508,16 +509,16 @@ def _commit_batch(db, batch: list[dict], import_id: int, user_id: int | None,
             s.execute(text("SET LOCAL synchronous_commit = off"))
         s.execute(update(ContactImport).where(ContactImport.id == import_id).values(**progress))
         emails, phones = sorted(emails), sorted(phones)
-        for i in range(0, len(emails), 400):
-            chunk = emails[i:i + 400]
-            for email, cid in s.execute(select(ContactEmail.email, ContactEmail.contact_id)
-                                        .where(ContactEmail.email.in_(chunk)).order_by(ContactEmail.contact_id.desc())):
-                owner["e:" + email] = cid
-        for i in range(0, len(phones), 400):
-            chunk = phones[i:i + 400]
-            for number, cid in s.execute(select(ContactPhone.number, ContactPhone.contact_id)
-                                         .where(ContactPhone.number.in_(chunk)).order_by(ContactPhone.contact_id.desc())):
-                owner["p:" + number] = cid
+        # PostgreSQL takes the whole batch as one array; SQLite has a bound-parameter limit
+        step = 100_000 if s.get_bind().dialect.name == "postgresql" else 400
+        for prefix, model, col, values in (("e:", ContactEmail, ContactEmail.email, emails),
+                                           ("p:", ContactPhone, ContactPhone.number, phones)):
+            for i in range(0, len(values), step):
+                chunk = values[i:i + step]
+                cond = col == func.any(literal(chunk, type_=ARRAY(String))) if step > 400 else col.in_(chunk)
+                for key, cid in s.execute(select(col, model.contact_id).where(cond)
+                                          .order_by(model.contact_id.desc())):
+                    owner[prefix + key] = cid
         # group the batch: records for existing contacts, and new contacts (merging records of
         # the same file that share an email or phone)
         to_existing: dict[int, list[dict]] = {}
@@ -606,7 +607,8 @@ def _analyze(db) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     with db.session() as s:
-        s.execute(text("ANALYZE contacts, contact_emails, contact_phones"))
+        # not contacts: analysing it would also flush the trigram index's pending list
+        s.execute(text("ANALYZE contact_emails, contact_phones"))
 
 
 def _pg_copy(s, table_name: str, rows: list[dict]) -> None:
