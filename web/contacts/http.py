@@ -31,7 +31,7 @@ PER_PAGE = 25
 @bp.app_context_processor
 def contact_labels():
     return {"email_kind_labels": S.EMAIL_KIND_LABELS, "phone_kind_labels": S.PHONE_KIND_LABELS,
-            "display_phone": C.display_phone}
+            "display_phone": C.display_phone, "outcome_labels": S.OUTCOME_LABELS}
 
 
 def _region() -> str:
