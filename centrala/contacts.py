@@ -327,7 +327,8 @@ def delete_contact(session, contact: Contact) -> None:
 # -- the voice side and the contact view -------------------------------------------------------
 def find_by_phone(session, number: str, region: str = "PL") -> Contact | None:
     """The contact owning ``number`` (any format; matched in E.164), the oldest if several."""
-    e164 = phone_or_none(number, region) if not (number or "").startswith("+") else number.strip()
+    raw = (number or "").strip()
+    e164 = phone_or_none(raw, region) or (raw if re.fullmatch(r"\+\d{3,15}", raw) else None)
     if not e164:
         return None
     return session.scalar(select(Contact).join(ContactPhone).where(ContactPhone.number == e164)

@@ -120,6 +120,8 @@ def test_find_by_phone_and_communications(app, database):
     with database.session() as s:
         assert C.find_by_phone(s, "+48601234567").id == cid
         assert C.find_by_phone(s, "601 234 567").id == cid
+        assert C.find_by_phone(s, "+48 601 234 567").id == cid
+        assert C.find_by_phone(s, "0048601234567").id == cid
         assert C.find_by_phone(s, "+48999999999") is None
         assert C.find_by_phone(s, "") is None
         comms = C.communications(s, s.get(Contact, cid))
