@@ -196,7 +196,7 @@ def imports():
     rows = list(s.scalars(select(ContactImport).order_by(ContactImport.created_at.desc(), ContactImport.id.desc())
                           .limit(100)))
     return render_template("contacts/imports.html", active_tab="contacts", section="imports", rows=rows,
-                           status_labels=S.STATUS_LABELS)
+                           status_labels=S.STATUS_LABELS, is_stale=I.is_stale)
 
 
 @bp.get("/contacts/imports/new")
