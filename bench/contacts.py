@@ -112,6 +112,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--database-url", default="")
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--size-mb", type=float, default=10.0,
+                    help="size of the generated file (default: just under the 10 MB limit)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="centrala-bench-contacts-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
@@ -123,7 +125,7 @@ def main() -> None:
     print(f"database: {kind}")
 
     src = tmp / "contacts.csv"
-    n = generate(src)
+    n = generate(src, min(I.MAX_BYTES - 4096, int(args.size_mb * 1024 * 1024)))
     size = src.stat().st_size
     print(f"file: {n} contacts, {size / 1024 / 1024:.2f} MB")
     base = baseline_parse(src)

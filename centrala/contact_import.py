@@ -24,7 +24,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import String, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import contacts as C
 from .models_contacts import EMAIL_KINDS, PHONE_KINDS, Contact, ContactEmail, ContactImport, ContactPhone, CustomField
@@ -247,7 +248,7 @@ def field_names(session) -> list[str]:
 
 
 def set_mapping(session, data_dir: Path, imp: ContactImport, has_header: bool, columns: list) -> None:
-    if imp.status in ("verifying", "importing"):
+    if imp.status in ("verifying", "importing") and not is_stale(imp):
         raise ImportError_("busy", "The import is running; wait until it finishes.")
     if imp.status == "done":
         raise ImportError_("done", "This file has already been imported.")
@@ -445,7 +446,8 @@ def verify(db, data_dir: Path, import_id: int, region: str = "PL", progress_ever
 
 def _progress(db, import_id: int, **values) -> None:
     with db.session() as s:
-        s.execute(update(ContactImport).where(ContactImport.id == import_id).values(**values))
+        s.execute(update(ContactImport).where(ContactImport.id == import_id)
+                  .values(heartbeat_at=_now(), **values))
 
 
 def _fail(db, import_id: int, message: str) -> None:
@@ -506,18 +508,19 @@ def _commit_batch(db, batch: list[dict], import_id: int, user_id: int | None,
             # no flush to disk per batch: a crash loses at most the last batches, and running the
             # import again completes it without duplicates
             s.execute(text("SET LOCAL synchronous_commit = off"))
-        s.execute(update(ContactImport).where(ContactImport.id == import_id).values(**progress))
+        s.execute(update(ContactImport).where(ContactImport.id == import_id)
+                  .values(heartbeat_at=now, **progress))
         emails, phones = sorted(emails), sorted(phones)
-        for i in range(0, len(emails), 400):
-            chunk = emails[i:i + 400]
-            for email, cid in s.execute(select(ContactEmail.email, ContactEmail.contact_id)
-                                        .where(ContactEmail.email.in_(chunk)).order_by(ContactEmail.contact_id.desc())):
-                owner["e:" + email] = cid
-        for i in range(0, len(phones), 400):
-            chunk = phones[i:i + 400]
-            for number, cid in s.execute(select(ContactPhone.number, ContactPhone.contact_id)
-                                         .where(ContactPhone.number.in_(chunk)).order_by(ContactPhone.contact_id.desc())):
-                owner["p:" + number] = cid
+        # PostgreSQL takes the whole batch as one array; SQLite has a bound-parameter limit
+        step = 100_000 if s.get_bind().dialect.name == "postgresql" else 400
+        for prefix, model, col, values in (("e:", ContactEmail, ContactEmail.email, emails),
+                                           ("p:", ContactPhone, ContactPhone.number, phones)):
+            for i in range(0, len(values), step):
+                chunk = values[i:i + step]
+                cond = col == func.any(literal(chunk, type_=ARRAY(String))) if step > 400 else col.in_(chunk)
+                for key, cid in s.execute(select(col, model.contact_id).where(cond)
+                                          .order_by(model.contact_id.desc())):
+                    owner[prefix + key] = cid
         # group the batch: records for existing contacts, and new contacts (merging records of
         # the same file that share an email or phone)
         to_existing: dict[int, list[dict]] = {}
@@ -606,7 +609,8 @@ def _analyze(db) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     with db.session() as s:
-        s.execute(text("ANALYZE contacts, contact_emails, contact_phones"))
+        # not contacts: analysing it would also flush the trigram index's pending list
+        s.execute(text("ANALYZE contact_emails, contact_phones"))
 
 
 def _pg_copy(s, table_name: str, rows: list[dict]) -> None:
@@ -637,21 +641,39 @@ def _merge_records(group: list[dict]) -> dict:
 # -- running in the background ----------------------------------------------------------------
 _STARTABLE = {"verify": ("uploaded", "verified", "failed"), "commit": ("verified",)}
 _RUNNING = {"verify": "verifying", "commit": "importing"}
+STALE_SECONDS = 120   # a running step that has not reported for this long died with its process
+
+
+def is_stale(imp: ContactImport, now: datetime | None = None) -> bool:
+    """A verify or import whose process stopped (restart, crash): it may be started again."""
+    if imp.status not in _RUNNING.values() or imp.heartbeat_at is None:
+        return False
+    beat = imp.heartbeat_at if imp.heartbeat_at.tzinfo else imp.heartbeat_at.replace(tzinfo=timezone.utc)
+    return ((now or _now()) - beat).total_seconds() > STALE_SECONDS
 
 
 def claim(db, data_dir: Path, import_id: int, step: str) -> bool:
-    """Move the import into its running state, unless it can't start now (atomic)."""
+    """Move the import into its running state, unless it can't start now (atomic).  A step
+    interrupted by a restart (see :func:`is_stale`) can run again: verify from the start,
+    import from the staging file (what was already imported is matched, not duplicated)."""
     with db.session() as s:
         imp = s.get(ContactImport, import_id)
-        if imp is None or imp.status not in _STARTABLE[step]:
+        if imp is None:
+            return False
+        allowed = list(_STARTABLE[step])
+        if is_stale(imp) and (step == "verify" or imp.status == "importing"):
+            allowed.append(imp.status)
+        if imp.status not in allowed:
             return False
         if step == "verify":
             if not {"first_name", "last_name"} <= {c["field"] for c in imp.mapping or []}:
                 return False
             _reset_results(data_dir, imp)
+        elif not staged_path(data_dir, imp).is_file():
+            return False
         res = s.execute(update(ContactImport).where(ContactImport.id == import_id,
-                                                    ContactImport.status.in_(_STARTABLE[step]))
-                        .values(status=_RUNNING[step], processed=0,
+                                                    ContactImport.status.in_(allowed))
+                        .values(status=_RUNNING[step], processed=0, heartbeat_at=_now(), message="",
                                 **({"started_at": _now()} if step == "commit" else {})))
         return res.rowcount == 1
 
@@ -681,6 +703,6 @@ def as_dict(imp: ContactImport) -> dict:
             "mapping": list(imp.mapping or []), "total": imp.total, "ok": imp.ok, "processed": imp.processed,
             "created": imp.created, "updated": imp.updated, "error_count": imp.error_count,
             "errors": [{**e, "message": error_message(e)} for e in (imp.errors or [])],
-            "warnings": list(imp.warnings or []), "message": imp.message,
+            "warnings": list(imp.warnings or []), "message": imp.message, "stale": is_stale(imp),
             "created_at": iso(imp.created_at), "verified_at": iso(imp.verified_at),
             "started_at": iso(imp.started_at), "finished_at": iso(imp.finished_at)}

@@ -179,22 +179,34 @@ def _uses_fts(session) -> bool:
     return _FTS[key]
 
 
-def search_filter(q: str, fts: bool = False):
-    """The WHERE clause for ``q``: every term is a substring of ``Contact.search``.  On SQLite
-    with the trigram index, terms of 3+ characters go through ``contacts_fts`` (on PostgreSQL
-    the pg_trgm index serves the plain LIKE)."""
+FTS_MATERIALISE = 20000   # more matches than this: the term is so common that a scan is cheaper
+
+
+def search_filter(q: str, session=None):
+    """``(where clause, total or None)`` for ``q``: every term is a substring of
+    ``Contact.search``.  On SQLite with the trigram index, terms of 3+ characters are looked up
+    once in ``contacts_fts`` and the matching ids (up to FTS_MATERIALISE) go into the clause, so
+    the page and the total need no second look-up; on PostgreSQL the pg_trgm index serves the
+    plain LIKE."""
     terms = search_terms(q)
     if not terms:
-        return None
+        return None, None
+    fts = session is not None and _uses_fts(session)
     indexed = [t for t in terms if fts and len(t) >= 3 and not set(t) & set("%_\\")]
     plain = [t for t in terms if t not in indexed]
-    conds = [Contact.search.like(f"%{_escape_like(t)}%", escape="\\") for t in plain]
     if indexed:
         col = literal_column("contacts_fts.search")
         sub = (select(literal_column("contacts_fts.rowid")).select_from(table("contacts_fts"))
-               .where(and_(*[col.like(f"%{t}%") for t in indexed])))
-        conds.append(Contact.id.in_(sub))
-    return and_(*conds)
+               .where(and_(*[col.like(f"%{t}%") for t in indexed])).limit(FTS_MATERIALISE + 1))
+        ids = [int(i) for i in session.scalars(sub)]
+        if len(ids) > FTS_MATERIALISE:
+            plain = terms       # nearly everyone matches: the ordered scan stops after one page
+        else:
+            likes = [Contact.search.like(f"%{_escape_like(t)}%", escape="\\") for t in plain]
+            # integers from the database, rendered inline: no bound-parameter limit
+            cond = and_(text(f"contacts.id IN ({','.join(map(str, ids)) or 'NULL'})"), *likes)
+            return cond, (len(ids) if not plain else None)
+    return and_(*[Contact.search.like(f"%{_escape_like(t)}%", escape="\\") for t in plain]), None
 
 
 def search(session, q: str = "", sort: str = "last_name", page: int = 1, per_page: int = 25,
@@ -202,19 +214,18 @@ def search(session, q: str = "", sort: str = "last_name", page: int = 1, per_pag
     """One page of contacts matching ``q`` and the total (None when ``count`` is False)."""
     from sqlalchemy.orm import selectinload
 
-    cond = search_filter(q, _uses_fts(session))
+    cond, total = search_filter(q, session)
     stmt = select(Contact).options(selectinload(Contact.emails), selectinload(Contact.phones))
     if cond is not None:
         stmt = stmt.where(cond)
     stmt = stmt.order_by(*SORTS.get(sort, SORTS["last_name"]))
     rows = session.scalars(stmt.limit(per_page).offset((max(1, page) - 1) * per_page)).all()
-    total = None
-    if count:
+    if count and total is None:
         cq = select(func.count(Contact.id))
         if cond is not None:
             cq = cq.where(cond)
         total = session.scalar(cq)
-    return list(rows), total
+    return list(rows), (total if count else None)
 
 
 # -- create / update --------------------------------------------------------------------------
@@ -327,7 +338,8 @@ def delete_contact(session, contact: Contact) -> None:
 # -- the voice side and the contact view -------------------------------------------------------
 def find_by_phone(session, number: str, region: str = "PL") -> Contact | None:
     """The contact owning ``number`` (any format; matched in E.164), the oldest if several."""
-    e164 = phone_or_none(number, region) if not (number or "").startswith("+") else number.strip()
+    raw = (number or "").strip()
+    e164 = phone_or_none(raw, region) or (raw if re.fullmatch(r"\+\d{3,15}", raw) else None)
     if not e164:
         return None
     return session.scalar(select(Contact).join(ContactPhone).where(ContactPhone.number == e164)

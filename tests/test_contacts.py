@@ -120,6 +120,8 @@ def test_find_by_phone_and_communications(app, database):
     with database.session() as s:
         assert C.find_by_phone(s, "+48601234567").id == cid
         assert C.find_by_phone(s, "601 234 567").id == cid
+        assert C.find_by_phone(s, "+48 601 234 567").id == cid
+        assert C.find_by_phone(s, "0048601234567").id == cid
         assert C.find_by_phone(s, "+48999999999") is None
         assert C.find_by_phone(s, "") is None
         comms = C.communications(s, s.get(Contact, cid))
@@ -254,3 +256,16 @@ def test_search_index_follows_edits_deletes_and_imports(app, database, tmp_path)
         C.update(s, c, C.ContactData(first_name="Ala", last_name="Kotowska"))
     with database.session() as s:
         assert C.search(s, "makota")[1] == 0 and C.search(s, "kotowska")[1] == 1
+
+
+def test_search_with_very_common_terms(app, database, monkeypatch):
+    """More index matches than C.FTS_MATERIALISE: the search scans instead; same answers."""
+    for i in range(5):
+        add(database, f"Anna{i}", "Kowalska", emails=[f"a{i}@example.com"])
+    add(database, "Jan", "Nowak", emails=["jan@other.org"])
+    monkeypatch.setattr(C, "FTS_MATERIALISE", 2)
+    with database.session() as s:
+        rows, total = C.search(s, "example", per_page=2)
+        assert total == 5 and [r.first_name for r in rows] == ["Anna0", "Anna1"]
+        assert C.search(s, "kowalska anna3")[1] == 1
+        assert C.search(s, "other.org")[1] == 1

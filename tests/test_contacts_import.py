@@ -325,3 +325,36 @@ def test_delimiter_and_encoding_detection(tmp_path):
         path.write_bytes(data)
         assert I.detect_encoding(path) == enc, data
         assert I.detect_delimiter(path, enc) == sep, data
+
+
+def test_a_step_interrupted_by_a_restart_can_run_again(api, agent, database):
+    """A verify or import whose process died stays 'running' until its heartbeat is old; then
+    the status list says so and it can be started again without duplicates."""
+    from datetime import datetime, timedelta, timezone
+
+    from centrala import contact_import as I
+
+    data = csv_bytes([["First name", "Last name", "Phone"], ["Jan", "Kowalski", "+48601234567"],
+                      ["Anna", "Nowak", "+48221234567"]])
+    verified, _ = run_import(api, data)
+    iid = verified["id"]
+    with database.session() as s:        # as if the import died after its first contact
+        imp = s.get(ContactImport, iid)
+        imp.status, imp.finished_at = "importing", None
+        imp.heartbeat_at = datetime.now(timezone.utc) - timedelta(seconds=5)
+        c = C.find_by_phone(s, "+48221234567")
+        s.delete(c)
+        staged = I.staged_path(api.application.extensions["centrala.settings"].data_dir, imp)
+    staged.write_text('{"f":"Jan","l":"Kowalski","o":"","a":"","n":"","e":[],"p":[["+48601234567","mobile"]],"c":{}}\n'
+                      '{"f":"Anna","l":"Nowak","o":"","a":"","n":"","e":[],"p":[["+48221234567","mobile"]],"c":{}}\n')
+    assert api.post(f"/api/v1/contacts/imports/{iid}/commit").status_code == 409   # still fresh: running
+    assert "Interrupted" not in agent.get("/contacts/imports").get_data(as_text=True)
+    with database.session() as s:
+        s.get(ContactImport, iid).heartbeat_at = datetime.now(timezone.utc) - timedelta(seconds=I.STALE_SECONDS + 5)
+    assert api.get(f"/api/v1/contacts/imports/{iid}").json["stale"] is True
+    assert "Interrupted" in agent.get("/contacts/imports").get_data(as_text=True)
+    assert api.post(f"/api/v1/contacts/imports/{iid}/commit").status_code == 202
+    done = wait_status(api, iid, ("done",))
+    assert (done["created"], done["updated"]) == (1, 1)
+    with database.session() as s:
+        assert s.scalar(select(func.count(Contact.id))) == 2

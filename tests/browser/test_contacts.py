@@ -37,7 +37,16 @@ def test_import_wizard_end_to_end(make_user, new_context):
     page.click("nav.side-nav >> text=Import contacts")
     expect(page.locator("#dropzone")).to_be_visible(timeout=T)
 
-    # a file over 10 MB is refused in the browser, before anything is sent
+    # dropped on the drop zone: a file over 10 MB is refused in the browser
+    page.evaluate("""() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(10 * 1024 * 1024 + 1)], "dropped.csv", {type: "text/csv"}));
+        document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+    }""")
+    expect(page.locator("#file-name")).to_have_text("dropped.csv")
+    expect(page.locator("#upload-error")).to_contain_text("larger than 10 MB", timeout=T)
+
+    # picked: the same, before anything is sent
     page.set_input_files("#file", {"name": "big.csv", "mimeType": "text/csv",
                                    "buffer": b"a,b\r\n" + b"x" * (10 * 1024 * 1024)})
     expect(page.locator("#upload-error")).to_contain_text("larger than 10 MB", timeout=T)

@@ -31,7 +31,7 @@ PER_PAGE = 25
 @bp.app_context_processor
 def contact_labels():
     return {"email_kind_labels": S.EMAIL_KIND_LABELS, "phone_kind_labels": S.PHONE_KIND_LABELS,
-            "display_phone": C.display_phone}
+            "display_phone": C.display_phone, "outcome_labels": S.OUTCOME_LABELS}
 
 
 def _region() -> str:
@@ -196,7 +196,7 @@ def imports():
     rows = list(s.scalars(select(ContactImport).order_by(ContactImport.created_at.desc(), ContactImport.id.desc())
                           .limit(100)))
     return render_template("contacts/imports.html", active_tab="contacts", section="imports", rows=rows,
-                           status_labels=S.STATUS_LABELS)
+                           status_labels=S.STATUS_LABELS, is_stale=I.is_stale)
 
 
 @bp.get("/contacts/imports/new")

@@ -18,6 +18,8 @@ FIELD_LABELS = {
     "address": _l("Address"), "note": _l("Note"), "email": _l("Email"), "email_type": _l("Email type"),
     "phone": _l("Phone"), "phone_type": _l("Phone type"),
 }
+OUTCOME_LABELS = {"answered": _l("Answered"), "missed": _l("Missed"), "abandoned": _l("Abandoned"),
+                  "voicemail": _l("Voicemail"), "failed": _l("Failed"), "in_progress": _l("In progress")}
 STATUS_LABELS = {"uploaded": _l("To configure"), "verifying": _l("Verifying…"), "verified": _l("Verified"),
                  "importing": _l("Importing…"), "done": _l("Imported"), "failed": _l("Failed")}
 
