@@ -68,14 +68,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .profile.http import bp as profile_bp
     from .settings.http import bp as settings_bp
     from .voice.http import bp as voice_bp
+    from .chat.http import bp as chat_bp
+    from .chat.api import bp as chat_api_bp
 
-    for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp):
+    for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp,
+               chat_bp, chat_api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
+    csrf.exempt(chat_api_bp)
     register_presence(app, start_background=start_background)
     from .calls.notifier import register as register_calls
 
     register_calls(app)
+    from .chat.sockets import register as register_chat
+
+    register_chat(app, start_background=start_background)
     _register_errors(app)
     return app
 

@@ -22,6 +22,7 @@ TABS = [
     ("dashboard", _l("Dashboard"), "panel.dashboard", {}),
     ("tasks", _l("Tasks"), "panel.placeholder", {"tab": "tasks"}),
     ("history", _l("History"), "history.index", {}),
+    ("chats", _l("Chats"), "chat.index", {}),
     ("files", _l("Files"), "panel.placeholder", {"tab": "files"}),
     ("contacts", _l("Contacts"), "panel.placeholder", {"tab": "contacts"}),
     ("reports", _l("Reports"), "panel.placeholder", {"tab": "reports"}),
