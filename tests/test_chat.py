@@ -336,3 +336,19 @@ def test_settings_pages_are_admin_only_and_validate(admin, agent, database):
         assert cfg["triggers_enabled"] and cfg["ask_data"] and not cfg["force_data"] and cfg["offer_timeout"] == 20
         assert [t.title for t in svc.templates(s)] == ["Greeting"]
     assert "Greeting" in admin.get("/settings/chat").get_data(as_text=True)
+
+
+def test_history_entry_shows_transcript_and_pages(chat, database, app):
+    agent = chat.agent("anna@example.com")
+    v = chat.visitor(url="http://shop.test/a", title="Page A")
+    cid = v.emit("message", {"body": "<script>alert(1)</script>", "url": "http://shop.test/a", "title": "Page A",
+                             "name": "Jan", "email": "jan@example.com"})["chat_id"]
+    offered(agent)
+    agent.emit("chat:accept", {"chat_id": cid})
+    agent.emit("chat:send", {"chat_id": cid, "body": "Hello Jan"})
+    agent.emit("chat:close", {"chat_id": cid})
+    html = agent.http.get(chat.url + f"/history/{cid}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert "Hello Jan" in html and "http://shop.test/a" in html and "jan@example.com" in html
+    listing = agent.http.get(chat.url + "/history").text
+    assert "Jan &lt;jan@example.com&gt;" in listing

@@ -26,7 +26,14 @@ def _embed_context():
         cfg = svc.get_settings(dbs())
         return cfg, svc.snippet(settings().base_url, cfg["key"])
 
-    return {"chat_embed": chat_embed}
+    def chat_history(comm_id: int) -> dict:
+        """Transcript, visitor and pages of a chat for its History entry."""
+        s = dbs()
+        _c, conv, v = svc.conversation(s, comm_id)
+        return {"messages": svc.transcript(s, comm_id), "pages": svc.pages(s, comm_id), "visitor": v,
+                "conv": conv}
+
+    return {"chat_embed": chat_embed, "chat_history": chat_history}
 
 
 # -- public: loader and frame --------------------------------------------------------------
@@ -161,7 +168,8 @@ def view(chat_id: int):
             "messages": svc.transcript(s, c.id), "pages": svc.pages(s, c.id), "max": MAX_MESSAGE,
             "texts": {"visitor": _("Visitor"), "taken": _("Another agent has taken this chat."),
                       "typing": _("typing…"), "closed": _("Chat closed"), "error": _("Could not send. Try again.")}}
-    return render_template("chat/view.html", active_tab="chats", c=c, conv=conv, v=v, data=data,
+    who = c.remote if not c.remote.startswith("#") else _("Visitor") + " " + c.remote
+    return render_template("chat/view.html", active_tab="chats", c=c, conv=conv, v=v, data=data, who=who,
                            templates=svc.templates(s), open_chats=open_chats)
 
 

@@ -90,7 +90,8 @@ def register(app, start_background: bool = True) -> None:
             c.agents_rung = rung + [agent_id]
         u = s.get(User, agent_id)
         with app.test_request_context(), force_locale((u.language if u else None) or "pl"):
-            title = _("Chat with %(who)s", who=c.remote)
+            who = c.remote if not c.remote.startswith("#") else _("Visitor") + " " + c.remote
+            title = _("Chat with %(who)s", who=who)
         conv = s.get(ChatConversation, c.id)
         first = svc.transcript(s, c.id)
         body = first[0]["body"][:200] if first else ""

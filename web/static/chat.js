@@ -114,7 +114,7 @@
     clearTimeout(timer);
     timer = setTimeout(stopTyping, 3000);
   });
-  $("chat-template").addEventListener("change", function (e) {
+  if ($("chat-template")) $("chat-template").addEventListener("change", function (e) {
     var opt = e.target.selectedOptions[0];
     if (opt && opt.dataset.body) {
       input.value = input.value ? input.value + " " + opt.dataset.body : opt.dataset.body;

@@ -162,8 +162,6 @@
       emitMessage({ body: body, name: name, email: email }, function (r) {
         if (r && r.field === "email") { m.err.hidden = false; pending = body; return true; }
         if (r && r.field === "name") { n.err.hidden = false; pending = body; return true; }
-        visitor = { name: name, email: email };
-        clearExtra();
       });
     });
   }
@@ -225,6 +223,8 @@
     socket.emit("message", data, function (r) {
       if (r && r.ok) {
         saveToken(r.token);
+        if (data.name) visitor = { name: data.name, email: data.email };
+        clearExtra();
         if (!chat) { chat = r.chat_id; if (!accepted) note(T.waiting); }
         if (r.message) { seen[r.message.id] = 1; }
         if (data._bubble) data._bubble.classList.remove("pending");
