@@ -352,3 +352,78 @@ def test_history_entry_shows_transcript_and_pages(chat, database, app):
     assert "Hello Jan" in html and "http://shop.test/a" in html and "jan@example.com" in html
     listing = agent.http.get(chat.url + "/history").text
     assert "Jan &lt;jan@example.com&gt;" in listing
+
+
+def test_widget_weight_budgets(app, database):
+    """Loader < 10 KB and the whole widget < 60 KB, gzipped (bench/widget_size.py prints the table)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("widget_size", Path(__file__).parents[1] / "bench" / "widget_size.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with database.session() as s:
+        key = svc.get_settings(s)["key"]
+    rows = mod.measure(app, key)
+    names = [r[0] for r in rows]
+    assert any("socket.io" in n for n in names) and any("widget.js" in n for n in names)
+    assert rows[0][2] < mod.LOADER_BUDGET
+    assert sum(r[2] for r in rows) < mod.WIDGET_BUDGET
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_attachments_both_ways(chat, database):
+    agent = chat.agent("anna@example.com")
+    v = chat.visitor()
+    ack = v.emit("message", {"body": "photo coming"})
+    token, cid = ack["token"], ack["chat_id"]
+    offered(agent)
+    agent.emit("chat:accept", {"chat_id": cid})
+    up = f"{chat.url}/widget/{chat.key}/upload"
+
+    assert requests.post(up, files={"file": ("a.png", _png())}).status_code == 403            # no token
+    assert requests.post(up, files={"file": ("a.png", _png())},
+                         headers={"X-Visitor-Token": "y" * 43}).status_code == 403              # not a visitor
+    bad = requests.post(up, files={"file": ("evil.html", b"<script>alert(1)</script>")},
+                        headers={"X-Visitor-Token": token})
+    assert bad.status_code == 400 and bad.json()["error"] == "bad_type"
+    big = requests.post(up, files={"file": ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024))},
+                        headers={"X-Visitor-Token": token})
+    assert big.status_code == 400 and big.json()["error"] == "too_large"
+    ok = requests.post(up, files={"file": ("photo <1>.png", _png())}, headers={"X-Visitor-Token": token})
+    assert ok.status_code == 200
+    f = ok.json()["message"]["file"]
+    assert f["image"] and f["name"] == "photo <1>.png"
+    got = agent.wait("chat:message", lambda m: m.get("file"))
+    assert got["file"]["url"] == f["url"]
+    img = requests.get(chat.url + f["url"])
+    assert img.status_code == 200 and img.headers["Content-Type"] == "image/png" and img.content == _png()
+    assert img.headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in img.headers["Content-Security-Policy"]
+    assert requests.get(chat.url + f"/widget/{chat.key}/files/../../secrets.json").status_code == 404
+
+    # the agent sends a PDF back (session + CSRF); the visitor receives it as a download
+    page = agent.http.get(chat.url + f"/chat/{cid}").text
+    csrf_token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    r = agent.http.post(chat.url + f"/chat/{cid}/upload", files={"file": ("offer.pdf", b"%PDF-1.4\n%%EOF\n")},
+                        headers={"X-CSRFToken": csrf_token})
+    assert r.status_code == 200
+    pdf = v.wait("message", lambda m: m.get("file") and m["sender"] == "agent")["file"]
+    assert pdf["name"] == "offer.pdf" and not pdf["image"]
+    dl = requests.get(chat.url + pdf["url"])
+    assert dl.headers["Content-Type"] == "application/pdf" and "attachment" in dl.headers["Content-Disposition"]
+    # without the CSRF token, or for someone else's chat: refused
+    assert agent.http.post(chat.url + f"/chat/{cid}/upload", files={"file": ("x.pdf", b"%PDF-1.4")}).status_code == 400
+    other = chat.agent("olek@example.com")
+    page = other.http.get(chat.url + "/").text
+    t2 = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    assert other.http.post(chat.url + f"/chat/{cid}/upload", files={"file": ("x.pdf", b"%PDF-1.4")},
+                           headers={"X-CSRFToken": t2}).status_code == 403

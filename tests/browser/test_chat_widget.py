@@ -247,3 +247,36 @@ def test_offline_form_email_arrives_polish_page(new_context, website, smtp_serve
     assert "Proszę o kontakt <b>jutro</b>" in mail.get_body(preferencelist=("plain",)).get_content()
     with database.session() as s:
         assert s.scalar(select(Communication).where(Communication.channel == "chat")).outcome == "offline_form"
+
+
+def test_attachments_in_the_browser(new_context, make_user, website, tmp_path):
+    import io
+
+    from PIL import Image
+
+    png = tmp_path / "bread.png"
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 80), (180, 120, 40)).save(buf, "PNG")
+    png.write_bytes(buf.getvalue())
+    pdf = tmp_path / "price-list.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+
+    agent = agent_panel(new_context, make_user, "anna@example.com", "Anna Nowak")
+    visitor = new_context().new_page()
+    visitor.goto(website.url + "/")
+    w = widget(visitor)
+    w.locator(".launcher").click()
+    w.locator("textarea").fill("Look at this")
+    w.locator(".send").click()
+    agent.click("#drawer-toggle")
+    agent.locator("#drawer-list [data-action=answer]").first.click()
+    expect(agent.locator("#chat-composer")).to_be_visible(timeout=T)
+    expect(w.locator(".attach")).to_be_visible(timeout=T)
+    w.locator("input[type=file]").set_input_files(str(png))
+    expect(w.locator(".msg-visitor .file img")).to_have_count(1, timeout=T)
+    expect(agent.locator(".chat-visitor .chat-file img")).to_have_count(1, timeout=T)
+    wait_for(lambda: agent.evaluate("document.querySelector('.chat-file img').naturalWidth") == 120, 3,
+             what="the image loaded in the panel")
+    agent.locator("#chat-file").set_input_files(str(pdf))
+    expect(w.locator(".msg-agent .file")).to_contain_text("price-list.pdf", timeout=T)
+    shot(agent, "chat-agent-attachments.png")

@@ -2,8 +2,8 @@
 and Settings / General, Chat, Triggers (administrators)."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request, send_from_directory,
-                   url_for)
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
+                   send_from_directory, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatTemplate
 
 from ..auth.permissions import admin_required
-from ..extensions import dbs, settings
+from ..extensions import csrf, dbs, settings, socketio
 from . import services as svc
 
 bp = Blueprint("chat", __name__)
@@ -88,7 +88,7 @@ def frame(key: str):
         "corner": cfg["corner"], "ask_data": bool(cfg["ask_data"]), "force_data": bool(cfg["force_data"]),
         "trigger": trigger_for(cfg["triggers"], bool(cfg["triggers_enabled"]), lang),
         "agent": svc.agent_card(svc.online_agent(s), key), "origin": host or "",
-        "max": MAX_MESSAGE, "texts": texts,
+        "max": MAX_MESSAGE, "max_file": svc.MAX_ATTACHMENT, "texts": texts,
     }
     resp = Response(render_template("chat/frame.html", conf=conf, lang=lang))
     ancestors = " ".join(allowed) if allowed else "*"
@@ -131,8 +131,96 @@ def _widget_texts(lang: str, company: str) -> dict:
             "joined": _("{name} joined the chat."), "waiting": _("Connecting you with an agent…"),
             "rate_limited": _("You are sending messages too fast. Wait a moment."),
             "too_long": _("The message is too long."), "error": _("Something went wrong. Try again."),
-            "you": _("You"),
+            "you": _("You"), "attach": _("Attach an image or PDF"),
+            "too_large_file": _("The file is larger than 5 MB."),
         }
+
+
+# -- attachments (images, PDF) both ways ----------------------------------------------------
+def _attachment_error(code: str, status: int = 400):
+    texts = {"empty": _("The file is empty."), "too_large": _("The file is larger than 5 MB."),
+             "bad_type": _("Send an image (PNG, JPEG, GIF, WebP) or a PDF."),
+             "forbidden": _("There is no open chat to send the file to."),
+             "rate_limited": _("You are sending messages too fast. Wait a moment.")}
+    return jsonify({"ok": False, "error": code, "message": texts.get(code, code)}), status
+
+
+@bp.post("/widget/<key>/upload")
+@csrf.exempt   # the visitor's token header authenticates; no cookie to ride on
+def visitor_upload(key: str):
+    from flask_babel import force_locale
+
+    from .sockets import AGENT_NS, VISITOR_NS, _public, hub
+
+    s = dbs()
+    cfg = _config_or_404(key)
+    v = svc.visitor_by_token(s, request.headers.get("X-Visitor-Token"))
+    with force_locale(v.language if v else "en"):
+        c = s.get(Communication, v.communication_id) if v and v.communication_id else None
+        if c is None or c.ended_at is not None:
+            return _attachment_error("forbidden", 403)
+        if not hub().allow("address_upload", request.remote_addr or "") or not hub().allow("visitor_upload", f"v{v.id}"):
+            return _attachment_error("rate_limited", 429)
+        upload = request.files.get("file")
+        try:
+            value = svc.save_attachment(settings(), upload.stream if upload else _Empty(),
+                                        upload.filename if upload else "")
+        except svc.AttachmentError as exc:
+            return _attachment_error(exc.code)
+    m = svc.add_message(s, c.id, "visitor", value.partition("/")[2], attachment=value)
+    s.commit()
+    out = svc.message_json(m, key=cfg["key"])
+    sio = socketio()
+    sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
+    if c.agent_id:
+        sio.emit("chat:message", out, to=f"user:{c.agent_id}", namespace=AGENT_NS)
+    return jsonify({"ok": True, "message": _public(out)})
+
+
+class _Empty:
+    def read(self, _n=-1):
+        return b""
+
+
+@bp.post("/chat/<int:chat_id>/upload")
+@login_required
+def agent_upload(chat_id: int):
+    from .sockets import AGENT_NS, VISITOR_NS, _public
+
+    s = dbs()
+    c, _conv, v = svc.conversation(s, chat_id)
+    if c is None or c.agent_id != current_user.id or c.ended_at is not None:
+        return _attachment_error("forbidden", 403)
+    upload = request.files.get("file")
+    try:
+        value = svc.save_attachment(settings(), upload.stream if upload else _Empty(), upload.filename if upload else "")
+    except svc.AttachmentError as exc:
+        return _attachment_error(exc.code)
+    m = svc.add_message(s, c.id, "agent", value.partition("/")[2], user_id=current_user.id, attachment=value)
+    s.commit()
+    out = svc.message_json(m, {current_user.id: current_user.name}, key=svc.account_key(s))
+    sio = socketio()
+    if v is not None:
+        sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
+    sio.emit("chat:message", out, to=f"user:{current_user.id}", namespace=AGENT_NS)
+    return jsonify({"ok": True, "message": out})
+
+
+@bp.get("/widget/<key>/files/<name>")
+def attachment(key: str, name: str):
+    """A chat attachment by its unguessable stored name (a capability URL, like the chat's
+    own token): served inert — no sniffing, sandboxed, PDFs as downloads."""
+    import re
+
+    _config_or_404(key)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{32}\.(png|jpg|gif|webp|pdf)", name):
+        abort(404)
+    ext = name.rsplit(".", 1)[1]
+    resp = send_from_directory(svc.files_dir(settings()), name, mimetype=svc.MIMETYPES[ext],
+                               as_attachment=ext == "pdf", max_age=3600)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
 
 
 # -- the agent's chat view --------------------------------------------------------------

@@ -129,9 +129,10 @@ def display_name(v: ChatVisitor) -> str:
     return (v.name or v.email or f"#{v.id}")[:64]
 
 
-def message_json(m: ChatMessage, names: dict | None = None) -> dict:
+def message_json(m: ChatMessage, names: dict | None = None, key: str = "") -> dict:
     return {"id": m.id, "chat_id": m.communication_id, "sender": m.sender, "body": m.body,
-            "at": iso(m.created_at), "agent": (names or {}).get(m.user_id) if m.user_id else None}
+            "at": iso(m.created_at), "agent": (names or {}).get(m.user_id) if m.user_id else None,
+            "file": attachment_json(m.attachment, key)}
 
 
 def transcript(session, comm_id: int) -> list[dict]:
@@ -139,7 +140,13 @@ def transcript(session, comm_id: int) -> list[dict]:
                            .order_by(ChatMessage.id)).all()
     ids = {m.user_id for m in rows if m.user_id}
     names = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    return [message_json(m, names) for m in rows]
+    key = account_key(session) if any(m.attachment for m in rows) else ""
+    return [message_json(m, names, key) for m in rows]
+
+
+def account_key(session) -> str:
+    row = session.get(AccountSetting, "chat.key")
+    return row.value if row and row.value else get_settings(session)["key"]
 
 
 def pages(session, comm_id: int) -> list[dict]:
@@ -183,8 +190,9 @@ def open_chat(session, v: ChatVisitor, origin: str, kind: str = "live") -> Commu
     return c
 
 
-def add_message(session, comm_id: int, sender: str, body: str, user_id: int | None = None) -> ChatMessage:
-    m = ChatMessage(communication_id=comm_id, sender=sender, body=body, user_id=user_id)
+def add_message(session, comm_id: int, sender: str, body: str, user_id: int | None = None,
+                attachment: str | None = None) -> ChatMessage:
+    m = ChatMessage(communication_id=comm_id, sender=sender, body=body, user_id=user_id, attachment=attachment)
     session.add(m)
     session.flush()
     return m
@@ -235,3 +243,65 @@ def send_offline_mail(settings, to: str, name: str, email: str, message: str, pa
             log.exception("offline form email to %s failed", to)
 
     threading.Thread(target=run, name="chat-offline-mail", daemon=True).start()
+
+
+# -- attachments ----------------------------------------------------------------------------
+MAX_ATTACHMENT = 5 * 1024 * 1024
+IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
+MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
+             "pdf": "application/pdf"}
+
+
+class AttachmentError(ValueError):
+    """``code``: empty | too_large | bad_type (stable, for the widget's texts)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def files_dir(settings):
+    return settings.uploads_dir / "chat"
+
+
+def save_attachment(settings, stream, filename: str) -> str:
+    """Check an upload for real (images decoded by Pillow, PDFs by their header) and store it
+    under an unguessable name.  Returns the value for ``ChatMessage.attachment``:
+    ``"<stored name>/<original name>"``."""
+    import io
+    import re
+
+    from PIL import Image, UnidentifiedImageError
+
+    data = stream.read(MAX_ATTACHMENT + 1)
+    if not data:
+        raise AttachmentError("empty")
+    if len(data) > MAX_ATTACHMENT:
+        raise AttachmentError("too_large")
+    if data[:5] == b"%PDF-":
+        ext = "pdf"
+    else:
+        try:
+            Image.MAX_IMAGE_PIXELS = 40_000_000
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format
+                img.verify()
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
+            raise AttachmentError("bad_type") from None
+        if fmt not in IMAGE_FORMATS:
+            raise AttachmentError("bad_type")
+        ext = IMAGE_FORMATS[fmt]
+    stored = f"{secrets.token_urlsafe(24)}.{ext}"
+    target = files_dir(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / stored).write_bytes(data)
+    original = re.sub(r"[\x00-\x1f/\\]", "_", (filename or "").strip())[-150:] or f"file.{ext}"
+    return f"{stored}/{original}"
+
+
+def attachment_json(value: str | None, key: str) -> dict | None:
+    if not value:
+        return None
+    stored, _, original = value.partition("/")
+    ext = stored.rsplit(".", 1)[-1]
+    return {"name": original, "url": f"/widget/{key}/files/{stored}", "image": ext != "pdf"}

@@ -23,6 +23,7 @@ from agents.chat import (ChatInputError, RateLimiter, Router, anyone_online, cle
 from centrala.models import Communication, User, utcnow
 from centrala.models_chat import ChatConversation, ChatVisitor
 
+from ..extensions import dbs
 from ..notifications import services as notifications
 from . import services as svc
 
@@ -37,6 +38,8 @@ RATE_LIMITS = {
     "address_visitor": (30, 600.0),     # new visitors from one address: 30 in 10 minutes
     "address_offline": (5, 600.0),      # contact forms from one address: 5 in 10 minutes
     "visitor_typing": (30, 10.0),
+    "visitor_upload": (10, 600.0),      # attachments: 10 per visitor in 10 minutes
+    "address_upload": (30, 600.0),
 }
 
 
@@ -162,7 +165,7 @@ def register(app, start_background: bool = True) -> None:
     @sio.on("connect", namespace=VISITOR_NS)
     def v_connect(auth=None):
         auth = auth if isinstance(auth, dict) else {}
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             cfg = svc.get_settings(s)
             if auth.get("key") != cfg["key"] or not cfg["enabled"]:
@@ -225,7 +228,7 @@ def register(app, start_background: bool = True) -> None:
             return _err(exc.code, exc.field)
         if not chub.allow("address_message", _ip()):
             return _err("rate_limited")
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             cfg = svc.get_settings(s)
             known = current_visitor(s)
@@ -275,7 +278,7 @@ def register(app, start_background: bool = True) -> None:
             vid = chub.sids.get(request.sid)
         if not vid or not chub.allow("visitor_typing", f"v{vid}"):
             return
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             v = s.get(ChatVisitor, vid)
             c = s.get(Communication, v.communication_id) if v and v.communication_id else None
@@ -296,7 +299,7 @@ def register(app, start_background: bool = True) -> None:
             return _err(exc.code, exc.field)
         if not chub.allow("address_offline", _ip()):
             return _err("rate_limited")
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             cfg = svc.get_settings(s)
             v, token, error = adopt(s, data, cfg)
@@ -336,7 +339,7 @@ def register(app, start_background: bool = True) -> None:
             cid = int((data or {}).get("chat_id") or 0)
         except (TypeError, ValueError):
             return _err("invalid")
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             c, _conv, v = svc.conversation(s, cid)
             if c is None:
@@ -363,7 +366,7 @@ def register(app, start_background: bool = True) -> None:
 
     @sio.on("chat:send", namespace=AGENT_NS)
     def a_send(data=None):
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             c, v = mine(s, data)
             if c is None or c.ended_at is not None:
@@ -384,7 +387,7 @@ def register(app, start_background: bool = True) -> None:
 
     @sio.on("chat:typing", namespace=AGENT_NS)
     def a_typing(data=None):
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             c, v = mine(s, data)
             if c is not None and v is not None and c.ended_at is None:
@@ -395,7 +398,7 @@ def register(app, start_background: bool = True) -> None:
 
     @sio.on("chat:close", namespace=AGENT_NS)
     def a_close(data=None):
-        s = session()
+        s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             c, v = mine(s, data)
             if c is None:
@@ -415,4 +418,5 @@ def register(app, start_background: bool = True) -> None:
 
 def _public(m: dict) -> dict:
     """What a visitor may see of a message: no agent ids, the agent's name only."""
-    return {"id": m["id"], "sender": m["sender"], "body": m["body"], "at": m["at"], "agent": m.get("agent")}
+    return {"id": m["id"], "sender": m["sender"], "body": m["body"], "at": m["at"], "agent": m.get("agent"),
+            "file": m.get("file")}

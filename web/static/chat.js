@@ -41,7 +41,14 @@
     meta.textContent = (m.sender === "agent" ? (m.agent || "") : T.visitor) + " · " + time(m.at);
     var body = document.createElement("p");
     body.className = "chat-body";
-    body.textContent = m.body;
+    if (m.file) {
+      var a = document.createElement("a");
+      a.href = m.file.url; a.target = "_blank"; a.rel = "noopener noreferrer";
+      a.className = "chat-file";
+      if (m.file.image) { var img = document.createElement("img"); img.src = m.file.url; img.alt = m.file.name; a.appendChild(img); }
+      else a.textContent = "PDF · " + m.file.name;
+      body.appendChild(a);
+    } else body.textContent = m.body;
     row.appendChild(meta); row.appendChild(body);
     log.appendChild(row);
     log.scrollTop = log.scrollHeight;
@@ -121,6 +128,20 @@
       input.focus();
     }
     e.target.value = "";
+  });
+  var fileInput = $("chat-file");
+  if (fileInput) fileInput.addEventListener("change", function () {
+    var f = fileInput.files[0];
+    fileInput.value = "";
+    if (!f) return;
+    error("");
+    var fd = new FormData();
+    fd.append("file", f);
+    fetch("/chat/" + D.id + "/upload", { method: "POST", body: fd,
+      headers: { "X-CSRFToken": document.querySelector('meta[name="csrf-token"]').content } })
+      .then(function (r) { return r.json(); })
+      .then(function (r) { if (r.ok) add(r.message); else error(r.message || T.error); })
+      .catch(function () { error(T.error); });
   });
   var closeBtn = $("chat-close");
   if (closeBtn) closeBtn.addEventListener("click", function () {

@@ -53,6 +53,17 @@
   input.setAttribute("aria-label", T.placeholder);
   var send = el("button", "send", T.send);
   send.type = "submit";
+  var attach = el("button", "attach");
+  attach.type = "button";
+  attach.setAttribute("aria-label", T.attach);
+  attach.title = T.attach;
+  attach.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11l-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7"/></svg>';
+  attach.hidden = true;
+  var fileInput = el("input");
+  fileInput.type = "file";
+  fileInput.accept = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
+  fileInput.hidden = true;
+  composer.appendChild(attach); composer.appendChild(fileInput);
   composer.appendChild(input); composer.appendChild(send);
   panel.appendChild(head); panel.appendChild(log); panel.appendChild(typing); panel.appendChild(extra);
   panel.appendChild(composer);
@@ -86,9 +97,15 @@
   document.addEventListener("keydown", function (e) { if (e.key === "Escape" && isOpen) setOpen(false); });
 
   /* ---------- messages ---------- */
-  function bubble(sender, text, cls) {
+  function bubble(sender, text, cls, file) {
     var b = el("div", "msg msg-" + sender + (cls ? " " + cls : ""));
-    b.appendChild(el("p", "body", text));
+    if (file) {
+      var a = el("a", "file");
+      a.href = file.url; a.target = "_blank"; a.rel = "noopener noreferrer";
+      if (file.image) { var img = el("img"); img.src = file.url; img.alt = file.name; a.appendChild(img); }
+      else a.textContent = "PDF · " + file.name;
+      b.appendChild(a);
+    } else b.appendChild(el("p", "body", text));
     log.appendChild(b);
     log.scrollTop = log.scrollHeight;
     return b;
@@ -98,7 +115,7 @@
   function addMessage(m) {
     if (m.id && seen[m.id]) return;
     if (m.id) seen[m.id] = 1;
-    bubble(m.sender, m.body);
+    bubble(m.sender, m.body, null, m.file);
   }
   function intro() {
     log.textContent = "";
@@ -202,6 +219,7 @@
   }
 
   function render() {
+    attach.hidden = !chat;
     if (chat) { clearExtra(); return; }
     if (!online && !pending) offlineForm("");
     else if (!pending && extra.querySelector(".offline-form")) clearExtra();
@@ -225,7 +243,7 @@
         saveToken(r.token);
         if (data.name) visitor = { name: data.name, email: data.email };
         clearExtra();
-        if (!chat) { chat = r.chat_id; if (!accepted) note(T.waiting); }
+        if (!chat) { chat = r.chat_id; attach.hidden = false; if (!accepted) note(T.waiting); }
         if (r.message) { seen[r.message.id] = 1; }
         if (data._bubble) data._bubble.classList.remove("pending");
         return;
@@ -237,6 +255,20 @@
       else note(T[code] || T.error);
     });
   }
+
+  attach.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    var f = fileInput.files[0];
+    fileInput.value = "";
+    if (!f || !token) return;
+    if (f.size > cfg.max_file) { note(T.too_large_file); return; }
+    var fd = new FormData();
+    fd.append("file", f);
+    fetch("upload", { method: "POST", body: fd, headers: { "X-Visitor-Token": token } })
+      .then(function (r) { return r.json(); })
+      .then(function (r) { if (r.ok) addMessage(r.message); else note(r.message || T.error); })
+      .catch(function () { note(T.error); });
+  });
 
   composer.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -297,7 +329,7 @@
     note(fmt(T.joined, { name: a.agent ? a.agent.name : "" }));
   });
   socket.on("closed", function () {
-    chat = null; accepted = false;
+    chat = null; accepted = false; attach.hidden = true;
     typing.hidden = true;
     note(T.closed);
     render();
