@@ -427,3 +427,27 @@ def test_attachments_both_ways(chat, database):
     t2 = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     assert other.http.post(chat.url + f"/chat/{cid}/upload", files={"file": ("x.pdf", b"%PDF-1.4")},
                            headers={"X-CSRFToken": t2}).status_code == 403
+
+
+def test_company_logo_is_the_widget_avatar_when_nobody_is_online(admin, app, database):
+    import io
+
+    from .web_helpers import csrf
+
+    token = csrf(admin, "/settings/general")
+    r = admin.post("/settings/general/logo", data={"csrf_token": token, "logo": (io.BytesIO(b"not an image"), "x.png")},
+                   content_type="multipart/form-data", follow_redirects=True)
+    assert "not an image we can read" in r.get_data(as_text=True)
+    r = admin.post("/settings/general/logo", data={"csrf_token": token, "logo": (io.BytesIO(_png()), "logo.png")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 302
+    with database.session() as s:
+        cfg = svc.get_settings(s)
+    c = app.test_client()
+    frame = c.get(f"/widget/{cfg['key']}/frame?o=https://shop.example.com").get_data(as_text=True)
+    conf = json.loads(re.search(r'id="widget-config" type="application/json">(.*?)</script>', frame).group(1))
+    assert conf["agent"] is None and conf["logo"].startswith(f"/widget/{cfg['key']}/logo")
+    img = c.get(conf["logo"])
+    assert img.status_code == 200 and img.mimetype == "image/png"
+    assert admin.post("/settings/general/logo/delete", data={"csrf_token": token}).status_code == 302
+    assert c.get(f"/widget/{cfg['key']}/logo").status_code == 404

@@ -88,6 +88,7 @@ def frame(key: str):
         "corner": cfg["corner"], "ask_data": bool(cfg["ask_data"]), "force_data": bool(cfg["force_data"]),
         "trigger": trigger_for(cfg["triggers"], bool(cfg["triggers_enabled"]), lang),
         "agent": svc.agent_card(svc.online_agent(s), key), "origin": host or "",
+        "logo": url_for("chat.logo", key=key, v=cfg["logo"][:8]) if cfg["logo"] else None,
         "max": MAX_MESSAGE, "max_file": svc.MAX_ATTACHMENT, "texts": texts,
     }
     resp = Response(render_template("chat/frame.html", conf=conf, lang=lang))
@@ -99,6 +100,55 @@ def frame(key: str):
     resp.headers["Referrer-Policy"] = "no-referrer"
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@bp.get("/widget/<key>/logo")
+def logo(key: str):
+    cfg = _config_or_404(key)
+    if not cfg["logo"]:
+        abort(404)
+    return send_from_directory(svc.files_dir(settings()), cfg["logo"], mimetype="image/png", max_age=300)
+
+
+@bp.post("/settings/general/logo")
+@admin_required
+def upload_logo():
+    import secrets
+
+    from ..profile.avatars import AvatarError, process_avatar
+
+    s = dbs()
+    upload = request.files.get("logo")
+    if upload is None or not upload.filename:
+        flash(_("Choose an image file."), "error")
+        return redirect(url_for("chat.general"))
+    try:
+        image = process_avatar(upload.stream)
+    except AvatarError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("chat.general"))
+    target = svc.files_dir(settings())
+    target.mkdir(parents=True, exist_ok=True)
+    name = f"logo-{secrets.token_hex(8)}.png"
+    (target / name).write_bytes(image)
+    old = svc.get_settings(s)["logo"]
+    svc.save_settings(s, {"logo": name})
+    if old:
+        (target / old).unlink(missing_ok=True)
+    flash(_("The logo is saved."), "success")
+    return redirect(url_for("chat.general"))
+
+
+@bp.post("/settings/general/logo/delete")
+@admin_required
+def delete_logo():
+    s = dbs()
+    old = svc.get_settings(s)["logo"]
+    svc.save_settings(s, {"logo": ""})
+    if old:
+        (svc.files_dir(settings()) / old).unlink(missing_ok=True)
+    flash(_("The logo is removed."), "success")
+    return redirect(url_for("chat.general"))
 
 
 @bp.get("/widget/<key>/avatar/<int:user_id>")

@@ -27,7 +27,7 @@ DEFAULTS = {
     "color": "#7318b6", "offset_x": 20, "offset_y": 20, "corner": "bottom-right",
     "enabled": True, "ask_data": False, "force_data": False, "offer_timeout": 30,
     "triggers_enabled": False, "triggers": {},
-    "embed_seen_at": None, "embed_seen_url": "",
+    "embed_seen_at": None, "embed_seen_url": "", "logo": "",
 }
 
 

@@ -130,6 +130,7 @@
     e.target.value = "";
   });
   var fileInput = $("chat-file");
+  if (fileInput) $("chat-attach").addEventListener("click", function () { fileInput.click(); });
   if (fileInput) fileInput.addEventListener("change", function () {
     var f = fileInput.files[0];
     fileInput.value = "";

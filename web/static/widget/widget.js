@@ -73,6 +73,8 @@
     face.textContent = "";
     if (agent && agent.avatar) {
       var img = el("img"); img.src = agent.avatar; img.alt = ""; face.appendChild(img);
+    } else if (!agent && cfg.logo) {
+      var logo = el("img"); logo.src = cfg.logo; logo.alt = ""; face.appendChild(logo);
     } else {
       face.textContent = agent ? agent.initials : (cfg.company || "?").slice(0, 1).toUpperCase();
     }
