@@ -451,3 +451,21 @@ def test_company_logo_is_the_widget_avatar_when_nobody_is_online(admin, app, dat
     assert img.status_code == 200 and img.mimetype == "image/png"
     assert admin.post("/settings/general/logo/delete", data={"csrf_token": token}).status_code == 302
     assert c.get(f"/widget/{cfg['key']}/logo").status_code == 404
+
+
+def test_waiting_chats_are_offered_again_after_a_restart(chat, database, web_settings):
+    from web import create_app
+
+    agent = chat.agent("anna@example.com")
+    v = chat.visitor()
+    cid = v.emit("message", {"body": "hello?"})["chat_id"]
+    offered(agent)
+    with database.session() as s:
+        before = s.query(Notification).filter_by(user_id=agent.id).count()
+    restarted = create_app(web_settings, db=database, start_background=False)   # a new web process
+    restarted.extensions["centrala.chat"].reoffer_waiting()    # what its sweeper does first
+    assert restarted.extensions["centrala.chat"].router.current(cid) == agent.id
+    with database.session() as s:
+        assert s.query(Notification).filter_by(user_id=agent.id).count() == before + 1
+        n = s.query(Notification).filter_by(user_id=agent.id).order_by(Notification.id.desc()).first()
+        assert n.link == f"/chat/{cid}?accept=1"

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from centrala.models import Communication
+from centrala.models_chat import ChatTemplate
 from web.chat import services as svc
 
 from ..helpers import free_port, wait_for
@@ -101,6 +102,7 @@ def shot(page, name):
 def test_embed_trigger_live_chat_typing_reload_and_xss(new_context, make_user, website, database):
     with database.session() as s:
         svc.save_settings(s, {"triggers_enabled": True, "triggers": {"en": {"message": "Hi! Fresh rolls today.", "delay": 1}}})
+        s.add(ChatTemplate(title="Opening hours", body="We are open 7-19, Monday to Saturday."))
     agent = agent_panel(new_context, make_user, "anna@example.com", "Anna Nowak")
     visitor = new_context().new_page()
     visitor.goto(website.url + "/")
@@ -154,6 +156,8 @@ def test_embed_trigger_live_chat_typing_reload_and_xss(new_context, make_user, w
     expect(w.locator(".msg-agent").last).to_have_text("We have rye bread.", timeout=T)
     expect(agent.locator("#chat-pages li")).to_have_count(2, timeout=T)
     expect(agent.locator("#chat-pages li a").last).to_have_text("Our bread")
+    agent.select_option("#chat-template", label="Opening hours")   # a canned answer (CHT-8)
+    expect(agent.locator("#chat-input")).to_have_value("We are open 7-19, Monday to Saturday.")
     agent.locator("#chat-input").fill("Anything else?")
     agent.click("#chat-send")
     expect(w.locator(".msg-agent").last).to_have_text("Anything else?", timeout=T)

@@ -230,12 +230,24 @@ def default_address(session, cfg: dict) -> str | None:
     return admin.email if admin else None
 
 
-def send_offline_mail(settings, to: str, name: str, email: str, message: str, page: str, comm_id: int,
-                      lang: str = "en") -> None:
-    """Send in a thread: the visitor's answer does not wait for the SMTP server."""
-    subject = (f"Wiadomość ze strony od {name}" if lang == "pl" else f"Website message from {name}")
-    text = (f"{name} <{email}>\n{page}\n\n{message}\n\n-- \nCentrala, {settings.base_url}/history/{comm_id}\n")
+def offline_mail_texts(session, to: str, name: str, email: str, message: str, page: str, comm_id: int,
+                       base_url: str) -> tuple[str, str]:
+    """Subject and body in the recipient's language (a user's choice, else Polish)."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
 
+    user = session.scalar(select(User).where(func.lower(User.email) == to.lower()))
+    with force_locale((user.language if user else None) or "pl"):
+        subject = _("Website message from %(name)s", name=name)
+        text = "\n".join([
+            _("%(name)s left a message in the website chat while nobody was Online.", name=name),
+            "", f"{name} <{email}>", page, "", message, "", "-- ",
+            _("Open it in Centrala: %(url)s", url=f"{base_url}/history/{comm_id}"), ""])
+    return subject, text
+
+
+def send_offline_mail(settings, to: str, subject: str, text: str) -> None:
+    """Send in a thread: the visitor's answer does not wait for the SMTP server."""
     def run():
         try:
             send_mail(settings, to, subject, text)

@@ -127,7 +127,27 @@ def register(app, start_background: bool = True) -> None:
             finally:
                 s.close()
 
+    def reoffer_waiting() -> None:
+        """After a restart: chats nobody accepted yet are offered again (offers live in memory)."""
+        from sqlalchemy import select
+
+        with app.app_context():
+            s = session()
+            try:
+                for c in s.scalars(select(Communication).where(
+                        Communication.channel == "chat", Communication.agent_id.is_(None),
+                        Communication.ended_at.is_(None), Communication.outcome == "in_progress")):
+                    start_offer(s, c)
+            finally:
+                s.close()
+
+    chub.reoffer_waiting = reoffer_waiting
+
     def sweeper():
+        try:
+            reoffer_waiting()
+        except Exception:
+            log.exception("re-offering waiting chats failed")
         while True:
             sio.sleep(0.2)
             try:
@@ -312,8 +332,9 @@ def register(app, start_background: bool = True) -> None:
             s.commit()
             url, _title = clean_page(data.get("url"), data.get("title"))
             if to:
-                svc.send_offline_mail(current_app.extensions["centrala.settings"], to, name, email, body, url,
-                                      c.id, v.language)
+                conf = current_app.extensions["centrala.settings"]
+                subject, text = svc.offline_mail_texts(s, to, name, email, body, url, c.id, conf.base_url)
+                svc.send_offline_mail(conf, to, subject, text)
             return {"ok": True, "chat_id": c.id, **({"token": token} if token else {})}
         finally:
             s.close()
