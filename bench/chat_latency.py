@@ -211,7 +211,8 @@ async def run(args, base: str, key: str, server_pid: int) -> None:
                 f"{pct(ms, 99):7.1f} | {max(ms):7.1f} |")
 
     print(f"\n{len(visitors)} visitor sockets, {len(agents)} agents, {args.rate}/s messages for {args.seconds} s; "
-          f"server threads {st['Threads']}, RSS {st['VmRSS']}\n")
+          f"server threads {st['Threads']}, RSS {st['VmRSS']}; machine load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores\n")
     print("| measurement (ms)                               |      n |     p50 |     p95 |     p99 |     max |")
     print("|------------------------------------------------|--------|---------|---------|---------|---------|")
     print(row("baseline: bare Socket.IO echo round trip", baseline))

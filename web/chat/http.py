@@ -76,8 +76,9 @@ def frame(key: str):
     cfg = _config_or_404(key)
     allowed = svc.allowed_origins(cfg)
     host = origin_of(request.args.get("o"))
+    referrer = _referrer_origin()   # absent on sites with "no-referrer": frame-ancestors still holds
     if not cfg["enabled"] or not origin_allowed(host, allowed) or \
-            (allowed and not origin_allowed(_referrer_origin(), allowed)):
+            (allowed and referrer and not origin_allowed(referrer, allowed)):
         abort(403)
     lang = page_language(request.args.get("lang"))
     agents_ok = bool(svc.candidates(s))

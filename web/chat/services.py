@@ -31,7 +31,23 @@ DEFAULTS = {
 }
 
 
+_CACHE: dict[str, tuple[float, dict]] = {}
+CACHE_SECONDS = 1.0   # every visitor event reads the settings; another process's change shows within 1 s
+
+
 def get_settings(session) -> dict:
+    import time
+
+    where = str(session.get_bind().url)
+    hit = _CACHE.get(where)
+    if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return dict(hit[1])
+    out = _load_settings(session)
+    _CACHE[where] = (time.monotonic(), out)
+    return dict(out)
+
+
+def _load_settings(session) -> dict:
     rows = {r.key[5:]: r.value for r in session.scalars(
         select(AccountSetting).where(AccountSetting.key.like("chat.%")))}
     out = {k: rows.get(k, v) if rows.get(k) is not None else v for k, v in DEFAULTS.items()}
@@ -56,6 +72,7 @@ def save_settings(session, values: dict) -> None:
         else:
             row.value = v
     session.commit()
+    _CACHE.pop(str(session.get_bind().url), None)
 
 
 def snippet(base_url: str, key: str) -> str:

@@ -76,6 +76,7 @@ def register(app, start_background: bool = True) -> None:
     db = app.extensions["centrala.db"]
     chub = ChatHub(app)
     app.extensions["centrala.chat"] = chub
+    svc._CACHE.clear()   # a new app may face a database that was just recreated (tests)
 
     def session():
         return db.sessions()
