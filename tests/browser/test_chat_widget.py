@@ -202,6 +202,7 @@ def test_ask_for_data_and_force_data(new_context, make_user, website, database):
     w.locator("textarea").fill("I need a cake")
     w.locator(".send").click()
     expect(w.locator(".extra .note")).to_contain_text("two questions about your details", timeout=T)
+    shot(visitor, "chat-widget-consent.png")
     w.locator("[data-choice=no]").click()
     expect(w.locator(".extra .note")).to_have_text("We need your name and email address before we can chat.")
     assert stored(visitor) == 0
@@ -284,3 +285,20 @@ def test_attachments_in_the_browser(new_context, make_user, website, tmp_path):
     agent.locator("#chat-file").set_input_files(str(pdf))
     expect(w.locator(".msg-agent .file")).to_contain_text("price-list.pdf", timeout=T)
     shot(agent, "chat-agent-attachments.png")
+
+
+def test_settings_general_snippet_copy_and_embedding_indicator(new_context, make_user, website):
+    make_user("boss@example.com", role="admin", name="Barbara Boss")
+    admin = new_context().new_page()
+    log_in(admin, "boss@example.com")
+    expect(admin.locator("#embed-snippet")).to_contain_text("/loader.js")   # the start screen
+    admin.goto("/settings/general")
+    expect(admin.locator("#embed-state")).to_have_text("Not seen on your website yet")
+    admin.click("#embed-copy")
+    expect(admin.locator("#embed-copy")).to_have_text("Copied")
+    visitor = new_context().new_page()
+    visitor.goto(website.url + "/")
+    expect(widget(visitor).locator(".launcher")).to_be_visible(timeout=T)
+    admin.reload()
+    expect(admin.locator("#embed-state")).to_have_text("Embedded correctly")
+    shot(admin, "chat-settings-general.png")
