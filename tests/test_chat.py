@@ -144,16 +144,23 @@ def test_live_chat_both_ways_with_typing_and_continuation(chat, database):
     assert v.emit("message", {"body": "Great"})["ok"]
     assert agent.wait("chat:message", lambda m: m["body"] == "Great")["chat_id"] == cid
 
+    # a single-page site changes the page without a reload: the loader reports it
+    v.send("page", {"url": "http://shop.test/offer#details", "title": "Details"})
+    assert agent.wait("chat:page")["page"]["title"] == "Details"
+
     # the visitor opens another page (or reloads): same conversation, page seen live
     v.close()
+    assert agent.wait("chat:visitor", lambda p: p["online"] is False)["chat_id"] == cid
     v2 = chat.visitor(token=token, url="http://shop.test/cart", title="Cart")
     state = v2.wait("state")
     assert state["known"] and state["chat"]["id"] == cid
     assert [m["body"] for m in state["chat"]["messages"]] == ["Hello, do you ship to Gdańsk?", "Yes, within 2 days.", "Great"]
-    assert agent.wait("chat:page")["page"]["url"] == "http://shop.test/cart"
+    assert agent.wait("chat:page", lambda p: p["page"]["url"] == "http://shop.test/cart")
+    assert agent.wait("chat:visitor", lambda p: p["online"] is True)["chat_id"] == cid
     with database.session() as s:
         assert [p.url for p in s.scalars(select(ChatPageView).where(ChatPageView.communication_id == cid)
-                                         .order_by(ChatPageView.id))] == ["http://shop.test/offer", "http://shop.test/cart"]
+                                         .order_by(ChatPageView.id))] == \
+            ["http://shop.test/offer", "http://shop.test/offer#details", "http://shop.test/cart"]
 
     assert agent.emit("chat:close", {"chat_id": cid}) == {"ok": True}
     v2.wait("closed")

@@ -307,8 +307,10 @@ def view(chat_id: int):
             "messages": svc.transcript(s, c.id), "pages": svc.pages(s, c.id), "max": MAX_MESSAGE,
             "texts": {"visitor": _("Visitor"), "taken": _("Another agent has taken this chat."),
                       "typing": _("typing…"), "closed": _("Chat closed"), "error": _("Could not send. Try again.")}}
+    with hub().lock:
+        here = v is not None and v.id in hub().sids.values()
     who = c.remote if not c.remote.startswith("#") else _("Visitor") + " " + c.remote
-    return render_template("chat/view.html", active_tab="chats", c=c, conv=conv, v=v, data=data, who=who,
+    return render_template("chat/view.html", active_tab="chats", c=c, conv=conv, v=v, data=data, who=who, here=here,
                            templates=svc.templates(s), open_chats=open_chats)
 
 

@@ -38,6 +38,7 @@ RATE_LIMITS = {
     "address_visitor": (30, 600.0),     # new visitors from one address: 30 in 10 minutes
     "address_offline": (5, 600.0),      # contact forms from one address: 5 in 10 minutes
     "visitor_typing": (30, 10.0),
+    "visitor_page": (60, 60.0),         # page changes reported by single-page sites
     "visitor_upload": (10, 600.0),      # attachments: 10 per visitor in 10 minutes
     "address_upload": (30, 600.0),
 }
@@ -212,13 +213,48 @@ def register(app, start_background: bool = True) -> None:
                     sio.emit("chat:page", {"chat_id": c.id, "page": svc.page_json(p)},
                              to=f"user:{c.agent_id}", namespace=AGENT_NS)
             sio.emit("state", {**state, "known": True}, to=request.sid, namespace=VISITOR_NS)
+            tell_presence(s, v.id)
         finally:
             s.close()
+
+    def tell_presence(s, vid: int) -> None:
+        """The agent's chat view shows whether the visitor still has the website open."""
+        v = s.get(ChatVisitor, vid)
+        c = s.get(Communication, v.communication_id) if v and v.communication_id else None
+        if c is not None and c.agent_id and c.ended_at is None:
+            with chub.lock:
+                here = any(x == vid for x in chub.sids.values())
+            sio.emit("chat:visitor", {"chat_id": c.id, "online": here}, to=f"user:{c.agent_id}",
+                     namespace=AGENT_NS)
 
     @sio.on("disconnect", namespace=VISITOR_NS)
     def v_disconnect(*_args):
         with chub.lock:
-            chub.sids.pop(request.sid, None)
+            vid = chub.sids.pop(request.sid, None)
+        if vid:
+            try:
+                tell_presence(dbs(), vid)
+            except Exception:
+                log.exception("visitor presence update failed")
+
+    @sio.on("page", namespace=VISITOR_NS)
+    def v_page(data=None):
+        """A single-page site changed its page without a reload (reported by the loader)."""
+        with chub.lock:
+            vid = chub.sids.get(request.sid)
+        if not vid or not chub.allow("visitor_page", f"v{vid}"):
+            return
+        data = data if isinstance(data, dict) else {}
+        s = dbs()
+        v = s.get(ChatVisitor, vid)
+        url, title = clean_page(data.get("url"), data.get("title"))
+        p = svc.add_page(s, v, url, title) if v else None
+        s.commit()
+        if p is not None and v.communication_id:
+            c = s.get(Communication, v.communication_id)
+            if c is not None and c.agent_id:
+                sio.emit("chat:page", {"chat_id": c.id, "page": svc.page_json(p)},
+                         to=f"user:{c.agent_id}", namespace=AGENT_NS)
 
     def current_visitor(s) -> ChatVisitor | None:
         with chub.lock:

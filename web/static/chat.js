@@ -88,6 +88,13 @@
 
   socket.on("chat:message", function (m) { if (m.chat_id === D.id) { add(m); $("chat-typing").hidden = true; } });
   socket.on("chat:page", function (p) { if (p.chat_id === D.id) addPage(p.page); });
+  socket.on("chat:visitor", function (p) {
+    if (p.chat_id !== D.id) return;
+    var pill = $("visitor-here");
+    pill.hidden = false;
+    pill.className = "pill " + (p.online ? "pill-online" : "pill-offline");
+    pill.textContent = p.online ? pill.dataset.on : pill.dataset.off;
+  });
   var hide = null;
   socket.on("chat:typing", function (t) {
     if (t.chat_id !== D.id) return;

@@ -343,6 +343,13 @@
     render();
   });
 
+  window.addEventListener("message", function (e) {
+    var m = e.data || {};
+    if (e.source !== parent || (cfg.origin && e.origin !== cfg.origin) || m.centrala !== "page") return;
+    page = { url: String(m.u || ""), title: String(m.t || "") };
+    if (token) socket.emit("page", page);
+  });
+
   intro();
   showAgent();
   resize();

@@ -25,6 +25,22 @@
       f.style.setProperty("height", Math.min(+m.h || 96, 720) + "px", "important");
     }
   });
+  // single-page sites: tell the widget about page changes made without a reload
+  var last = location.href;
+  function changed() {
+    setTimeout(function () {
+      if (location.href === last || !f.contentWindow) return;
+      last = location.href;
+      f.contentWindow.postMessage({ centrala: "page", u: location.href, t: d.title || "" }, C.origin);
+    }, 300);
+  }
+  ["pushState", "replaceState"].forEach(function (name) {
+    var orig = history[name];
+    if (typeof orig !== "function") return;
+    history[name] = function () { var r = orig.apply(this, arguments); changed(); return r; };
+  });
+  w.addEventListener("popstate", changed);
+  w.addEventListener("hashchange", changed);
   function mount() { (d.body || d.documentElement).appendChild(f); }
   if (d.body) mount(); else d.addEventListener("DOMContentLoaded", mount);
 })(window, document);
