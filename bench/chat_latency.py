@@ -66,6 +66,12 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_status(pid: int) -> dict:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -174,6 +180,7 @@ async def run(args, base: str, key: str, server_pid: int) -> None:
             await asyncio.sleep(0.05)
 
     stop = asyncio.Event()
+    cpu0 = cpu_seconds(server_pid)
     echo_task = asyncio.create_task(echo_loop(stop))
     total = int(args.rate * args.seconds)
     interval = 1.0 / args.rate
@@ -203,6 +210,7 @@ async def run(args, base: str, key: str, server_pid: int) -> None:
         await asyncio.sleep(0.05)
     stop.set()
     await echo_task
+    cpu = cpu_seconds(server_pid) - cpu0
     st = proc_status(server_pid)
 
     def row(name, xs):
@@ -217,6 +225,8 @@ async def run(args, base: str, key: str, server_pid: int) -> None:
     print("|------------------------------------------------|--------|---------|---------|---------|---------|")
     print(row("baseline: bare Socket.IO echo round trip", baseline))
     print(row("visitor message -> agent's panel (one way)", latencies))
+    print(f"\nserver CPU during the load: {cpu:.1f} s for {len(latencies)} messages + {len(baseline)} echoes "
+          f"= {cpu / max(1, len(latencies)) * 1000:.2f} ms per message (all included: pings, both emits, acks)")
     lost = len(sent)
     print(f"\nlost: {lost}, refused: {errors}; target p99 < 100 ms -> "
           f"{'met' if latencies and pct([x * 1000 for x in latencies], 99) < 100 and not lost else 'MISSED'}")
