@@ -127,8 +127,10 @@ def test_live_chat_both_ways_with_typing_and_continuation(chat, database):
     item = offered(agent)
     assert chat_id_of(item) == cid and "Hello" in item["body"]
 
+    assert f"/chat/{cid}?accept=1" in agent.http.get(chat.url + "/chat").text   # waiting for Anna
     assert agent.emit("chat:accept", {"chat_id": cid}) == {"ok": True}
     assert v.wait("accepted")["agent"]["name"] == "Anna Agent"
+    assert f'href="/chat/{cid}"' in agent.http.get(chat.url + "/chat").text      # now one of her chats
     with database.session() as s:
         c = s.get(Communication, cid)
         assert c.channel == "chat" and c.direction == "inbound" and c.agent_id == agent.id and c.answered_at

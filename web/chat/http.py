@@ -283,7 +283,11 @@ def index():
                                                  Communication.agent_id == current_user.id,
                                                  Communication.ended_at.is_(None))
                      .order_by(Communication.started_at.desc())).all()
-    return render_template("chat/index.html", active_tab="chats", chats=mine)
+    from .sockets import hub
+
+    waiting_ids = [cid for cid in hub().router.pending() if hub().router.current(cid) == current_user.id]
+    waiting = s.scalars(select(Communication).where(Communication.id.in_(waiting_ids))).all() if waiting_ids else []
+    return render_template("chat/index.html", active_tab="chats", chats=mine, waiting=waiting)
 
 
 @bp.get("/chat/<int:chat_id>")
