@@ -131,6 +131,14 @@ class Router:
             del self._offers[chat_id]
             return True
 
+    def expire_agent(self, agent_id: int) -> list[int]:
+        """The agent left (Break/Offline): their offers roll over at the next ``due``."""
+        with self._lock:
+            hit = [o for o in self._offers.values() if o.agent_id == agent_id]
+            for o in hit:
+                o.deadline = 0.0
+            return [o.chat_id for o in hit]
+
     def drop(self, chat_id: int) -> Offer | None:
         with self._lock:
             return self._offers.pop(chat_id, None)

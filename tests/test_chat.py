@@ -222,6 +222,17 @@ def test_unaccepted_chat_rolls_over_to_the_next_agent(chat, database):
         assert c.agent_id == second.id and c.agents_rung[:2] == [first.id, second.id]
 
 
+def test_an_agent_going_on_break_passes_the_offer_on_at_once(chat, database):
+    chat.settings(offer_timeout=60)
+    first = chat.agent("anna@example.com")
+    second = chat.agent("olek@example.com")
+    v = chat.visitor()
+    cid = v.emit("message", {"body": "hi"})["chat_id"]
+    offered(first)
+    assert first.emit("status:set", {"status": "break"})["ok"]
+    assert chat_id_of(offered(second, timeout=3)) == cid     # not after 60 s
+
+
 def test_only_online_chat_agents_are_offered(chat):
     chat.agent("voice@example.com", channels=("voice_in",))
     on_break = chat.agent("break@example.com", online=False)

@@ -165,6 +165,12 @@ def test_embed_trigger_live_chat_typing_reload_and_xss(new_context, make_user, w
     agent.locator("#chat-input").fill("Anything else?")
     agent.click("#chat-send")
     expect(w.locator(".msg-agent").last).to_have_text("Anything else?", timeout=T)
+    w.locator(".launcher").click()                     # closed: a new answer shows as unread
+    agent.locator("#chat-input").fill("We close at 19.")
+    agent.click("#chat-send")
+    expect(w.locator(".unread")).to_have_text("1", timeout=T)
+    w.locator(".launcher").click()
+    expect(w.locator(".unread")).to_be_hidden()
     shot(visitor, "chat-widget-conversation.png")
     shot(agent, "chat-agent-view.png")
 

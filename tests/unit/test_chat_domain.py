@@ -45,6 +45,16 @@ def test_router_rolls_over_on_timeout_and_only_the_offered_agent_accepts():
     assert r.accept(9, 1) and r.current(9) is None and r.pending() == []
 
 
+def test_an_agent_who_leaves_loses_their_offers_at_once():
+    clock = Clock()
+    r = Router(30, clock=clock)
+    r.offer(1, [5, 6])
+    r.offer(2, [6, 5])
+    assert r.expire_agent(5) == [1]
+    assert r.due(lambda _c: [6]) == [(1, 5, 6)]
+    assert r.current(2) == 6
+
+
 def test_router_waits_for_someone_to_come_online():
     clock = Clock()
     r = Router(5, clock=clock)

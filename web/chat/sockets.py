@@ -173,6 +173,11 @@ def register(app, start_background: bool = True) -> None:
             chub.online = on
             sio.emit("availability", {"online": on, "agent": card}, namespace=VISITOR_NS)
 
+    def agent_left(event) -> None:
+        if event.data.get("status") != "online" and event.data.get("user_id"):
+            chub.router.expire_agent(int(event.data["user_id"]))
+
+    app.extensions["centrala.bus"].subscribe(events.AGENT_STATUS_CHANGED, agent_left)
     app.extensions["centrala.bus"].subscribe(events.AGENT_STATUS_CHANGED, availability)
     app.extensions["centrala.bus"].subscribe(events.USERS_CHANGED, availability)
 

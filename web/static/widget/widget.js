@@ -25,7 +25,12 @@
   var launcher = el("button", "launcher");
   launcher.type = "button";
   launcher.setAttribute("aria-label", T.open);
-  launcher.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H8l-4 4z"/></svg>';
+  launcher.innerHTML = '<svg class="i-chat" viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H8l-4 4z"/></svg>' +
+    '<svg class="i-close" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>';
+  var unreadBadge = el("span", "unread");
+  unreadBadge.hidden = true;
+  launcher.appendChild(unreadBadge);
+  var unread = 0;
   var panel = el("section", "panel");
   panel.hidden = true;
   panel.setAttribute("aria-label", T.title);
@@ -92,6 +97,7 @@
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
     document.body.classList.toggle("open", open);
     resize();
+    if (open) { unread = 0; unreadBadge.hidden = true; }
     if (open) { render(); setTimeout(function () { (composer.hidden ? panel : input).focus && input.focus(); }, 0); }
   }
   launcher.addEventListener("click", function () { userToggled = true; setOpen(!isOpen); });
@@ -317,7 +323,14 @@
     }
     render();
   });
-  socket.on("message", addMessage);
+  socket.on("message", function (m) {
+    addMessage(m);
+    if (!isOpen && m.sender === "agent") {
+      unread += 1;
+      unreadBadge.textContent = String(unread);
+      unreadBadge.hidden = false;
+    }
+  });
   var typingHide = null;
   socket.on("typing", function (t) {
     typing.hidden = !t.typing;
