@@ -99,6 +99,7 @@ def chat(app, live_server, database, make_user):
 
     c = Chat()
     c.key = key
+    c.app = app
     yield c
     for p in peers:
         p.close()
@@ -231,6 +232,23 @@ def test_an_agent_going_on_break_passes_the_offer_on_at_once(chat, database):
     offered(first)
     assert first.emit("status:set", {"status": "break"})["ok"]
     assert chat_id_of(offered(second, timeout=3)) == cid     # not after 60 s
+
+
+def test_a_visitor_who_leaves_before_anyone_accepts_is_a_missed_chat(chat, database):
+    chat.settings(offer_timeout=60)
+    agent = chat.agent("anna@example.com")
+    v = chat.visitor()
+    cid = v.emit("message", {"body": "quick question"})["chat_id"]
+    item = offered(agent)
+    chat.app.config["CHAT_VISITOR_GRACE"] = 1.0
+    v.close()
+    chub = chat.app.extensions["centrala.chat"]
+    wait_for(lambda: not chub.router.pending(), 8, what="offers stopped")
+    agent.wait("notification_resolved", lambda r: r["id"] == item["id"])
+    with database.session() as s:
+        c = s.get(Communication, cid)
+        assert c.outcome == "missed" and c.ended_at is not None and c.agent_id is None
+    assert agent.emit("chat:accept", {"chat_id": cid})["ok"] is False
 
 
 def test_only_online_chat_agents_are_offered(chat):

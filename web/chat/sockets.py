@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import current_app, request
 from flask_babel import force_locale
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
 
+VISITOR_GRACE = 15.0   # seconds without any socket before a waiting visitor counts as gone (reloads are quicker)
 # name -> (hits, window seconds); app.config["CHAT_RATE_LIMITS"] may override (the benchmark does)
 RATE_LIMITS = {
     "visitor_message": (10, 10.0),      # one visitor: 10 messages in 10 s
@@ -54,6 +56,7 @@ class ChatHub:
         self.sids: dict[str, int] = {}          # visitor socket id -> visitor id
         self.notes: dict[int, tuple[int, int]] = {}   # chat id -> (agent id, notification id)
         self.online: bool | None = None
+        self.left: dict[int, float] = {}        # visitor id -> when their last socket closed
         self.lock = threading.Lock()
 
     def allow(self, name: str, key: str) -> bool:
@@ -111,6 +114,28 @@ def register(app, start_background: bool = True) -> None:
         offer_to(s, c, None, o.agent_id)
         s.commit()
 
+    def drop_abandoned(s, grace: float) -> None:
+        """A visitor who left before anyone accepted: stop offering (like a caller hanging up);
+        the chat stays in History as missed."""
+        now = time.monotonic()
+        for chat_id in chub.router.pending():
+            conv = s.get(ChatConversation, chat_id)
+            if conv is None:
+                continue
+            with chub.lock:
+                present = conv.visitor_id in chub.sids.values()
+                left = chub.left.setdefault(conv.visitor_id, now) if not present else None
+            if present or now - left < grace:
+                continue
+            offer = chub.router.drop(chat_id)
+            c = s.get(Communication, chat_id)
+            if c is None or c.agent_id is not None or c.ended_at is not None:
+                continue
+            if offer is not None and offer.agent_id is not None:
+                offer_to(s, c, offer.agent_id, None)   # takes the drawer item back
+            svc.close_chat(s, c, s.get(ChatVisitor, conv.visitor_id), outcome="missed")
+            s.commit()
+
     def sweep_once() -> None:
         if not chub.router.pending():
             return
@@ -118,6 +143,7 @@ def register(app, start_background: bool = True) -> None:
             s = session()
             try:
                 chub.router.timeout = float(svc.get_settings(s)["offer_timeout"])
+                drop_abandoned(s, float(app.config.get("CHAT_VISITOR_GRACE", VISITOR_GRACE)))
                 cands = svc.candidates(s)
                 for chat_id, prev, new in chub.router.due(lambda _cid: cands):
                     c = s.get(Communication, chat_id)
@@ -206,6 +232,7 @@ def register(app, start_background: bool = True) -> None:
                 return None
             with chub.lock:
                 chub.sids[request.sid] = v.id
+                chub.left.pop(v.id, None)
             join_room(f"visitor:{v.id}", namespace=VISITOR_NS)
             v.last_seen_at = utcnow()
             url, title = clean_page(auth.get("url"), auth.get("title"))
@@ -236,6 +263,11 @@ def register(app, start_background: bool = True) -> None:
     def v_disconnect(*_args):
         with chub.lock:
             vid = chub.sids.pop(request.sid, None)
+            if vid and vid not in chub.sids.values():
+                now = chub.left[vid] = time.monotonic()
+                if len(chub.left) > 10_000:   # forget visitors long gone
+                    for k in [k for k, t in chub.left.items() if now - t > 3600]:
+                        del chub.left[k]
         if vid:
             try:
                 tell_presence(dbs(), vid)
