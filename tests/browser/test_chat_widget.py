@@ -149,6 +149,15 @@ def test_embed_trigger_live_chat_typing_reload_and_xss(new_context, make_user, w
     w.locator("textarea").press("Enter")
     expect(agent.locator(".chat-visitor .chat-body").last).to_have_text("Great", timeout=T)
 
+    # the agent elsewhere in the panel: a toast and a dot on the Chats tab
+    agent.goto("/")
+    w.locator("textarea").fill("<b>one more</b>")
+    w.locator("textarea").press("Enter")
+    expect(agent.locator("#toasts .toast-link")).to_contain_text("<b>one more</b>", timeout=T)
+    expect(agent.locator('.tabs a[href="/chat"].has-unread')).to_have_count(1)
+    agent.locator("#toasts .toast-link").click()
+    expect(agent.locator("#chat-composer")).to_be_visible(timeout=T)
+
     # another page of the site: the conversation continues, the agent sees the page live
     visitor.goto(website.url + "/other")
     w = widget(visitor)

@@ -224,7 +224,7 @@ def visitor_upload(key: str):
     sio = socketio()
     sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
     if c.agent_id:
-        sio.emit("chat:message", out, to=f"user:{c.agent_id}", namespace=AGENT_NS)
+        sio.emit("chat:message", {**out, "who": c.remote}, to=f"user:{c.agent_id}", namespace=AGENT_NS)
     return jsonify({"ok": True, "message": _public(out)})
 
 

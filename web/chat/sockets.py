@@ -360,7 +360,7 @@ def register(app, start_background: bool = True) -> None:
             if created is not None:
                 start_offer(s, c)
             elif c.agent_id:
-                sio.emit("chat:message", out, to=f"user:{c.agent_id}", namespace=AGENT_NS)
+                sio.emit("chat:message", {**out, "who": c.remote}, to=f"user:{c.agent_id}", namespace=AGENT_NS)
             return {"ok": True, "message": _public(out), "chat_id": c.id,
                     **({"token": token} if token else {})}
         finally:

@@ -21,7 +21,30 @@
 
   var dataEl = document.getElementById("chat-data");
   var socket = window.centralaSocket;
-  if (!dataEl || !socket) return;
+  if (!socket) return;
+  var openId = dataEl ? JSON.parse(dataEl.textContent).id : null;
+
+  /* Anywhere in the panel: a visitor's message in one of my chats that is not on screen. */
+  var cfgEl = document.getElementById("panel-config");
+  var PT = cfgEl ? JSON.parse(cfgEl.textContent).texts : {};
+  socket.on("chat:message", function (m) {
+    if (m.sender !== "visitor" || m.chat_id === openId) return;
+    var tab = document.querySelector('.tabs a[href="/chat"]');
+    if (tab) tab.classList.add("has-unread");
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var t = document.createElement("a");
+    t.className = "toast toast-link";
+    t.href = "/chat/" + m.chat_id;
+    t.setAttribute("role", "status");
+    var who = m.who || "";
+    if (who.charAt(0) === "#") who = (PT.visitor || "") + " " + who;
+    t.textContent = (PT.chat_message || "{who}").replace("{who}", who) + ": " +
+      (m.file ? m.file.name : m.body).slice(0, 80);
+    box.appendChild(t);
+    setTimeout(function () { t.remove(); }, 8000);
+  });
+  if (!dataEl) return;
   var D = JSON.parse(dataEl.textContent), T = D.texts;
   var $ = function (id) { return document.getElementById(id); };
   var log = $("chat-log"), input = $("chat-input"), seen = {};
