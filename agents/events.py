@@ -43,6 +43,13 @@ ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERE
        CALL_REQUESTED, SETTINGS_CHANGED, CALL_HANGUP_REQUESTED,
        CALL_TRANSFER_REQUESTED)
 
+# -- website chat (issue #6) --
+CHAT_STARTED = "chat.started"            # data: {"communication_id", "visitor_id", "origin"}
+CHAT_ACCEPTED = "chat.accepted"          # data: {"communication_id", "user_id", "wait_seconds"}
+CHAT_CLOSED = "chat.closed"              # data: {"communication_id", "outcome", "user_id" or None}
+CHAT_OFFLINE_MESSAGE = "chat.offline_message"  # contact form (CHT-6): {"communication_id", "to"}
+ALL = ALL + (CHAT_STARTED, CHAT_ACCEPTED, CHAT_CLOSED, CHAT_OFFLINE_MESSAGE)
+
 
 @dataclass(frozen=True)
 class Event:

@@ -15,7 +15,9 @@ from centrala.models import Communication, Notification, User
 from centrala.models_chat import ChatMessage, ChatPageView, ChatVisitor
 from web.chat import services as svc
 
-from .helpers import wait_for
+from agents import events
+
+from .helpers import EventRecorder, wait_for
 from .web_helpers import PASSWORD, login, post
 
 pytestmark = pytest.mark.db
@@ -115,6 +117,7 @@ def chat_id_of(notification) -> int:
 
 # -- protocol ------------------------------------------------------------------------------
 def test_live_chat_both_ways_with_typing_and_continuation(chat, database):
+    recorder = EventRecorder(chat.app.extensions["centrala.bus"])
     agent = chat.agent("anna@example.com")
     v = chat.visitor(url="http://shop.test/offer", title="Our offer")
     assert v.wait("state")["known"] is False
@@ -167,6 +170,9 @@ def test_live_chat_both_ways_with_typing_and_continuation(chat, database):
 
     assert agent.emit("chat:close", {"chat_id": cid}) == {"ok": True}
     v2.wait("closed")
+    recorder.wait(events.CHAT_STARTED, 1, communication_id=cid)
+    recorder.wait(events.CHAT_ACCEPTED, 1, communication_id=cid, user_id=agent.id)
+    recorder.wait(events.CHAT_CLOSED, 1, communication_id=cid, outcome="answered")
     with database.session() as s:
         c = s.get(Communication, cid)
         assert c.ended_at is not None and c.outcome == "answered"

@@ -78,6 +78,7 @@ def _err(code: str, field: str | None = None) -> dict:
 def register(app, start_background: bool = True) -> None:
     sio = app.extensions["socketio"]
     db = app.extensions["centrala.db"]
+    bus = app.extensions["centrala.bus"]
     chub = ChatHub(app)
     app.extensions["centrala.chat"] = chub
     svc._CACHE.clear()   # a new app may face a database that was just recreated (tests)
@@ -135,6 +136,7 @@ def register(app, start_background: bool = True) -> None:
                 offer_to(s, c, offer.agent_id, None)   # takes the drawer item back
             svc.close_chat(s, c, s.get(ChatVisitor, conv.visitor_id), outcome="missed")
             s.commit()
+            bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome="missed", user_id=None)
 
     def sweep_once() -> None:
         if not chub.router.pending():
@@ -358,6 +360,7 @@ def register(app, start_background: bool = True) -> None:
             out = svc.message_json(m)
             sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS, skip_sid=request.sid)
             if created is not None:
+                bus.publish(events.CHAT_STARTED, communication_id=c.id, visitor_id=v.id, origin=created_origin(s, c))
                 start_offer(s, c)
             elif c.agent_id:
                 sio.emit("chat:message", {**out, "who": c.remote}, to=f"user:{c.agent_id}", namespace=AGENT_NS)
@@ -405,6 +408,7 @@ def register(app, start_background: bool = True) -> None:
             to = svc.default_address(s, cfg)
             s.commit()
             url, _title = clean_page(data.get("url"), data.get("title"))
+            bus.publish(events.CHAT_OFFLINE_MESSAGE, communication_id=c.id, to=to)
             if to:
                 conf = current_app.extensions["centrala.settings"]
                 subject, text = svc.offline_mail_texts(s, to, name, email, body, url, c.id, conf.base_url)
@@ -455,6 +459,7 @@ def register(app, start_background: bool = True) -> None:
             card = svc.agent_card(s.get(User, current_user.id), cfg["key"])
             if v is not None:
                 sio.emit("accepted", {"chat_id": cid, "agent": card}, to=f"visitor:{v.id}", namespace=VISITOR_NS)
+            bus.publish(events.CHAT_ACCEPTED, communication_id=cid, user_id=current_user.id, wait_seconds=c.wait_seconds)
             return {"ok": True}
         finally:
             s.close()
@@ -503,12 +508,18 @@ def register(app, start_background: bool = True) -> None:
                 s.commit()
                 if v is not None:
                     sio.emit("closed", {"chat_id": c.id}, to=f"visitor:{v.id}", namespace=VISITOR_NS)
+                bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome=c.outcome, user_id=current_user.id)
             return {"ok": True}
         finally:
             s.close()
 
     if start_background:
         sio.start_background_task(sweeper)
+
+
+def created_origin(s, c) -> str:
+    conv = s.get(ChatConversation, c.id)
+    return conv.origin if conv else ""
 
 
 def _public(m: dict) -> dict:
