@@ -82,7 +82,7 @@ def proc_status(pid: int) -> dict:
 
 
 async def run(args, base: str, key: str, server_pid: int) -> None:
-    import aiohttp
+    import aiohttp  # noqa: F401  (python-socketio's AsyncClient needs it; fail early with a clear error)
     import requests
     import socketio
 

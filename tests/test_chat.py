@@ -18,7 +18,7 @@ from web.chat import services as svc
 from agents import events
 
 from .helpers import EventRecorder, wait_for
-from .web_helpers import PASSWORD, login, post
+from .web_helpers import PASSWORD, post
 
 pytestmark = pytest.mark.db
 
