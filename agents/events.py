@@ -55,6 +55,13 @@ TASK_CHANGED = "task.changed"            # data: {"task_id", "action": created|u
 FILE_CHANGED = "file.changed"            # data: {"file_id"|"folder_id", "action": uploaded|deleted|folder_*}
 ALL += (TASK_CHANGED, FILE_CHANGED)
 
+# -- website chat (issue #6) --
+CHAT_STARTED = "chat.started"            # data: {"communication_id", "visitor_id", "origin"}
+CHAT_ACCEPTED = "chat.accepted"          # data: {"communication_id", "user_id", "wait_seconds"}
+CHAT_CLOSED = "chat.closed"              # data: {"communication_id", "outcome", "user_id" or None}
+CHAT_OFFLINE_MESSAGE = "chat.offline_message"  # contact form (CHT-6): {"communication_id", "to"}
+ALL = ALL + (CHAT_STARTED, CHAT_ACCEPTED, CHAT_CLOSED, CHAT_OFFLINE_MESSAGE)
+
 
 @dataclass(frozen=True)
 class Event:

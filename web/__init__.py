@@ -71,12 +71,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .settings.http import bp as settings_bp
     from .voice.http import bp as voice_bp
     from .voice.api import bp as voice_api_bp
+    from .chat.http import bp as chat_bp
+    from .chat.api import bp as chat_api_bp
 
     for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp,
-               voice_api_bp, contacts_bp, contacts_api_bp):
+               voice_api_bp, contacts_bp, contacts_api_bp, chat_bp, chat_api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
     csrf.exempt(contacts_api_bp)
+    csrf.exempt(chat_api_bp)
     from . import files, tasks  # Files and Tasks tabs (FIL, TSK): pages and REST API
 
     for feature in (files, tasks):
@@ -85,6 +88,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .calls.notifier import register as register_calls
 
     register_calls(app)
+    from .chat.sockets import register as register_chat
+
+    register_chat(app, start_background=start_background)
     _register_errors(app)
     return app
 

@@ -22,6 +22,7 @@ TABS = [
     ("dashboard", _l("Dashboard"), "panel.dashboard", {}),
     ("tasks", _l("Tasks"), "tasks.index", {}),
     ("history", _l("History"), "history.index", {}),
+    ("chats", _l("Chats"), "chat.index", {}),
     ("files", _l("Files"), "files.index", {}),
     ("contacts", _l("Contacts"), "contacts.index", {}),
     ("reports", _l("Reports"), "panel.placeholder", {"tab": "reports"}),

@@ -29,6 +29,7 @@ CHANNEL_LABELS = {
 ROLE_LABELS = {"admin": _l("Administrator"), "agent": _l("Agent")}
 # The side menu of Settings: (key, label, endpoint). A new section adds one line here.
 SECTIONS = [
+    ("general", _l("General"), "chat.general"), ("chat", _l("Chat"), "chat.chat_settings"), ("triggers", _l("Triggers"), "chat.triggers"),
     ("users", _l("Users"), "settings.users"),
     ("voice", _l("Voice"), "voice.general"),
     ("audit", _l("Audit log"), "settings.audit_log"),

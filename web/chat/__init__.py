@@ -1,0 +1,1 @@
+"""Website chat (issue #6): embed, widget, live chat, offline form, settings."""

@@ -1,0 +1,336 @@
+"""Website chat logic shared by the HTTP routes and the Socket.IO handlers.
+
+Settings are ``account_settings`` rows with keys ``chat.*``; the account key (the public id in
+the embed snippet) is generated on first use.  Visitors are known by a random token issued at
+their first interaction (only its SHA-256 is stored).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from datetime import timezone
+
+from sqlalchemy import func, select
+
+from agents.chat import ChatAgent, eligible
+from centrala.mail import MailError, send_mail
+from centrala.models import AccountSetting, Communication, User, iso, utcnow
+from centrala.models_chat import ChatConversation, ChatMessage, ChatPageView, ChatTemplate, ChatVisitor
+
+log = logging.getLogger(__name__)
+
+CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+DEFAULTS = {
+    "company": "", "website": "", "origins": [], "default_email": "",
+    "color": "#7318b6", "offset_x": 20, "offset_y": 20, "corner": "bottom-right",
+    "enabled": True, "ask_data": False, "force_data": False, "offer_timeout": 30,
+    "triggers_enabled": False, "triggers": {},
+    "embed_seen_at": None, "embed_seen_url": "", "logo": "",
+}
+
+
+_CACHE: dict[str, tuple[float, dict]] = {}
+CACHE_SECONDS = 1.0   # every visitor event reads the settings; another process's change shows within 1 s
+
+
+def get_settings(session) -> dict:
+    import time
+
+    where = str(session.get_bind().url)
+    hit = _CACHE.get(where)
+    if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return dict(hit[1])
+    out = _load_settings(session)
+    _CACHE[where] = (time.monotonic(), out)
+    return dict(out)
+
+
+def _load_settings(session) -> dict:
+    rows = {r.key[5:]: r.value for r in session.scalars(
+        select(AccountSetting).where(AccountSetting.key.like("chat.%")))}
+    out = {k: rows.get(k, v) if rows.get(k) is not None else v for k, v in DEFAULTS.items()}
+    out["key"] = rows.get("key") or _new_key(session)
+    return out
+
+
+def _new_key(session) -> str:
+    key = secrets.token_hex(16)
+    session.add(AccountSetting(key="chat.key", value=key))
+    session.commit()
+    return key
+
+
+def save_settings(session, values: dict) -> None:
+    for k, v in values.items():
+        if k not in DEFAULTS:
+            raise KeyError(k)
+        row = session.get(AccountSetting, "chat." + k)
+        if row is None:
+            session.add(AccountSetting(key="chat." + k, value=v))
+        else:
+            row.value = v
+    session.commit()
+    _CACHE.pop(str(session.get_bind().url), None)
+
+
+def snippet(base_url: str, key: str) -> str:
+    return f'<script async src="{base_url}/widget/{key}/loader.js" charset="utf-8"></script>'
+
+
+def allowed_origins(cfg: dict) -> list[str]:
+    from agents.chat import origin_of
+
+    out = list(cfg.get("origins") or [])
+    site = origin_of(cfg.get("website"))
+    if site and site not in out and out:
+        out.append(site)
+    return out
+
+
+# -- agents ---------------------------------------------------------------------------
+def chat_agents(session) -> list[ChatAgent]:
+    counts = dict(session.execute(
+        select(Communication.agent_id, func.count()).where(
+            Communication.channel == "chat", Communication.ended_at.is_(None),
+            Communication.agent_id.is_not(None)).group_by(Communication.agent_id)).all())
+    return [ChatAgent(u.id, u.status, tuple(u.channels or ()), bool(u.active), counts.get(u.id, 0))
+            for u in session.scalars(select(User).where(User.active.is_(True)))]
+
+
+def candidates(session) -> list[int]:
+    return eligible(chat_agents(session))
+
+
+def online_agent(session, prefer: int | None = None) -> User | None:
+    """The agent whose face the widget shows: the chat's agent, else any Online chat agent."""
+    if prefer:
+        u = session.get(User, prefer)
+        if u is not None:
+            return u
+    ids = candidates(session)
+    return session.get(User, ids[0]) if ids else None
+
+
+def agent_card(u: User | None, key: str) -> dict | None:
+    if u is None:
+        return None
+    return {"name": u.name, "position": u.position or "",
+            "avatar": f"/widget/{key}/avatar/{u.id}" if u.avatar else None,
+            "initials": "".join(p[:1] for p in u.name.split()[:2]).upper() or "?"}
+
+
+# -- visitors ---------------------------------------------------------------------------
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def visitor_by_token(session, token) -> ChatVisitor | None:
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    return session.scalar(select(ChatVisitor).where(ChatVisitor.token_hash == _digest(token)))
+
+
+def new_visitor(session, ip: str, language: str) -> tuple[ChatVisitor, str]:
+    token = secrets.token_urlsafe(32)
+    v = ChatVisitor(token_hash=_digest(token), ip=ip, language=language, name="", email="")
+    session.add(v)
+    session.flush()
+    return v, token
+
+
+def display_name(v: ChatVisitor) -> str:
+    if v.name and v.email:
+        return f"{v.name} <{v.email}>"[:64]
+    return (v.name or v.email or f"#{v.id}")[:64]
+
+
+def message_json(m: ChatMessage, names: dict | None = None, key: str = "") -> dict:
+    return {"id": m.id, "chat_id": m.communication_id, "sender": m.sender, "body": m.body,
+            "at": iso(m.created_at), "agent": (names or {}).get(m.user_id) if m.user_id else None,
+            "file": attachment_json(m.attachment, key)}
+
+
+def transcript(session, comm_id: int) -> list[dict]:
+    rows = session.scalars(select(ChatMessage).where(ChatMessage.communication_id == comm_id)
+                           .order_by(ChatMessage.id)).all()
+    ids = {m.user_id for m in rows if m.user_id}
+    names = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    key = account_key(session) if any(m.attachment for m in rows) else ""
+    return [message_json(m, names, key) for m in rows]
+
+
+def account_key(session) -> str:
+    row = session.get(AccountSetting, "chat.key")
+    return row.value if row and row.value else get_settings(session)["key"]
+
+
+def pages(session, comm_id: int) -> list[dict]:
+    rows = session.scalars(select(ChatPageView).where(ChatPageView.communication_id == comm_id)
+                           .order_by(ChatPageView.id)).all()
+    return [page_json(p) for p in rows]
+
+
+def page_json(p: ChatPageView) -> dict:
+    return {"id": p.id, "url": p.url, "title": p.title, "at": iso(p.at)}
+
+
+def add_page(session, v: ChatVisitor, url: str, title: str) -> ChatPageView | None:
+    if not url:
+        return None
+    last = session.scalar(select(ChatPageView).where(ChatPageView.visitor_id == v.id)
+                          .order_by(ChatPageView.id.desc()).limit(1))
+    if last and last.url == url and last.communication_id == v.communication_id and \
+            (utcnow() - last.at.replace(tzinfo=last.at.tzinfo or timezone.utc)).total_seconds() < 2:
+        return None   # the same page twice in a row (e.g. a socket reconnect)
+    p = ChatPageView(visitor_id=v.id, communication_id=v.communication_id, url=url, title=title)
+    session.add(p)
+    session.flush()
+    return p
+
+
+def open_chat(session, v: ChatVisitor, origin: str, kind: str = "live") -> Communication:
+    c = Communication(channel="chat", direction="inbound", outcome="in_progress" if kind == "live" else "offline_form",
+                      remote=display_name(v), agents_rung=[])
+    session.add(c)
+    session.flush()
+    session.add(ChatConversation(communication_id=c.id, visitor_id=v.id, origin=origin[:255], kind=kind))
+    if kind == "live":
+        v.communication_id = c.id
+        # the pages seen before the first message belong to this chat too
+        for p in session.scalars(select(ChatPageView).where(ChatPageView.visitor_id == v.id,
+                                                            ChatPageView.communication_id.is_(None))):
+            p.communication_id = c.id
+    else:
+        c.ended_at = utcnow()
+    return c
+
+
+def add_message(session, comm_id: int, sender: str, body: str, user_id: int | None = None,
+                attachment: str | None = None) -> ChatMessage:
+    m = ChatMessage(communication_id=comm_id, sender=sender, body=body, user_id=user_id, attachment=attachment)
+    session.add(m)
+    session.flush()
+    return m
+
+
+def conversation(session, comm_id: int) -> tuple[Communication | None, ChatConversation | None, ChatVisitor | None]:
+    c = session.get(Communication, comm_id)
+    if c is None or c.channel != "chat":
+        return None, None, None
+    conv = session.get(ChatConversation, comm_id)
+    v = session.get(ChatVisitor, conv.visitor_id) if conv else None
+    return c, conv, v
+
+
+def close_chat(session, c: Communication, v: ChatVisitor | None, outcome: str = "answered") -> None:
+    now = utcnow()
+    c.ended_at = now
+    c.outcome = outcome
+    if c.answered_at:
+        start = c.answered_at if c.answered_at.tzinfo else c.answered_at.replace(tzinfo=timezone.utc)
+        c.talk_seconds = round((now - start).total_seconds(), 1)
+    if v is not None and v.communication_id == c.id:
+        v.communication_id = None
+
+
+def templates(session) -> list[ChatTemplate]:
+    return list(session.scalars(select(ChatTemplate).order_by(ChatTemplate.title)))
+
+
+# -- offline form -------------------------------------------------------------------------
+def default_address(session, cfg: dict) -> str | None:
+    if cfg.get("default_email"):
+        return cfg["default_email"]
+    admin = session.scalar(select(User).where(User.role == "admin", User.active.is_(True)).order_by(User.id))
+    return admin.email if admin else None
+
+
+def offline_mail_texts(session, to: str, name: str, email: str, message: str, page: str, comm_id: int,
+                       base_url: str) -> tuple[str, str]:
+    """Subject and body in the recipient's language (a user's choice, else Polish)."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    user = session.scalar(select(User).where(func.lower(User.email) == to.lower()))
+    with force_locale((user.language if user else None) or "pl"):
+        subject = _("Website message from %(name)s", name=name)
+        text = "\n".join([
+            _("%(name)s left a message in the website chat while nobody was Online.", name=name),
+            "", f"{name} <{email}>", page, "", message, "", "-- ",
+            _("Open it in Centrala: %(url)s", url=f"{base_url}/history/{comm_id}"), ""])
+    return subject, text
+
+
+def send_offline_mail(settings, to: str, subject: str, text: str) -> None:
+    """Send in a thread: the visitor's answer does not wait for the SMTP server."""
+    def run():
+        try:
+            send_mail(settings, to, subject, text)
+        except MailError:
+            log.exception("offline form email to %s failed", to)
+
+    threading.Thread(target=run, name="chat-offline-mail", daemon=True).start()
+
+
+# -- attachments ----------------------------------------------------------------------------
+MAX_ATTACHMENT = 5 * 1024 * 1024
+IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "WEBP": "webp"}
+MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
+             "pdf": "application/pdf"}
+
+
+class AttachmentError(ValueError):
+    """``code``: empty | too_large | bad_type (stable, for the widget's texts)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def files_dir(settings):
+    return settings.uploads_dir / "chat"
+
+
+def save_attachment(settings, stream, filename: str) -> str:
+    """Check an upload for real (images decoded by Pillow, PDFs by their header) and store it
+    under an unguessable name.  Returns the value for ``ChatMessage.attachment``:
+    ``"<stored name>/<original name>"``."""
+    import io
+    import re
+
+    from PIL import Image, UnidentifiedImageError
+
+    data = stream.read(MAX_ATTACHMENT + 1)
+    if not data:
+        raise AttachmentError("empty")
+    if len(data) > MAX_ATTACHMENT:
+        raise AttachmentError("too_large")
+    if data[:5] == b"%PDF-":
+        ext = "pdf"
+    else:
+        try:
+            Image.MAX_IMAGE_PIXELS = 40_000_000
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format
+                img.verify()
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
+            raise AttachmentError("bad_type") from None
+        if fmt not in IMAGE_FORMATS:
+            raise AttachmentError("bad_type")
+        ext = IMAGE_FORMATS[fmt]
+    stored = f"{secrets.token_urlsafe(24)}.{ext}"
+    target = files_dir(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / stored).write_bytes(data)
+    original = re.sub(r"[\x00-\x1f/\\]", "_", (filename or "").strip())[-150:] or f"file.{ext}"
+    return f"{stored}/{original}"
+
+
+def attachment_json(value: str | None, key: str) -> dict | None:
+    if not value:
+        return None
+    stored, _, original = value.partition("/")
+    ext = stored.rsplit(".", 1)[-1]
+    return {"name": original, "url": f"/widget/{key}/files/{stored}", "image": ext != "pdf"}
