@@ -417,3 +417,47 @@ def test_call_card_holds_and_transfers_with_a_consultation(app, database, make_u
     expect(card).to_be_visible()
     page.goto(f"/history/{comm_id}")
     expect(page.locator("#note")).to_have_value("Wants a <b>callback</b> on Monday", timeout=T)
+
+
+# -- 9. the caller's contact on the card; click-to-call from a contact (VOI-2, COM-2, COM-4) ------
+def test_ringing_card_names_the_contact_and_a_contact_can_be_called(app, database, make_user, new_context):
+    from agents import events
+    from centrala.contacts import ContactData, create
+    from centrala.models import Number, Trunk
+    from tests.helpers import EventRecorder
+
+    bus = app.extensions["centrala.bus"]
+    recorder = EventRecorder(bus)
+    agent_id = make_user(AGENT, name="Piotr Agent", channels=("voice_in", "voice_out"))
+    with database.session() as s:
+        jan = create(s, ContactData(first_name="Jan", last_name="Kowalski", phones=[("600 100 200", "mobile")]))
+        s.flush()
+        jan_id = jan.id
+        t = Trunk(name="gsm1", host="10.0.0.9", port=5060, enabled=True)
+        s.add(t)
+        s.flush()
+        s.add(Number(number="+48221234567", trunk_id=t.id, kind="gsm", label="", enabled=True))
+    page = log_in(new_context().new_page(), AGENT)
+    expect(page.locator("body[data-connected='1']")).to_have_count(1, timeout=T)
+    card = page.locator("#call-card")
+    # the carrier sends the number without '+': still Jan
+    bus.publish(events.AGENT_RINGING, user_id=agent_id, call_id="pbx-9", caller="48600100200", communication_id=901)
+    expect(page.locator("#toasts .toast")).to_have_text("Incoming call from Jan Kowalski (48600100200)", timeout=T)
+    expect(card.locator("#call-who")).to_have_text("Jan Kowalski · 48600100200")
+    expect(card.locator("#call-contact")).to_have_text("Open contact")
+    expect(card.locator("#call-contact")).to_have_attribute("href", f"/contacts/{jan_id}")
+    bus.publish(events.CALL_LOGGED, call_id="pbx-9", outcome="missed", communication_id=901)
+    expect(card.locator("#call-state")).to_have_text("Call ended", timeout=T)
+    expect(card).to_be_hidden(timeout=6000)
+    bus.publish(events.AGENT_RINGING, user_id=agent_id, call_id="pbx-10", caller="+48500999888", communication_id=902)
+    expect(card.locator("#call-contact")).to_have_text("Add to contacts", timeout=T)
+    expect(card.locator("#call-contact")).to_have_attribute("href", "/contacts/new?phone=%2B48500999888")
+    bus.publish(events.CALL_LOGGED, call_id="pbx-10", outcome="missed", communication_id=902)
+    expect(card).to_be_hidden(timeout=6000)
+
+    page.goto(f"/contacts/{jan_id}")
+    page.locator("[data-dial]").first.click()
+    req = recorder.wait(events.CALL_REQUESTED, 5)
+    assert req.data["number"] == "+48600100200" and req.data["our_number"] == "+48221234567"
+    expect(card.locator("#call-state")).to_have_text("Calling…", timeout=T)
+    expect(card.locator("#call-who")).to_have_text("Jan Kowalski · +48600100200")

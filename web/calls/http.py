@@ -37,7 +37,11 @@ def place_call():
                     "outbound calls are switched off (Settings / Voice / General)":
                         _("Outbound calls are switched off in Settings / Voice.")}
         return jsonify({"ok": False, "error": messages.get(str(exc), str(exc))}), 422
-    return jsonify({"ok": True, "communication_id": row.id, "number": row.remote}), 202
+    from centrala.contacts import find_by_phone
+
+    contact = find_by_phone(s, row.remote, settings().default_region)
+    return jsonify({"ok": True, "communication_id": row.id, "number": row.remote,
+                    "contact": {"id": contact.id, "name": contact.display_name} if contact else None}), 202
 
 
 ACTION_MESSAGES = {

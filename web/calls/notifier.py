@@ -21,10 +21,26 @@ def register(app) -> None:
     bus = app.extensions["centrala.bus"]
     db = app.extensions["centrala.db"]
 
+    def contact_of(number: str) -> dict | None:
+        """The caller's contact (VOI-2: caller id matched to a contact), by any form of the number."""
+        if not number:
+            return None
+        from centrala.contacts import find_by_phone
+
+        s = db.sessions()
+        try:
+            c = find_by_phone(s, number, app.extensions["centrala.settings"].default_region)
+            return {"id": c.id, "name": c.display_name} if c else None
+        except Exception:
+            log.exception("contact lookup for %s failed", number)
+            return None
+        finally:
+            s.close()
+
     def ringing(event):
         d = event.data
         sio.emit("call", {"state": "ringing", "call_id": d["call_id"], "caller": d.get("caller", ""),
-                          "communication_id": d.get("communication_id")},
+                          "communication_id": d.get("communication_id"), "contact": contact_of(d.get("caller", ""))},
                  to=f"user:{d['user_id']}", namespace=NAMESPACE)
 
     def connected(event):

@@ -258,14 +258,7 @@ document.addEventListener("submit", function (e) {
   pad.addEventListener("submit", function (e) {
     e.preventDefault();
     err.hidden = true;
-    fetch("/calls", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-                      body: JSON.stringify({ number: input.value }) })
-      .then(function (r) { return r.json(); })
-      .then(function (r) {
-        if (!r.ok) { err.textContent = r.error; err.hidden = false; return; }
-        openPad(false);
-        show({ state: "placing", communication_id: r.communication_id, caller: r.number });
-      });
+    placeCall(input.value, function (text) { err.textContent = text; err.hidden = false; });
   });
 
   function tick() {
@@ -381,6 +374,38 @@ document.addEventListener("submit", function (e) {
       window.centralaDesktopNotify({ id: "call-" + ev.communication_id, title: text });
     }
     show(ev);
-    if (ev.contact) who.textContent = ev.contact.name + " · " + ev.caller;
+    if (ev.state === "ringing" || ev.state === "placing") showContact(ev);
+  });
+  var contactLink = document.getElementById("call-contact");
+  function showContact(ev) {
+    // the caller's contact: open it, or add the number as a new one (VOI-2, COM-4)
+    if (ev.contact) {
+      who.textContent = ev.contact.name + " · " + ev.caller;
+      contactLink.href = "/contacts/" + ev.contact.id;
+      contactLink.textContent = T.open_contact;
+    } else {
+      contactLink.href = "/contacts/new?phone=" + encodeURIComponent(ev.caller || "");
+      contactLink.textContent = T.add_contact;
+    }
+    contactLink.hidden = !ev.contact && !ev.caller;
+  }
+  function placeCall(number, onError) {
+    fetch("/calls", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+                      body: JSON.stringify({ number: number }) })
+      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (!r.ok) { onError(r.error); return; }
+        openPad(false);
+        var ev = { state: "placing", communication_id: r.communication_id, caller: r.number, contact: r.contact };
+        show(ev);
+        showContact(ev);
+      });
+  }
+  // click-to-call from anywhere in the panel: any element with data-dial (e.g. a contact's phones)
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-dial]");
+    if (!b) return;
+    e.preventDefault();
+    placeCall(b.dataset.dial, function (text) { window.centralaToast(text); });
   });
 })();
