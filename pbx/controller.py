@@ -195,6 +195,8 @@ class Controller:
             self._changed()
             self._sync_wanted.set()
             await self._resync_contacts()
+            if self.ari is not None:   # Hangup events missed while AMI was away
+                await self._reconcile_calls(self.ari)
             self.bus.publish(events.PBX_RESYNCED, link="ami", channels=None)
         except Exception as exc:
             log.warning("AMI resync failed: %s", exc)
@@ -407,18 +409,23 @@ class Controller:
 
     async def _ari_resync(self, client) -> None:
         """Reconcile live calls with what Asterisk has after a (re)connect."""
+        live = await self._reconcile_calls(client)
+        self.bus.publish(events.PBX_RESYNCED, link="ari", channels=len(live))
+
+    async def _reconcile_calls(self, client) -> set[str]:
+        """Forget calls Asterisk no longer has and close their history rows (calls that died
+        with Asterisk, or ended while this controller or one of its links was down)."""
         started = datetime.now(timezone.utc)
         channels = await client.channels.list()
         live = {c.id for c in channels} if channels else set()
         for call_id in self.calls.replace_all(live):
             self.bus.publish(events.CALL_ENDED, call_id=call_id, cause=None,
                              cause_text="lost while the PBX was unreachable", duration=None)
-        # history rows of calls that died with Asterisk (or while this controller was down)
         for comm_id, outcome, channel_id in await asyncio.to_thread(history.close_lost, self.db, live, started):
             self.live.pop(channel_id, None)
             self.outbound.pop(channel_id, None)
             self.bus.publish(events.CALL_LOGGED, communication_id=comm_id, outcome=outcome, call_id=channel_id)
-        self.bus.publish(events.PBX_RESYNCED, link="ari", channels=len(live))
+        return live
 
     async def _consume(self, client, tg) -> None:
         """Turn Stasis events into domain events.  Must stay quick: slow work goes to ``tg``."""
@@ -434,7 +441,7 @@ class Controller:
                 self.calls.enter(ch.id, caller, number)
                 self.bus.publish(events.CALL_ENTERED, call_id=ch.id, caller=caller, number=number, args=args)
                 if args[:1] == ["inbound"]:
-                    self.live[ch.id] = {"flow_done": asyncio.Event()}
+                    self.live[ch.id] = {"flow_done": asyncio.Event(), "opened": asyncio.Event()}
                 endpoint = ch.json.get("name", "").split("/", 1)[-1].rsplit("-", 1)[0]
                 tg.start_soon(self._start_flow, client, ch.id, args, caller, endpoint)
             elif kind == "ChannelStateChange" and msg.channel.json.get("state") == "Up":
@@ -454,42 +461,55 @@ class Controller:
                 cause = cause if cause is not None else hangups.get(msg.channel.id)
                 hangups.pop(msg.channel.id, None)
                 self._watched.discard(msg.channel.id)
-                call = self.calls.end(msg.channel.id, cause)
-                if call:
-                    self.bus.publish(events.CALL_ENDED, call_id=call.call_id, cause=cause,
-                                     cause_text=Q850.get(cause, str(cause)), duration=call.duration)
-                    tg.start_soon(self._finish_call, call.call_id, cause)
+                if self._call_ended(msg.channel.id, cause):
+                    tg.start_soon(self._finish_call, msg.channel.id, cause)
+
+    def _call_ended(self, channel_id: str, cause) -> bool:
+        """A call's channel is gone (ARI for calls still in Stasis, AMI Hangup for calls in the
+        queue): publish it once; True if it was a live call (then finish its history row)."""
+        call = self.calls.end(channel_id, cause)
+        if call:
+            self.bus.publish(events.CALL_ENDED, call_id=call.call_id, cause=cause,
+                             cause_text=Q850.get(cause, str(cause)), duration=call.duration)
+        return call is not None
 
     async def _start_flow(self, client, channel_id: str, args: list[str], caller: str = "",
                           endpoint: str = "") -> None:
         if args[:1] != ["inbound"]:
             await self._watch_channel(client, channel_id)
             return
-        live = self.live.setdefault(channel_id, {"flow_done": asyncio.Event()})
+        live = self.live.setdefault(channel_id, {"flow_done": asyncio.Event(), "opened": asyncio.Event()})
+        opening = None
         try:
             dialled = args[1] if len(args) > 1 else ""
             trunk = endpoint[len("trunk-"):] if endpoint.startswith("trunk-") else endpoint or None
 
             def facts():
-                """The database part in one thread hop: the number (in the pool? business hours,
-                BEY-5; own recording switch, VOI-5; inbound on, VOI-6), the history row, the agents."""
-                ours = telephony.inbound_number(self.db, self.settings, dialled)
-                comm_id = history.open_call(self.db, channel_id, caller, ours.e164 or dialled, trunk)
-                return ours, comm_id, _agent_views(self.db)
+                """What the decision needs, in one thread hop: the number (in the pool? business
+                hours, BEY-5; own recording switch, VOI-5; inbound on, VOI-6) and the agents."""
+                return telephony.inbound_number(self.db, self.settings, dialled), _agent_views(self.db)
 
-            # the ARI subscription (to see the call after it leaves Stasis) runs meanwhile
-            _, (ours, live["comm_id"], agents) = await asyncio.gather(
-                self._watch_channel(client, channel_id), asyncio.to_thread(facts))
+            ours, agents = await asyncio.to_thread(facts)
+            # the history row is written while the call goes on (queue events wait for it)
+            opening = asyncio.ensure_future(asyncio.to_thread(
+                history.open_call, self.db, channel_id, caller, ours.e164 or dialled, trunk))
             route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
                                   open_now=ours.open_now, anyone_online=anyone_to_answer(agents))
             if route is Route.REFUSE:
                 live["refused"] = True
                 await stasis.inbound_unknown_number(client, self.playbacks, channel_id)
             elif route is Route.QUEUE:
+                # no ARI subscription: once in the queue, the call's end comes from AMI Hangup
                 await stasis.to_queue(client, channel_id, ours.record)
             else:
                 await self._voicemail(client, channel_id, live)
         finally:
+            if opening is not None:
+                try:
+                    live["comm_id"] = await opening
+                except Exception as exc:
+                    log.warning("history row for %s not written: %s", channel_id, _short(exc))
+            live["opened"].set()
             live["flow_done"].set()
 
     async def _voicemail(self, client, channel_id: str, live: dict) -> None:
@@ -680,6 +700,15 @@ class Controller:
         uid = event.get("Uniqueid", "")
         if uid in self.outbound:
             asyncio.ensure_future(self._outbound_event(uid, dict(event.items())))
+        elif event.get("Event") == "Hangup" and uid in self.calls:
+            # an inbound call that left Stasis for the queue (or any call, whichever report
+            # comes first: ARI's ChannelDestroyed or this)
+            try:
+                cause = int(event.get("Cause", ""))
+            except ValueError:
+                cause = None
+            if self._call_ended(uid, cause):
+                asyncio.ensure_future(self._finish_call(uid, cause))
 
     async def _outbound_event(self, uid: str, ev: dict) -> None:
         call = self.outbound.get(uid)
@@ -719,11 +748,18 @@ class Controller:
     async def _queue_event(self, ev: dict) -> None:
         self._queue_view_soon()
         live = self.live.get(ev.get("Uniqueid", ""))
-        if not live or "comm_id" not in live:
+        if not live:
             return
         kind = ev.get("Event")
         if kind == "QueueCallerAbandon":
             live["abandoned"] = True
+            return
+        if "comm_id" not in live and "opened" in live:
+            try:
+                await asyncio.wait_for(live["opened"].wait(), 10)
+            except asyncio.TimeoutError:
+                pass
+        if "comm_id" not in live:
             return
         interface = ev.get("Interface", "")
         if kind == "AgentCalled":

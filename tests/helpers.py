@@ -16,6 +16,27 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+def free_media_port() -> int:
+    """A base port for a SIPp's media (-mp): SIPp binds UDP port, port+1 (RTCP) and port+2,
+    port+3 (video); a port merely free for TCP collided now and then ("Unable to bind audio
+    RTP socket")."""
+    for _ in range(200):
+        base = free_port(socket.SOCK_DGRAM) & ~1
+        held = []
+        try:
+            for p in range(base, base + 4):
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(u)
+                u.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for u in held:
+                u.close()
+    raise RuntimeError("no four free UDP ports in a row")
+
+
 def free_ports(n: int) -> list[int]:
     """n ports free for both TCP and UDP on loopback."""
     ports: list[int] = []

@@ -16,7 +16,7 @@ from pbx.errors import PbxError
 from pbx.runtime import AsteriskRuntime
 from web import create_app
 
-from ..helpers import free_port, instance_settings, wait_for
+from ..helpers import free_media_port, free_port, instance_settings, wait_for
 
 pytestmark = pytest.mark.asterisk
 SIPP_DIR = Path(__file__).resolve().parents[1] / "sipp"
@@ -99,7 +99,7 @@ def test_call_to_a_number_not_in_the_pool_is_refused_politely(pbx_instance, cont
     wait_for(trunk_loaded, 10, interval=0.1, what="trunk identify loaded")
     cmd = ["sipp", "-sf", str(SIPP_DIR / "uac_inbound.xml"), "-s", "48225550000",
            f"127.0.0.1:{settings.sip_port}", "-i", "127.0.0.1", "-p", str(sipp_port),
-           "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-nostdin",
+           "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1", "-nostdin",
            "-timeout", "30", "-timeout_error", "-trace_err", "-error_file", str(tmp_path / "sipp.err")]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout[-2000:] + (tmp_path / "sipp.err").read_text(errors="replace")[-2000:]

@@ -17,7 +17,7 @@ from centrala.models import User
 from centrala.tokens import create_api_token
 from centrala.users import create_user
 
-from ..helpers import free_port, wait_for
+from ..helpers import free_media_port, free_port, wait_for
 from .test_queue import SIPP, agents, ami_command, communication, write_caller_audio  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.asterisk
@@ -28,7 +28,7 @@ def call_from(settings, tmp_path, port: int, number: str, talk_ms: int):
     write_caller_audio(tmp_path / "caller.alaw")
     return subprocess.Popen(
         ["sipp", "-sf", str(SIPP / "uac_talk.xml"), "-s", number, f"127.0.0.1:{settings.sip_port}",
-         "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1",
+         "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1",
          "-d", str(talk_ms), "-nostdin", "-timeout", "25", "-timeout_error", "-trace_err",
          "-error_file", str(tmp_path / "caller.err")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -148,7 +148,7 @@ def test_click_to_call_from_a_number_that_records(pbx_instance, controller, agen
         token = create_api_token(s, s.get(User, ann.user_id), "test")
     customer = subprocess.Popen(
         ["sipp", "-sf", str(SIPP / "uas_customer_83.xml"), "-i", "127.0.0.1", "-p", str(cust_port),
-         "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", "30", "-timeout_error",
+         "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1", "-nostdin", "-timeout", "30", "-timeout_error",
          "-trace_err", "-error_file", str(tmp_path / "customer.err")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     api, _ = admin_api

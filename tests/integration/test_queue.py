@@ -17,7 +17,7 @@ from centrala.models import Trunk, User
 from centrala.users import create_user, set_status
 from pbx.amiprobe import ami_actions
 
-from ..helpers import free_port, wait_for
+from ..helpers import free_media_port, free_port, wait_for
 
 pytestmark = pytest.mark.asterisk
 SIPP = Path(__file__).resolve().parents[1] / "sipp"
@@ -58,7 +58,7 @@ class SoftphoneAgent:
         scenario = "uas_answer.xml" if self.answer else "uas_no_answer.xml"
         self.uas = subprocess.Popen(
             ["sipp", "-sf", str(SIPP / scenario), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", "20",
+             "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1", "-nostdin", "-timeout", "20",
              "-timeout_error", "-trace_err", "-error_file", str(self.tmp / f"{self.username}.err")],
             cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         wait_for(lambda: "Avail" in ami_command(self.settings, f"pjsip show aor {self.username}")
@@ -144,7 +144,7 @@ def place_call(pbx_instance, tmp_path, talk_ms=3000, number="48221234567"):
     port = caller_trunk(pbx_instance)
     return subprocess.Popen(
         ["sipp", "-sf", str(SIPP / "uac_talk.xml"), "-s", number, f"127.0.0.1:{settings.sip_port}",
-         "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1",
+         "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1",
          "-d", str(talk_ms), "-nostdin", "-timeout", "20", "-timeout_error", "-trace_err",
          "-error_file", str(tmp_path / "caller.err"), "-trace_msg", "-message_file", str(tmp_path / "caller.msg")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -386,7 +386,7 @@ def test_click_to_call_rings_the_agent_then_the_customer(pbx_instance, controlle
              what="customer trunk loaded")
     customer = subprocess.Popen(
         ["sipp", "-sf", str(SIPP / "uas_customer.xml"), "-i", "127.0.0.1", "-p", str(cust_port),
-         "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", "30", "-timeout_error",
+         "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1", "-nostdin", "-timeout", "30", "-timeout_error",
          "-trace_err", "-error_file", str(tmp_path / "customer.err")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     app = create_app(settings, db=db, bus=ctl.bus, start_background=False)
@@ -425,7 +425,7 @@ def test_hangup_from_the_api_ends_a_call_in_progress(pbx_instance, controller, a
     # uac_inbound.xml waits for the PBX's BYE: it only passes if Centrala ends the call
     caller = subprocess.Popen(
         ["sipp", "-sf", str(SIPP / "uac_inbound.xml"), "-s", "48221234567", f"127.0.0.1:{settings.sip_port}",
-         "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1",
+         "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1",
          "-nostdin", "-timeout", "30", "-timeout_error"], cwd=tmp_path, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     connected = recorder.wait(events.CALL_CONNECTED, 15)

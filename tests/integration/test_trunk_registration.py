@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from ..helpers import free_port, wait_for
+from ..helpers import free_media_port, free_port, wait_for
 from .test_numbers import admin_api  # noqa: F401 (fixture)
 from .test_queue import SIPP, agents, ami_command, communication, write_caller_audio  # noqa: F401 (fixture)
 
@@ -72,7 +72,7 @@ def call_over(settings, tmp_path, number: str, line: str | None, talk_ms: int) -
     scenario = ["-sf", str(SIPP / "uac_line.xml"), "-key", "line", line] if line else ["-sf", str(SIPP / "uac_talk.xml")]
     return subprocess.Popen(
         ["sipp", *scenario, "-s", number, f"127.0.0.1:{settings.sip_port}", "-i", "127.0.0.1", "-p", str(free_port()),
-         "-mi", "127.0.0.1", "-mp", str(free_port()), "-m", "1", "-d", str(talk_ms), "-nostdin", "-timeout", "25",
+         "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1", "-d", str(talk_ms), "-nostdin", "-timeout", "25",
          "-timeout_error", "-trace_err", "-error_file", str(tmp_path / f"caller-{line}.err")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
