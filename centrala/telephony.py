@@ -268,22 +268,41 @@ class InboundNumber:
     inbound_enabled: bool     # the account-wide inbound voice channel (VOI-6)
 
 
-def inbound_number(db, settings, dialled: str, now: datetime | None = None) -> InboundNumber:
-    """Everything the inbound flow needs to know about the dialled number, in one session."""
+@dataclass(frozen=True)
+class InboundPolicy:
+    """The account's inbound settings and the enabled numbers, as read from the database; the
+    pbx controller keeps one in memory between changes."""
+    timezone: str
+    inbound_enabled: bool
+    pool: tuple   # (e164, hours, record_calls) of every enabled number
+
+
+def inbound_policy(db, settings) -> InboundPolicy:
     from .account import saved
 
-    e164 = to_e164(dialled, settings.default_region)
-    now = now or datetime.now(timezone.utc)
     with db.session() as s:
         account = saved(s)
         tz = account.get("timezone") or settings.timezone
         inbound = account.get("voice_inbound")
         inbound = settings.voice_inbound if inbound is None else bool(inbound)
-        pool = list(s.execute(select(Number.number, Number.hours, Number.record_calls).where(Number.enabled.is_(True))))
-    if not pool:
-        return InboundNumber(True, e164, True, None, inbound)
-    for number, hours, record in pool:
+        pool = tuple(tuple(r) for r in s.execute(
+            select(Number.number, Number.hours, Number.record_calls).where(Number.enabled.is_(True))))
+    return InboundPolicy(tz, inbound, pool)
+
+
+def decide_number(policy: InboundPolicy, dialled: str, region: str, now: datetime | None = None) -> InboundNumber:
+    """Everything the inbound flow needs to know about the dialled number (no database)."""
+    e164 = to_e164(dialled, region)
+    now = now or datetime.now(timezone.utc)
+    if not policy.pool:
+        return InboundNumber(True, e164, True, None, policy.inbound_enabled)
+    for number, hours, record in policy.pool:
         if number == e164:
-            return InboundNumber(True, e164, is_open(hours, now, tz), record, inbound)
-    return InboundNumber(False, e164, True, None, inbound)
+            return InboundNumber(True, e164, is_open(hours, now, policy.timezone), record, policy.inbound_enabled)
+    return InboundNumber(False, e164, True, None, policy.inbound_enabled)
+
+
+def inbound_number(db, settings, dialled: str, now: datetime | None = None) -> InboundNumber:
+    """Everything the inbound flow needs to know about the dialled number, in one session."""
+    return decide_number(inbound_policy(db, settings), dialled, settings.default_region, now)
 

@@ -86,6 +86,8 @@ class Controller:
         self._last_config = 0.0
         self.members: dict[str, bool] = {}   # queue members as last seen: interface -> paused
         self._interface_users: dict[str, int | None] = {}  # queue member interface -> user id
+        self._facts = None          # (loaded at, InboundPolicy, agents): see _load_facts
+        self._facts_generation = 0
         self._queue_view_pending = False
         self.registrations: dict[str, str] = {}  # trunk name -> Asterisk's outbound registration status
         self._registry_seen = False
@@ -96,9 +98,12 @@ class Controller:
         self._status_dirty = asyncio.Event()
         self._sync_wanted = asyncio.Event()
         loop = asyncio.get_running_loop()
-        wake = lambda _event: loop.call_soon_threadsafe(self._sync_wanted.set)  # noqa: E731
+        def wake(_event):  # an agent's status changed: queue membership and routing facts
+            self._forget_facts()
+            loop.call_soon_threadsafe(self._sync_wanted.set)
 
         def reconfigure(_event):  # users or settings changed: re-render too, not only the queue
+            self._forget_facts()
             self._config_wanted = True
             self._interface_users = {}
             loop.call_soon_threadsafe(self._sync_wanted.set)
@@ -239,7 +244,7 @@ class Controller:
             # Re-rendering costs ~15 ms of CPU: only when users/settings changed or on the periodic
             # pass (changes made by other processes), never for the queue events of every call.
             periodic = time.monotonic() - self._last_config >= self.sync_interval
-            steps = [self._sync_queue]
+            steps = [self._sync_queue, self._refresh_facts]
             if self._config_wanted or periodic:
                 self._config_wanted = False
                 self._last_config = time.monotonic()
@@ -464,6 +469,25 @@ class Controller:
                 if self._call_ended(msg.channel.id, cause):
                     tg.start_soon(self._finish_call, msg.channel.id, cause)
 
+    def _load_facts(self):
+        """What routing a call needs from the database (numbers, hours, switches, agents and their
+        status), kept in memory until an event says it changed or ``sync_interval`` passes; runs
+        in a thread.  Not stored if it was invalidated meanwhile."""
+        generation, loaded_at = self._facts_generation, time.monotonic()
+        facts = (loaded_at, telephony.inbound_policy(self.db, self.settings), _agent_views(self.db))
+        if generation == self._facts_generation:
+            self._facts = facts
+        return facts
+
+    def _forget_facts(self) -> None:
+        self._facts_generation += 1
+        self._facts = None
+
+    async def _refresh_facts(self) -> None:
+        """Every sync pass reloads the routing facts (changes made without an event, e.g. in the
+        database directly, show within ``sync_interval``), so calls rarely wait for the database."""
+        await asyncio.to_thread(self._load_facts)
+
     def _call_ended(self, channel_id: str, cause) -> bool:
         """A call's channel is gone (ARI for calls still in Stasis, AMI Hangup for calls in the
         queue): publish it once; True if it was a live call (then finish its history row)."""
@@ -484,22 +508,26 @@ class Controller:
             dialled = args[1] if len(args) > 1 else ""
             trunk = endpoint[len("trunk-"):] if endpoint.startswith("trunk-") else endpoint or None
 
-            def facts():
-                """What the decision needs, in one thread hop: the number (in the pool? business
-                hours, BEY-5; own recording switch, VOI-5; inbound on, VOI-6) and the agents."""
-                return telephony.inbound_number(self.db, self.settings, dialled), _agent_views(self.db)
-
-            ours, agents = await asyncio.to_thread(facts)
+            facts = self._facts
+            if facts is None or time.monotonic() - facts[0] > 2 * self.sync_interval:
+                facts = await asyncio.to_thread(self._load_facts)
+            _, policy, agents = facts
+            # the number: in the pool? business hours (BEY-5), own recording switch (VOI-5), inbound on (VOI-6)
+            ours = telephony.decide_number(policy, dialled, self.settings.default_region)
             # the history row is written while the call goes on (queue events wait for it)
             opening = asyncio.ensure_future(asyncio.to_thread(
                 history.open_call, self.db, channel_id, caller, ours.e164 or dialled, trunk))
             route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
                                   open_now=ours.open_now, anyone_online=anyone_to_answer(agents))
+            if route is not Route.QUEUE:
+                # calls that stay in Stasis are watched, so ChannelDestroyed brings the real cause
+                await self._watch_channel(client, channel_id)
             if route is Route.REFUSE:
                 live["refused"] = True
                 await stasis.inbound_unknown_number(client, self.playbacks, channel_id)
             elif route is Route.QUEUE:
                 # no ARI subscription: once in the queue, the call's end comes from AMI Hangup
+                live["queued"] = True
                 await stasis.to_queue(client, channel_id, ours.record)
             else:
                 await self._voicemail(client, channel_id, live)
@@ -700,9 +728,9 @@ class Controller:
         uid = event.get("Uniqueid", "")
         if uid in self.outbound:
             asyncio.ensure_future(self._outbound_event(uid, dict(event.items())))
-        elif event.get("Event") == "Hangup" and uid in self.calls:
-            # an inbound call that left Stasis for the queue (or any call, whichever report
-            # comes first: ARI's ChannelDestroyed or this)
+        elif event.get("Event") == "Hangup" and uid in self.calls and self.live.get(uid, {}).get("queued"):
+            # an inbound call that left Stasis for the queue (not watched over ARI); calls still
+            # in Stasis end by ARI's ChannelDestroyed, which has the cause Centrala set
             try:
                 cause = int(event.get("Cause", ""))
             except ValueError:

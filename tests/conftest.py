@@ -75,8 +75,9 @@ def pbx_instance(tmp_path_factory):
 
 
 @pytest.fixture
-def pooled_number(pbx_instance):
+def pooled_number(pbx_instance, request):
     """The company's number +48 22 123 45 67 in the pool (through a trunk named 'carrier')."""
+    from agents import events
     from centrala.models import Number, Trunk
 
     settings, db, runtime = pbx_instance
@@ -86,6 +87,8 @@ def pooled_number(pbx_instance):
             s.add(trunk)
             s.flush()
             s.add(Number(number="+48221234567", trunk_id=trunk.id, kind="gsm", label="Main", enabled=True))
+    if "controller" in request.fixturenames:   # as Settings would: the controller forgets its routing facts
+        request.getfixturevalue("controller")[0].bus.publish(events.SETTINGS_CHANGED, area="numbers", keys=[])
     return "+48221234567"
 
 

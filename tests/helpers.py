@@ -10,10 +10,22 @@ from pathlib import Path
 from centrala.config import Settings
 
 
-def free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(kind=None) -> int:
+    """A loopback port free right now; by default free for both TCP and UDP (SIPp and Asterisk
+    use UDP: a port only free for TCP failed SIPp's bind now and then)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, kind or socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if kind is not None:
+            return port
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
 
 
 def free_media_port() -> int:

@@ -120,6 +120,7 @@ def test_inbound_channel_switched_off_goes_to_the_answering_machine(pbx_instance
     wait_for(lambda: ctl.members.get(f"PJSIP/{cid.username}") is False, 2, what="Cid in the queue")
     with db.session() as s:
         account.save(s, {"voice_inbound": "0"})
+    ctl.bus.publish(events.SETTINGS_CHANGED, area="voice", keys=["voice_inbound"])   # as Settings does
     try:
         caller = call_from(settings, tmp_path, port, "48221234582", talk_ms=10000)
         out, _ = caller.communicate(timeout=60)
@@ -131,6 +132,7 @@ def test_inbound_channel_switched_off_goes_to_the_answering_machine(pbx_instance
     finally:
         with db.session() as s:
             account.save(s, {"voice_inbound": "1"})
+        ctl.bus.publish(events.SETTINGS_CHANGED, area="voice", keys=["voice_inbound"])
 
 
 def test_click_to_call_from_a_number_that_records(pbx_instance, controller, agents, admin_api, tmp_path):
