@@ -159,3 +159,21 @@ def test_login_redirects_only_to_local_paths(client, make_user):
     r = client.post("/login?next=//evil.example/x", data={"email": "anna@example.com", "password": PASSWORD,
                                                           "csrf_token": token})
     assert r.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example/x", "\\\\evil.example", "//evil.example", "https://evil.example/"])
+def test_no_redirect_leaves_the_site(client, make_user, target):
+    """Login's ?next= and the panel's language/status forms' next= (browsers read '\\' as '/')."""
+    make_user("anna@example.com")
+    token = csrf(client)
+    r = client.post(f"/login?next={target}", data={"email": "anna@example.com", "password": PASSWORD,
+                                                  "csrf_token": token})
+    assert r.headers["Location"] == "/"
+    token = csrf(client, "/")
+    for form in ("/language", "/status"):
+        data = {"csrf_token": token, "next": target, "lang": "en", "status": "online"}
+        assert client.post(form, data=data).headers["Location"] == "/", form
+    assert client.post("/language", data={"csrf_token": token, "next": "/history", "lang": "en"}
+                       ).headers["Location"] == "/history"
+    assert client.post("/language", data={"csrf_token": token, "next": "/ok\r\nSet-Cookie: x=1", "lang": "en"}
+                       ).headers["Location"] == "/"

@@ -26,11 +26,16 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
+    """A path on this site, or the dashboard.  Browsers read "\\" as "/", so "/\\evil.example"
+    would leave the site like "//evil.example"; control characters are refused too."""
+    if target and "\\" not in target and not any(ord(c) < 32 for c in target):
         parts = urlparse(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target.rstrip("?") or "/"
     return url_for("panel.dashboard")
+
+
+safe_next = _safe_next
 
 
 @bp.route("/login", methods=["GET", "POST"])

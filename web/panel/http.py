@@ -83,5 +83,6 @@ def set_status():
 
 
 def _back() -> str:
-    ref = request.form.get("next") or ""
-    return ref if ref.startswith("/") and not ref.startswith("//") else url_for("panel.dashboard")
+    from ..auth.http import safe_next
+
+    return safe_next(request.form.get("next"))
