@@ -21,6 +21,11 @@ PG_URL = os.environ.get("CENTRALA_TEST_DATABASE_URL", "")
 def _reset_postgres(url: str) -> None:
     db = Database(url)
     with db.engine.begin() as conn:
+        # connections a previous test left behind (background threads, pools of apps it built)
+        # would deadlock the DROP; the test role may end its own sessions
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    with db.engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     db.dispose()
