@@ -5,6 +5,7 @@ changes, so a reload after rendering touches only what really changed.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,9 +130,9 @@ def render(settings: Settings, mod_dir: str, trunks: list | None = None, agents:
         content = env.get_template(name).render(**ctx)
         if target.exists() and target.read_text() == content:
             continue
-        tmp = target.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
+        # a temp file of its own: the controller and `pbx reload` may render at the same time
+        fd, tmp = tempfile.mkstemp(dir=paths.etc_dir, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:   # mkstemp: mode 0600
             fh.write(content)
         os.replace(tmp, target)
         changed.append(target)

@@ -87,7 +87,7 @@ def test_call_to_a_number_not_in_the_pool_is_refused_politely(pbx_instance, cont
     sipp_port = free_port()
     with db.session() as s:
         s.add(Trunk(name=f"gw{sipp_port}", host="127.0.0.1", port=sipp_port, enabled=True))
-    assert any(p.name == "pjsip.conf" for p in runtime.reload(db=db))
+    runtime.reload(db=db)   # (the controller may have rendered the new trunk already)
     # PJSIP applies the reload asynchronously: wait until the trunk's identify exists
     s = settings.secrets
 
