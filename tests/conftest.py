@@ -24,7 +24,7 @@ def _reset_postgres(url: str) -> None:
         # connections a previous test left behind (background threads, pools of apps it built)
         # would deadlock the DROP; the test role may end its own sessions
         conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                          "WHERE datname = current_database() AND usename = current_user AND pid <> pg_backend_pid()"))
     with db.engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
@@ -184,7 +184,8 @@ def app(web_settings, database):
 
     application = create_app(web_settings, db=database)
     application.config["TESTING"] = True
-    return application
+    yield application
+    application.extensions["centrala.stop"].set()   # its sweepers must not act on the next test's data
 
 
 @pytest.fixture

@@ -178,7 +178,8 @@ def register(app, start_background: bool = True) -> None:
             reoffer_waiting()
         except Exception:
             log.exception("re-offering waiting chats failed")
-        while True:
+        stop = app.extensions["centrala.stop"]
+        while not stop.is_set():
             sio.sleep(0.2)
             try:
                 sweep_once()

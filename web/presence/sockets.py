@@ -130,7 +130,8 @@ def _offline_sweeper(app) -> None:
     sio = app.extensions["socketio"]
     tracker = app.extensions["centrala.presence"]
     interval = max(0.2, min(1.0, tracker.grace / 4))
-    while True:
+    stop = app.extensions["centrala.stop"]
+    while not stop.is_set():
         sio.sleep(interval)
         due = tracker.due_offline()
         if not due:
