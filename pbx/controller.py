@@ -286,6 +286,8 @@ class Controller:
         self._sync_wanted.set()
 
     async def _sync_registrations(self) -> None:
+        if not self.registrations and not render.configures_registrations(self.settings):
+            return   # no trunk registers and none did: nothing to ask Asterisk every pass
         # as_list=None: with no registrations Asterisk answers a plain error, not an empty list
         resp = await self._action({"Action": "PJSIPShowRegistrationsOutbound"}, as_list=None)
         states = {}

@@ -7,18 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from agents.history import outcome, seconds_between
-from agents.numbers import to_e164
-from centrala.models import Communication, Number, User, utcnow
-
-
-def match_number(db, dialled: str, region: str) -> tuple[bool, str | None]:
-    """(accepted, E.164 of our number).  With an empty pool every number is accepted."""
-    e164 = to_e164(dialled, region)
-    with db.session() as s:
-        pool = {n.number for n in s.scalars(select(Number).where(Number.enabled.is_(True)))}
-    if not pool:
-        return True, e164
-    return (e164 in pool), e164
+from centrala.models import Communication, User, utcnow
 
 
 def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None) -> int:

@@ -150,6 +150,15 @@ def current_module_dir(settings: Settings) -> str | None:
     return m.group(1).strip() if m else None
 
 
+def configures_registrations(settings: Settings) -> bool:
+    """Whether the rendered pjsip.conf asks Asterisk to register at a carrier (a trunk with
+    "register" on): without one there is no registration state to read."""
+    import re
+
+    conf = RenderPaths.for_settings(settings).etc_dir / "pjsip.conf"
+    return conf.exists() and re.search(r"^type = registration$", conf.read_text(), re.M) is not None
+
+
 def agents_from_db(db) -> list:
     """Active users with a SIP account: each becomes a PJSIP endpoint for a softphone."""
     from sqlalchemy import select

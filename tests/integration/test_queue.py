@@ -476,6 +476,15 @@ def test_blind_transfer_to_another_agent(pbx_instance, controller, agents, poole
         assert row.outcome == "answered" and "Transferred to Bob Receives" in row.note
 
 
+def bridged_with(settings, caller_id: str, username: str):
+    """A wait_for check: the caller's channel and `username`'s channel share one bridge (and no
+    other channel of theirs is left)."""
+    def check():
+        mine = [c for c in channels(settings) if c["uid"] == caller_id or username in c["name"]]
+        return len(mine) == 2 and mine[0]["bridge"] and mine[0]["bridge"] == mine[1]["bridge"]
+    return check
+
+
 def channels(settings) -> list[dict]:
     """Asterisk's own view of the channels: name, application, bridge id."""
     out = ami_command(settings, "core show channels concise")
@@ -522,11 +531,7 @@ def test_hold_plays_music_to_the_caller_and_resume_reconnects(pbx_instance, cont
     assert api(f"/{comm_id}/unhold").status_code == 202
     recorder.wait(events.CALL_HELD, 5, communication_id=comm_id, held=False)
 
-    def bridged_together():
-        rows = channels(settings)
-        mine = [c for c in rows if c["uid"] == caller_id or ann.username in c["name"]]
-        return len(mine) == 2 and mine[0]["bridge"] and mine[0]["bridge"] == mine[1]["bridge"]
-    wait_for(bridged_together, 5, interval=0.1, what="caller and Ann bridged again")
+    wait_for(bridged_with(settings, caller_id, ann.username), 5, interval=0.1, what="caller and Ann bridged again")
     out, _ = caller.communicate(timeout=30)
     assert caller.returncode == 0, out[-2000:]
     assert ann.finish(15) == 0, "Ann's leg did not end with the caller's hang-up"
@@ -579,11 +584,7 @@ def test_attended_transfer_consults_then_completes(pbx_instance, controller, age
     assert done.data["label"] == "Bob Takes Over"
     assert ann.finish(10) == 0, "Ann's leg did not end when she completed the transfer"
 
-    def caller_with_bob():
-        rows = channels(settings)
-        mine = [c for c in rows if c["uid"] == caller_id or bob.username in c["name"]]
-        return len(mine) == 2 and mine[0]["bridge"] and mine[0]["bridge"] == mine[1]["bridge"]
-    wait_for(caller_with_bob, 5, interval=0.1, what="caller bridged with Bob")
+    wait_for(bridged_with(settings, caller_id, bob.username), 5, interval=0.1, what="caller bridged with Bob")
     out, _ = caller.communicate(timeout=30)
     assert caller.returncode == 0, out[-2000:]
     assert bob.finish(15) == 0, "Bob did not get the caller's hang-up"
@@ -613,11 +614,7 @@ def test_attended_transfer_cancelled_returns_to_the_caller(pbx_instance, control
     recorder.wait(events.CALL_CONSULTING, 5, communication_id=comm_id, state="cancelled")
     assert bob.finish(10) == 0, "Bob's consultation leg did not end"
 
-    def caller_with_ann():
-        rows = channels(settings)
-        mine = [c for c in rows if c["uid"] == caller_id or ann.username in c["name"]]
-        return len(mine) == 2 and mine[0]["bridge"] and mine[0]["bridge"] == mine[1]["bridge"]
-    wait_for(caller_with_ann, 5, interval=0.1, what="Ann back with the caller")
+    wait_for(bridged_with(settings, caller_id, ann.username), 5, interval=0.1, what="Ann back with the caller")
     out, _ = caller.communicate(timeout=30)
     assert caller.returncode == 0, out[-2000:]
     assert ann.finish(15) == 0

@@ -36,6 +36,7 @@ def test_trunks_identified_by_address_and_port(tmp_path):
     assert "trunk-gsm1-auth" not in pjsip
     assert f"bind = {s.sip_host}:{s.sip_port}" in pjsip
     assert "type = registration" not in pjsip
+    assert not render.configures_registrations(s)   # the controller then never asks Asterisk
 
 
 def test_registering_trunk_gets_a_registration_and_keeps_its_address(tmp_path):
@@ -57,3 +58,4 @@ def test_registering_trunk_gets_a_registration_and_keeps_its_address(tmp_path):
     assert int(reg["retry_interval"]) > 0 and int(reg["expiration"]) >= 60
     assert "match = 192.0.2.7:5070" in pjsip          # still identified by address and port too
     assert "[trunk-quiet-reg]" not in pjsip
+    assert render.configures_registrations(s)

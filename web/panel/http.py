@@ -28,9 +28,6 @@ TABS = [
     ("reports", _l("Reports"), "panel.placeholder", {"tab": "reports"}),
 ]
 PLACEHOLDERS = {
-    "tasks": _l("Tasks for you and your team will be listed here."),
-    "files": _l("Files you share with your team will be listed here."),
-    "contacts": _l("Your customers' contacts will be listed here."),
     "reports": _l("Reports on volumes, handling and response times will be shown here."),
 }
 
@@ -50,7 +47,7 @@ def dashboard():
                            health=health(db(), settings().health_stale_seconds))
 
 
-@bp.get("/<any(tasks, files, contacts, reports):tab>")
+@bp.get("/<any(reports):tab>")
 @login_required
 def placeholder(tab: str):
     return render_template("panel/placeholder.html", active_tab=tab, text=PLACEHOLDERS[tab])
