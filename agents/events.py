@@ -43,12 +43,16 @@ CALL_CONSULT_REQUESTED = "call.consult_requested"  # attended transfer: {"commun
 CALL_HELD = "call.held"                  # {"user_id", "call_id", "communication_id", "held": bool}
 CALL_CONSULTING = "call.consulting"      # {"user_id", "call_id", "communication_id",
                                          #  "state": "consulting"|"completed"|"cancelled"|"failed", "label"}
+AGENT_LEFT_CALL = "call.agent_left"      # a transfer target's part ended before the call did (not
+                                         #  answered, consultation cancelled): {"user_id", "call_id",
+                                         #  "communication_id"}
 
 ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERED, CALL_ENDED,
        AGENT_STATUS_CHANGED, NOTIFICATION_CREATED, USERS_CHANGED, QUEUE_MEMBERS_CHANGED,
        SIP_REGISTRATION_CHANGED, AGENT_RINGING, CALL_CONNECTED, CALL_LOGGED, VOICEMAIL_RECEIVED,
        CALL_REQUESTED, SETTINGS_CHANGED, CALL_HANGUP_REQUESTED,
-       CALL_TRANSFER_REQUESTED, CALL_HOLD_REQUESTED, CALL_CONSULT_REQUESTED, CALL_HELD, CALL_CONSULTING)
+       CALL_TRANSFER_REQUESTED, CALL_HOLD_REQUESTED, CALL_CONSULT_REQUESTED, CALL_HELD, CALL_CONSULTING,
+       AGENT_LEFT_CALL)
 
 # Tasks and Files (TSK, FIL)
 TASK_CHANGED = "task.changed"            # data: {"task_id", "action": created|updated|deleted, "user_ids"}

@@ -71,6 +71,7 @@ class Controller:
         self._watched: set[str] = set()
         self.live: dict[str, dict] = {}      # channel id -> {"comm_id", flags, "flow_done"}
         self.outbound: dict[str, dict] = {}  # click-to-call agent channel id -> {"comm_id"}
+        self._xfer_legs: dict[str, dict] = {}  # transfer target's channel -> see _on_dial
         self.queue: dict | None = None       # the live queue view last written
         self.ami: AmiConnection | None = None
         self.ari = None
@@ -135,6 +136,8 @@ class Controller:
             self.ami.register_event(name, self._on_queue_event)
         for name in ("DialEnd", "Hangup"):
             self.ami.register_event(name, self._on_outbound_event)
+        for name in ("DialBegin", "DialEnd", "Hangup"):
+            self.ami.register_event(name, self._on_dial)
         self.ami.register_event("AttendedTransfer", self._on_attended_transfer)
         self.ami.register_event("Registry", self._on_registry)
         self.ami.connect()
@@ -187,6 +190,7 @@ class Controller:
     def _ami_down(self, exc) -> None:
         self.ami_up = False
         log.warning("AMI connection lost: %s", exc)
+        self._xfer_legs.clear()   # their ends would go unseen; the calls themselves are reconciled
         if not (self._stop and self._stop.is_set()):   # stopping: run() clears them itself
             asyncio.ensure_future(self._forget_registrations())
         self.bus.publish(events.PBX_DISCONNECTED, link="ami", error=str(exc) if exc else None)
@@ -505,6 +509,7 @@ class Controller:
             await self._watch_channel(client, channel_id)
             return
         live = self.live.setdefault(channel_id, {"flow_done": asyncio.Event(), "opened": asyncio.Event()})
+        live["caller"] = caller
         opening = None
         try:
             dialled = args[1] if len(args) > 1 else ""
@@ -693,6 +698,7 @@ class Controller:
                 resp = await self._action({"Action": "Atxfer", "Channel": agent, "Context": "centrala-consult",
                                            "Exten": "0#"})
                 live["consult"] = req.get("label") or req["target"]
+                live["consult_target"] = req["target"]
                 state = "consulting"
             elif step == "complete":
                 resp = await self._action({"Action": "Hangup", "Channel": agent})
@@ -725,6 +731,82 @@ class Controller:
                 self.bus.publish(events.CALL_CONSULTING, user_id=live.get("user_id"), call_id=channel_id,
                                  communication_id=live["comm_id"], state="completed" if ok else "failed",
                                  label=label)
+                target = next((dest for dest, leg in self._xfer_legs.items()
+                               if leg["call_id"] == channel_id and leg["answered"]), None)
+                if ok and target:   # the agent consulted now has the caller
+                    await self._hand_over(target, self._xfer_legs.pop(target))
+
+    # -- the transfer target's side (VOI-8, VOI-9): their card rings, talks, ends -------------
+    def _on_dial(self, manager, event) -> None:
+        """Dials to an agent's softphone that transfer a live call: the caller's own channel
+        dialling after a blind transfer, or the consultation leg of an attended one.  Cheap for
+        every other dial and hang-up (a dictionary look-up)."""
+        kind = event.get("Event")
+        dest = event.get("Channel", "") if kind == "Hangup" else event.get("DestChannel", "")
+        if kind == "DialBegin":
+            found = self._transferred_call(event.get("Uniqueid", ""), dest)
+            if found is None:
+                return
+            self._xfer_legs[dest] = {"call_id": found[0], "consult": found[1], "user_id": None,
+                                     "answered": False, "known": asyncio.Event()}
+        leg = self._xfer_legs.get(dest)
+        if leg is not None:
+            asyncio.ensure_future(self._transfer_leg(kind, dest, leg, event.get("DialStatus", "")))
+
+    def _transferred_call(self, uid: str, dest: str) -> tuple[str, bool] | None:
+        """(the live call, whether it is a consultation) this dial transfers, or None."""
+        if not dest.startswith("PJSIP/"):
+            return None
+        endpoint = dest[len("PJSIP/"):].rsplit("-", 1)[0]
+        live = self.live.get(uid)
+        if live is not None:
+            # the queue rings agents from the caller's channel too, but only before one answered
+            agent = live.get("agent_channel") or ""
+            return (uid, False) if agent and not agent.startswith(f"PJSIP/{endpoint}-") else None
+        consulting = [cid for cid, lv in self.live.items() if lv.get("consult") and lv.get("consult_target") == endpoint]
+        return (consulting[-1], True) if consulting else None
+
+    async def _transfer_leg(self, kind: str, dest: str, leg: dict, dial_status: str) -> None:
+        live = self.live.get(leg["call_id"])
+        if kind == "DialBegin":
+            user_id = await asyncio.to_thread(self._user_for, dest.rsplit("-", 1)[0])
+            if user_id is None or live is None or "comm_id" not in live:   # a number, not an agent
+                self._xfer_legs.pop(dest, None)
+            else:
+                leg["user_id"] = user_id
+                await asyncio.to_thread(history.agent_rung, self.db, live["comm_id"], user_id)
+                self.bus.publish(events.AGENT_RINGING, user_id=user_id, call_id=leg["call_id"],
+                                 caller=live.get("caller", ""), communication_id=live["comm_id"])
+            leg["known"].set()
+            return
+        try:
+            await asyncio.wait_for(leg["known"].wait(), 10)
+        except asyncio.TimeoutError:
+            pass
+        if self._xfer_legs.get(dest) is not leg or live is None:
+            return
+        if kind == "DialEnd" and dial_status == "ANSWER":
+            leg["answered"] = True
+            if not leg["consult"]:
+                await self._hand_over(dest, self._xfer_legs.pop(dest))
+            else:   # talking with the colleague who consults; the caller follows on "complete"
+                self.bus.publish(events.CALL_CONNECTED, user_id=leg["user_id"], call_id=leg["call_id"],
+                                 communication_id=live["comm_id"])
+        elif kind != "DialBegin":   # not answered, or hung up (consultation cancelled)
+            self._xfer_legs.pop(dest, None)
+            self.bus.publish(events.AGENT_LEFT_CALL, user_id=leg["user_id"], call_id=leg["call_id"],
+                             communication_id=live["comm_id"])
+
+    async def _hand_over(self, dest: str, leg: dict) -> None:
+        """The transfer target talks to the caller: from now on the call is theirs (card actions,
+        hold and transfer act on their channel; History names them)."""
+        live = self.live.get(leg["call_id"])
+        if live is None:
+            return
+        live["agent_channel"], live["user_id"] = dest, leg["user_id"]
+        await asyncio.to_thread(history.handed_over, self.db, live["comm_id"], leg["user_id"])
+        self.bus.publish(events.CALL_CONNECTED, user_id=leg["user_id"], call_id=leg["call_id"],
+                         communication_id=live["comm_id"])
 
     def _on_outbound_event(self, manager, event) -> None:
         uid = event.get("Uniqueid", "")

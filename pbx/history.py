@@ -41,6 +41,17 @@ def answered(db, comm_id: int, user_id: int | None) -> None:
             row.wait_seconds = seconds_between(_aware(row.started_at), row.answered_at)
 
 
+def handed_over(db, comm_id: int, user_id: int) -> None:
+    """A transfer target answered: the call is now theirs (their card's actions, History's agent);
+    the agents before them stay listed as rung."""
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        if row is not None:
+            if row.agent_id is not None and row.agent_id not in (row.agents_rung or []):
+                row.agents_rung = list(row.agents_rung or []) + [row.agent_id]
+            row.agent_id = user_id
+
+
 def answered_outbound(db, comm_id: int) -> None:
     """The customer picked up a click-to-call; the agent on it was set when it was requested."""
     with db.session() as s:

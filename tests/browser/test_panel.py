@@ -452,7 +452,9 @@ def test_ringing_card_names_the_contact_and_a_contact_can_be_called(app, databas
     bus.publish(events.AGENT_RINGING, user_id=agent_id, call_id="pbx-10", caller="+48500999888", communication_id=902)
     expect(card.locator("#call-contact")).to_have_text("Add to contacts", timeout=T)
     expect(card.locator("#call-contact")).to_have_attribute("href", "/contacts/new?phone=%2B48500999888")
-    bus.publish(events.CALL_LOGGED, call_id="pbx-10", outcome="missed", communication_id=902)
+    # a transfer that rang this agent and was not completed: only this agent's card closes
+    bus.publish(events.AGENT_LEFT_CALL, user_id=agent_id, call_id="pbx-10", communication_id=902)
+    expect(card.locator("#call-state")).to_have_text("Call ended", timeout=T)
     expect(card).to_be_hidden(timeout=6000)
 
     page.goto(f"/contacts/{jan_id}")

@@ -466,6 +466,20 @@ def test_blind_transfer_to_another_agent(pbx_instance, controller, agents, poole
                     headers=auth).status_code == 422
     r = api.post(f"/api/v1/communications/{comm_id}/transfer", json={"user_id": bob.user_id}, headers=auth)
     assert r.status_code == 202 and r.json["to"] == "Bob Receives"
+    # Bob's panel: his card rings with the caller's number, then talks; the call is his now
+    ringing = recorder.wait(events.AGENT_RINGING, 15, user_id=bob.user_id, communication_id=comm_id)
+    assert ringing.data["caller"] == recorder.wait(events.AGENT_RINGING, 1, user_id=ann.user_id).data["caller"] != ""
+    recorder.wait(events.CALL_CONNECTED, 15, user_id=bob.user_id, communication_id=comm_id)
+    with db.session() as s:
+        row = s.get(Communication, comm_id)
+        assert row.agent_id == bob.user_id and ann.user_id in row.agents_rung and bob.user_id in row.agents_rung
+    with db.session() as s:
+        bob_token = create_api_token(s, s.get(User, bob.user_id), "test")
+    # Bob may now act on the call (hold is refused to Ann: no longer hers); unhold of a call not
+    # held is accepted and changes nothing
+    assert api.post(f"/api/v1/communications/{comm_id}/unhold", headers=auth).status_code == 403
+    assert api.post(f"/api/v1/communications/{comm_id}/unhold",
+                    headers={"Authorization": f"Bearer {bob_token}"}).status_code == 202
     assert ann.finish(15) == 0, "Ann's leg did not end with the transfer"
     assert bob.finish(30) == 0, "Bob was not rung and connected"
     out, _ = caller.communicate(timeout=30)
@@ -474,6 +488,7 @@ def test_blind_transfer_to_another_agent(pbx_instance, controller, agents, poole
     with db.session() as s:
         row = s.get(Communication, comm_id)
         assert row.outcome == "answered" and "Transferred to Bob Receives" in row.note
+        assert row.agent_id == bob.user_id
 
 
 def bridged_with(settings, caller_id: str, username: str):
@@ -576,13 +591,31 @@ def test_attended_transfer_consults_then_completes(pbx_instance, controller, age
     r = api(f"/{comm_id}/transfer", user_id=bob.user_id, attended=True)
     assert r.status_code == 202 and r.json["attended"] is True
     recorder.wait(events.CALL_CONSULTING, 5, communication_id=comm_id, state="consulting")
+    # Bob's card rings with the caller's number and talks while Ann consults him
+    ringing = recorder.wait(events.AGENT_RINGING, 15, user_id=bob.user_id, communication_id=comm_id)
+    assert ringing.data["call_id"] == caller_id
+    assert ringing.data["caller"] == recorder.wait(events.AGENT_RINGING, 1, user_id=ann.user_id).data["caller"] != ""
+    recorder.wait(events.CALL_CONNECTED, 15, user_id=bob.user_id, communication_id=comm_id)
     wait_for(lambda: any(bob.username in c["name"] and c["bridge"] for c in channels(settings)), 10,
              interval=0.1, what="Bob answered the consultation")
     assert {c["app"] for c in channels(settings) if c["uid"] == caller_id} != {""}
+    with db.session() as s:
+        assert s.get(Communication, comm_id).agent_id == ann.user_id   # still Ann's while consulting
     assert api(f"/{comm_id}/transfer/complete").status_code == 202
     done = recorder.wait(events.CALL_CONSULTING, 10, communication_id=comm_id, state="completed")
     assert done.data["label"] == "Bob Takes Over"
     assert ann.finish(10) == 0, "Ann's leg did not end when she completed the transfer"
+    # handed over: a second "connected" for Bob (now with the caller), the call is his to act on
+    wait_for(lambda: sum(1 for e in recorder.events if e.name == events.CALL_CONNECTED
+                         and e.data.get("user_id") == bob.user_id) >= 2, 10, what="the call handed to Bob")
+    bob_api = api_for(pbx_instance, controller, bob.user_id)
+    assert api(f"/{comm_id}/hold").status_code == 403            # no longer Ann's
+    assert bob_api(f"/{comm_id}/hold").status_code == 202
+    recorder.wait(events.CALL_HELD, 5, communication_id=comm_id, held=True, user_id=bob.user_id)
+    wait_for(lambda: {c["app"] for c in channels(settings) if c["uid"] == caller_id} == {"MusicOnHold"}, 5,
+             interval=0.1, what="caller on hold by Bob")
+    assert bob_api(f"/{comm_id}/unhold").status_code == 202
+    recorder.wait(events.CALL_HELD, 5, communication_id=comm_id, held=False, user_id=bob.user_id)
 
     wait_for(bridged_with(settings, caller_id, bob.username), 5, interval=0.1, what="caller bridged with Bob")
     out, _ = caller.communicate(timeout=30)
@@ -610,9 +643,12 @@ def test_attended_transfer_cancelled_returns_to_the_caller(pbx_instance, control
     assert api(f"/{comm_id}/transfer", user_id=bob.user_id, attended=True).status_code == 202
     wait_for(lambda: any(bob.username in c["name"] and c["bridge"] for c in channels(settings)), 10,
              interval=0.1, what="Bob answered the consultation")
+    recorder.wait(events.CALL_CONNECTED, 15, user_id=bob.user_id, communication_id=comm_id)
     assert api(f"/{comm_id}/transfer/cancel").status_code == 202
     recorder.wait(events.CALL_CONSULTING, 5, communication_id=comm_id, state="cancelled")
     assert bob.finish(10) == 0, "Bob's consultation leg did not end"
+    # Bob's card closes; the call stays Ann's
+    recorder.wait(events.AGENT_LEFT_CALL, 10, user_id=bob.user_id, communication_id=comm_id)
 
     wait_for(bridged_with(settings, caller_id, ann.username), 5, interval=0.1, what="Ann back with the caller")
     out, _ = caller.communicate(timeout=30)

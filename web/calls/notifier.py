@@ -66,6 +66,14 @@ def register(app) -> None:
                               "label": d.get("label", ""), "failed": d["state"] == "failed"},
                      to=f"user:{d['user_id']}", namespace=NAMESPACE)
 
+    def left(event):
+        """A transfer target's part ended before the call did: their card closes."""
+        d = event.data
+        if d.get("user_id"):
+            sio.emit("call", {"state": "ended", "call_id": d["call_id"], "outcome": None,
+                              "communication_id": d.get("communication_id")},
+                     to=f"user:{d['user_id']}", namespace=NAMESPACE)
+
     def logged(event):
         sio.emit("call", {"state": "ended", "call_id": event.data["call_id"], "outcome": event.data["outcome"],
                           "communication_id": event.data["communication_id"]}, namespace=NAMESPACE)
@@ -91,4 +99,5 @@ def register(app) -> None:
     bus.subscribe(events.CALL_LOGGED, logged)
     bus.subscribe(events.CALL_HELD, held)
     bus.subscribe(events.CALL_CONSULTING, consulting)
+    bus.subscribe(events.AGENT_LEFT_CALL, left)
     bus.subscribe(events.VOICEMAIL_RECEIVED, voicemail)
