@@ -352,10 +352,22 @@ def find_by_email(session, email: str) -> Contact | None:
                           .order_by(Contact.id).limit(1))
 
 
+def remote_keys(contact: Contact) -> set[str]:
+    """The forms a communication's remote party takes for this contact: each phone as E.164,
+    without the '+' and as national digits (carriers send any of them), and each email."""
+    keys = {e.email for e in contact.emails}
+    for p in contact.phones:
+        keys |= {p.number, p.number.lstrip("+")}
+        national = national_digits(p.number)
+        if national:
+            keys |= {national, "0" + national}
+    return keys
+
+
 def communications(session, contact: Contact, limit: int = 50) -> list[Communication]:
     """The contact's conversations, newest first: communications whose remote party is one of
-    its phone numbers or email addresses."""
-    keys = [p.number for p in contact.phones] + [e.email for e in contact.emails]
+    its phone numbers (in any form) or email addresses."""
+    keys = sorted(remote_keys(contact))
     if not keys:
         return []
     return list(session.scalars(select(Communication).where(Communication.remote.in_(keys))

@@ -463,3 +463,44 @@ def test_ringing_card_names_the_contact_and_a_contact_can_be_called(app, databas
     assert req.data["number"] == "+48600100200" and req.data["our_number"] == "+48221234567"
     expect(card.locator("#call-state")).to_have_text("Calling…", timeout=T)
     expect(card.locator("#call-who")).to_have_text("Jan Kowalski · +48600100200")
+
+
+# -- History search and filters (HIS-2) ------------------------------------------------------
+def test_history_search_by_keyboard_and_filters(app, database, make_user, new_context):
+    from datetime import datetime, timedelta, timezone
+
+    from centrala.contacts import ContactData, create
+    from centrala.models import Communication
+
+    agent_id = make_user(AGENT, name="Piotr Agent")
+    now = datetime.now(timezone.utc)
+    with database.session() as s:
+        create(s, ContactData(first_name="Jan", last_name="Kowalski", phones=[("600 100 200", "mobile")]))
+        for i in range(6):
+            s.add(Communication(channel="voice", direction="inbound", outcome=("answered", "missed")[i % 2],
+                                remote="48600100200" if i < 2 else f"+4850012345{i}", agent_id=agent_id if i % 2 == 0 else None,
+                                agents_rung=[agent_id], note="Reklamacja okna" if i == 3 else "",
+                                started_at=now - timedelta(hours=i)))
+    page = log_in(new_context().new_page(), AGENT)
+    page.goto("/history")
+    expect(page.locator("#history tbody tr")).to_have_count(6, timeout=T)
+    page.fill("#hf-q", "Kowalski")
+    page.keyboard.press("Enter")
+    expect(page.locator("#history tbody tr")).to_have_count(2, timeout=T)
+    expect(page.locator("#history-total")).to_have_text("2 entries")
+    page.locator(".filters .chip-link", has_text="Missed").click()
+    expect(page.locator("#history tbody tr")).to_have_count(1, timeout=T)
+    expect(page.locator("#hf-q")).to_have_value("Kowalski")      # the chip kept the search
+    page.fill("#hf-q", "reklamacja")
+    page.select_option("#hf-agent", label="Piotr Agent")
+    page.locator("#history-filters button[type=submit]").click()
+    expect(page.locator(".empty-title")).to_have_text("Nothing matches these filters", timeout=T)
+    SHOTS.mkdir(exist_ok=True)
+    page.locator("#hf-clear").click()
+    expect(page.locator("#history tbody tr")).to_have_count(6, timeout=T)
+    page.fill("#hf-q", "600 100 200")
+    page.keyboard.press("Enter")
+    expect(page.locator("#history tbody tr")).to_have_count(2, timeout=T)
+    # the rows name the contact (the carrier sent the number without '+'), linked to it
+    expect(page.locator("#history tbody tr .contact-link")).to_have_text(["Jan Kowalski", "Jan Kowalski"])
+    page.screenshot(path=str(SHOTS / "20-history-search.png"))

@@ -199,19 +199,26 @@ def place_call():
 @bp.get("/communications")
 @token_required
 def communications():
-    """History, newest first; filters channel, direction, outcome; pages of up to 100."""
+    """History, newest first; search ``q`` and filters channel, direction, outcome, agent_id,
+    contact_id, from, to (dates, account time zone); pages of up to 100."""
     from ..history import services as history
+    from ..history.http import _timezone
 
     args = request.args
-    if args.get("outcome") and args["outcome"] not in history.OUTCOMES:
-        return api_error(400, "outcome must be one of: " + ", ".join(history.OUTCOMES))
+    filters, errors = history.parse_filters(args, id_args=("agent_id", "contact_id"))
+    if errors:
+        arg, code = next(iter(errors.items()))
+        allowed = {"channel": history.CHANNELS, "direction": history.DIRECTIONS, "outcome": history.OUTCOMES}
+        text = {"bad_date": f"{arg} must be a date (YYYY-MM-DD).", "range": "to must not be before from.",
+                "bad_id": f"{arg} must be an integer.", "too_long": f"q may be at most {history.Q_MAX} characters.",
+                "bad_choice": f"{arg} must be one of: " + ", ".join(allowed.get(arg, ()))}[code]
+        return api_error(400, text)
     page = args.get("page", 1, type=int)
     per_page = args.get("per_page", 50, type=int)
     if page < 1 or not 1 <= per_page <= 100:
         return api_error(400, "page must be >= 1 and per_page between 1 and 100.")
     s = dbs()
-    rows, total = history.page(s, history.query(args.get("channel"), args.get("direction"), args.get("outcome")),
-                               page, per_page)
+    rows, total = history.page(s, history.query(filters=filters, session=s, timezone=_timezone(s)), page, per_page)
     names = history.agent_names(s, rows)
     items = [history.as_dict(c, names, f"/api/v1/communications/{c.id}/recording" if c.recording else None)
              for c in rows]

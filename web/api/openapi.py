@@ -90,7 +90,16 @@ def _core(base_url: str) -> dict:
             "/communications": {"get": {
                 "summary": "History, newest first", "operationId": "listCommunications",
                 "parameters": [
-                    {"name": "channel", "in": "query", "schema": {"type": "string", "example": "voice"}},
+                    {"name": "q", "in": "query", "description": "search: number or address (any form), contact "
+                     "name/organisation/email/phone, note, chat text", "schema": {"type": "string", "maxLength": 100}},
+                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": ["voice", "voicemail", "chat"]}},
+                    {"name": "agent_id", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "contact_id", "in": "query", "description": "only this contact's communications",
+                     "schema": {"type": "integer"}},
+                    {"name": "from", "in": "query", "description": "first day (account time zone)",
+                     "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "description": "last day, inclusive (account time zone)",
+                     "schema": {"type": "string", "format": "date"}},
                     {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["inbound", "outbound"]}},
                     {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
                         "answered", "missed", "abandoned", "voicemail", "failed", "in_progress"]}},

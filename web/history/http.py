@@ -1,11 +1,14 @@
-"""History tab (HIS-1, partial: calls and voicemail) and recordings for the browser player."""
+"""History tab (HIS-1…HIS-3: calls, voicemail, chats; search and filters) and recordings for the
+browser player."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from centrala.models import Communication
+from centrala.models import Communication, User
+from centrala.models_contacts import Contact
 
 from ..extensions import dbs, settings
 from . import services
@@ -18,12 +21,29 @@ PER_PAGE = 25
 @login_required
 def index():
     s = dbs()
-    outcome = request.args.get("outcome") if request.args.get("outcome") in services.OUTCOMES else None
+    filters, errors = services.parse_filters(request.args)
     pg = max(1, request.args.get("page", 1, type=int))
-    rows, total = services.page(s, services.query(outcome=outcome), pg, PER_PAGE)
+    q = services.query(filters=filters, session=s, timezone=_timezone(s))
+    rows, total = services.page(s, q, pg, PER_PAGE)
+    users = s.execute(select(User.id, User.name).order_by(User.name)).all()
+    contact = s.get(Contact, filters.contact_id) if filters.contact_id else None
     return render_template("history/index.html", active_tab="history", rows=rows, total=total, page=pg,
-                           pages=max(1, -(-total // PER_PAGE)), outcome=outcome,
-                           names=services.agent_names(s, rows), outcomes=services.OUTCOMES)
+                           pages=max(1, -(-total // PER_PAGE)), f=filters, args=filters.args(),
+                           errors={k: _filter_error(v) for k, v in errors.items()}, users=users,
+                           contact=contact, names=services.agent_names(s, rows), outcomes=services.OUTCOMES,
+                           contacts=services.contacts_of(s, rows, settings().default_region))
+
+
+def _timezone(session) -> str:
+    from centrala.account import saved
+
+    return saved(session).get("timezone") or settings().timezone
+
+
+def _filter_error(code: str) -> str:
+    return {"bad_date": _("Enter a date as YYYY-MM-DD."),
+            "range": _("The end date is before the start date."),
+            "too_long": _("Search for at most %(n)d characters.", n=services.Q_MAX)}.get(code, _("Choose from the list."))
 
 
 @bp.get("/history/<int:comm_id>")
