@@ -152,3 +152,12 @@ def test_api_searches_and_filters(app, history):
                            ("?channel=fax", "channel must be one of: voice, voicemail, chat")):
         r = c.get("/api/v1/communications" + query, headers=h)
         assert r.status_code == 400 and r.json["error"]["message"] == message, (query, r.json)
+
+
+def test_detail_names_the_contact_or_offers_to_add_one(app, history):
+    c = app.test_client()
+    login(c, "ann@example.com")
+    html = c.get(f"/history/{history['ids']['jan_call']}").get_data(as_text=True)
+    assert f'<a href="/contacts/{history["jan"]}">Jan Kowalski</a>' in html
+    html = c.get(f"/history/{history['ids']['voicemail']}").get_data(as_text=True)
+    assert 'href="/contacts/new?phone=%2B48700111222">Add to contacts</a>' in html

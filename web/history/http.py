@@ -54,7 +54,8 @@ def detail(comm_id: int):
     has_recording = services.recording_path(settings().data_dir, c) is not None
     return render_template("history/detail.html", active_tab="history", c=c, names=services.agent_names(s, [c]),
                            has_recording=has_recording, may_edit=services.may_edit(current_user, c),
-                           note_max=services.NOTE_MAX)
+                           note_max=services.NOTE_MAX,
+                           contact=services.contacts_of(s, [c], settings().default_region).get(c.id))
 
 
 @bp.post("/history/<int:comm_id>/note")
