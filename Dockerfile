@@ -1,6 +1,6 @@
 # Image for the Centrala web and pbx controller services (see docker-compose.yml).
 FROM python:3.11-slim-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg tzdata && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/centrala
 COPY . .
 RUN pip install --no-cache-dir '.[prod]'

@@ -57,7 +57,8 @@ ALL = (PBX_CONNECTED, PBX_DISCONNECTED, PBX_RESYNCED, CALL_ENTERED, CALL_ANSWERE
 # Tasks and Files (TSK, FIL)
 TASK_CHANGED = "task.changed"            # data: {"task_id", "action": created|updated|deleted, "user_ids"}
 FILE_CHANGED = "file.changed"            # data: {"file_id"|"folder_id", "action": uploaded|deleted|folder_*}
-ALL += (TASK_CHANGED, FILE_CHANGED)
+TASK_REMINDED = "task.reminded"          # a due-date reminder was sent (once): {"task_id", "user_id"}
+ALL += (TASK_CHANGED, FILE_CHANGED, TASK_REMINDED)
 
 # -- website chat (issue #6) --
 CHAT_STARTED = "chat.started"            # data: {"communication_id", "visitor_id", "origin"}

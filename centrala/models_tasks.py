@@ -31,6 +31,7 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_assignee_status", "assignee_id", "status"),
         Index("ix_tasks_status_due", "status", "due_at"),
+        Index("ix_tasks_reminder", "reminded_at", "remind_at"),   # the reminder sweeper's query
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -49,6 +50,12 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # due-date reminder (agents/reminders.py): the choice, the moment it goes (None: nothing to
+    # remind of), when it was sent (the sweeper's once-only claim), the zone the due date was set in
+    remind: Mapped[str] = mapped_column(String(8), default="15m")            # agents.reminders.CHOICES
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)   # IANA, e.g. Europe/Warsaw
 
     files: Mapped[list["StoredFile"]] = relationship("StoredFile", secondary=task_files,
                                                      order_by="StoredFile.name", passive_deletes=True)

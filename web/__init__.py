@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .chat.sockets import register as register_chat
 
     register_chat(app, start_background=start_background)
+    from .tasks.sweeper import register as register_reminders
+
+    register_reminders(app, start_background=start_background)   # task due-date reminders (TSK-1)
     _register_errors(app)
     return app
 

@@ -115,7 +115,7 @@ def test_create_task_and_the_assignees_badge_goes_up_live(make_user, new_context
     expect(adam.locator("#task-title")).to_have_text("Raport dla Pani Iwonki", timeout=T)
     expect(adam.locator("#task-assignee")).to_have_text("Ewa Nowak")
     # the due time is shown in the browser's own zone, as typed
-    expect(adam.locator(".task-facts time")).to_contain_text("16:25")
+    expect(adam.locator("#task-due time")).to_contain_text("16:25")
     adam.screenshot(path=str(SHOTS / "task-view.png"), full_page=True)
 
     # Ewa's badge and drawer, without reloading

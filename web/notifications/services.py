@@ -40,17 +40,30 @@ def recent(session, user_id: int, limit: int = 30) -> list[dict]:
 
 def push(session, user_ids, channel: str, title: str, body: str = "", link: str = "") -> list[Notification]:
     """Create one item per agent, commit, and deliver it to their panels."""
+    items = create(session, user_ids, channel, title, body, link)
+    session.commit()
+    deliver(session, items)
+    return items
+
+
+def create(session, user_ids, channel: str, title: str, body: str = "", link: str = "") -> list[Notification]:
+    """Add one item per agent to the session, uncommitted: the caller commits it together with
+    what it belongs to (a reminder's once-only claim), then calls ``deliver``."""
     items = [Notification(user_id=uid, channel=channel, title=title[:300], body=body, link=link, state="new")
              for uid in user_ids]
     session.add_all(items)
-    session.commit()
+    session.flush()
+    return items
+
+
+def deliver(session, items) -> None:
+    """Send committed items to their agents' open panels (the drawer keeps them for later)."""
     sio = current_app.extensions["socketio"]
     bus = current_app.extensions["centrala.bus"]
     for n in items:
         sio.emit("notification", as_dict(n), to=f"user:{n.user_id}", namespace=NAMESPACE)
         sio.emit("badges", badges(session, n.user_id), to=f"user:{n.user_id}", namespace=NAMESPACE)
-        bus.publish(events.NOTIFICATION_CREATED, user_id=n.user_id, id=n.id, channel=channel, title=title)
-    return items
+        bus.publish(events.NOTIFICATION_CREATED, user_id=n.user_id, id=n.id, channel=n.channel, title=n.title)
 
 
 def resolve(session, user_id: int, notification_id: int, state: str) -> Notification | None:

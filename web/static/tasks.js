@@ -27,6 +27,24 @@
     if (due.value && !isNaN(d0)) tz.value = String(d0.getTimezoneOffset());
   }
 
+  // the browser's zone (IANA): the server reads the due time in it, summer time included, and
+  // "1 day before" is the same clock time the day before there
+  var zone = document.getElementById("time_zone");
+  if (zone) {
+    try { zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone || zone.value; } catch (e) { /* offset only */ }
+  }
+  // the Remind hint follows the due field: a reminder needs a due date
+  var hint = document.getElementById("remind-hint");
+  if (due && hint) {
+    var showHint = function () {
+      var has = !!due.value;
+      hint.querySelector("[data-when=due]").hidden = !has;
+      hint.querySelector("[data-when=no-due]").hidden = has;
+    };
+    due.addEventListener("input", showHint);
+    due.addEventListener("change", showHint);
+  }
+
   // contact picker: suggestions from the server as the agent types
   var contact = document.getElementById("contact"), list = document.getElementById("contact-options");
   if (contact && list) {

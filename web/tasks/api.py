@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from flask_babel import force_locale
 
+from agents import reminders
 from centrala import audit
 from centrala import tasks as related
 from centrala.models_tasks import PRIORITIES, STATUSES, Task
@@ -15,7 +16,7 @@ from . import services
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1")
 FIELDS = ("title", "due", "assignee_id", "priority", "status", "communication_id", "contact",
-          "description", "custom")
+          "description", "custom", "remind", "time_zone")
 
 
 def _body() -> dict:
@@ -139,7 +140,15 @@ def openapi_part() -> dict:
     writable = {
         "title": {"type": "string", "maxLength": 200},
         "due_at": {"type": "string", "format": "date-time", "nullable": True,
-                   "description": "ISO 8601; without an offset it is read as UTC"},
+                   "description": "ISO 8601; without an offset it is read in time_zone (this request's, "
+                                  "else the task's), else as UTC"},
+        "remind": {"type": "string", "enum": list(reminders.CHOICES), "default": reminders.DEFAULT,
+                   "description": "remind the assignee (drawer item and desktop notification): none, at the "
+                                  "due time, 15 minutes, 1 hour or 1 day before; changing it or due_at arms "
+                                  "the reminder again"},
+        "time_zone": {"type": "string", "nullable": True, "example": "Europe/Warsaw",
+                      "description": "IANA zone the due date is meant in: \"1 day before\" is the same clock "
+                                     "time the day before there (24 hours without a zone)"},
         "assignee_id": {"type": "integer", "nullable": True},
         "priority": {"type": "string", "enum": list(PRIORITIES)},
         "status": {"type": "string", "enum": list(STATUSES)},
@@ -194,6 +203,11 @@ def openapi_part() -> dict:
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"},
                 "done_at": {"type": "string", "format": "date-time", "nullable": True},
-                "overdue": {"type": "boolean"}}},
+                "overdue": {"type": "boolean"},
+                "remind_at": {"type": "string", "format": "date-time", "nullable": True, "readOnly": True,
+                              "description": "when the reminder goes; null: no due date, no reminder, or the "
+                                             "due time had already passed when it was set"},
+                "reminded_at": {"type": "string", "format": "date-time", "nullable": True, "readOnly": True,
+                                "description": "when the reminder was sent (once)"}}},
         },
     }

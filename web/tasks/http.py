@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from agents import reminders
 from centrala import audit
 from centrala import files as store
 from centrala import tasks as related
@@ -25,7 +26,10 @@ PER_PAGE = 25
 def _form_data() -> dict:
     f = request.form
     data = {k: f.get(k, "") for k in ("title", "due", "tz_offset", "assignee_id", "priority", "status",
-                                      "communication_id", "contact", "description")}
+                                      "communication_id", "contact", "description", "remind")}
+    # the browser's IANA zone (tasks.js); one this server does not know falls back to tz_offset
+    zone = (f.get("time_zone") or "").strip()
+    data["time_zone"] = zone if reminders.zone(zone) is not None else ""
     data["custom"] = {k[len("custom_"):]: v for k, v in f.items() if k.startswith("custom_")}
     return data
 
@@ -43,7 +47,8 @@ def _choices(s, task: Task | None = None, communication_id: int | None = None) -
             "users": users, "communications": comms, "recent_files": recent_files,
             "custom_fields": services.custom_fields(s), "priorities": PRIORITIES, "statuses": STATUSES,
             "priority_labels": services.PRIORITY_LABELS, "status_labels": services.STATUS_LABELS,
-            "size": file_services.size}
+            "remind_choices": reminders.CHOICES, "remind_labels": services.REMIND_LABELS,
+            "remind_default": reminders.DEFAULT, "size": file_services.size}
 
 
 def _attachments(s, t: Task) -> tuple[list[str], list[StoredFile]]:
@@ -83,6 +88,12 @@ def tasks_for(communication_id: int | None = None, contact_id: int | None = None
     if contact_id is not None:
         return related.tasks_for_contact(dbs(), contact_id, limit)
     return []
+
+
+@bp.app_template_global()
+def task_overdue(t: Task) -> bool:
+    """Due date passed and not Done: marked in every list of tasks."""
+    return services.is_overdue(t)
 
 
 @bp.get("/tasks")
@@ -146,7 +157,7 @@ def detail(task_id: int):
                            custom_fields=services.custom_fields(s), overdue=services.is_overdue(t),
                            may_edit=services.may_edit(current_user, t), may_delete=services.may_delete(current_user, t),
                            priority_labels=services.PRIORITY_LABELS, status_labels=services.STATUS_LABELS,
-                           statuses=STATUSES, size=file_services.size)
+                           remind_labels=services.REMIND_LABELS, statuses=STATUSES, size=file_services.size)
 
 
 @bp.route("/tasks/<int:task_id>/edit", methods=["GET", "POST"])

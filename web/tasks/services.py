@@ -12,6 +12,7 @@ from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from agents import events
+from agents import reminders
 from centrala import files as store
 from centrala import tasks as tasks_domain
 from centrala.models import Communication, User, iso
@@ -23,6 +24,8 @@ from ..notifications import services as notifications
 
 PRIORITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "urgent": _l("Urgent"), "critical": _l("Critical")}
 STATUS_LABELS = {"new": _l("New"), "in_progress": _l("In progress"), "done": _l("Done")}
+REMIND_LABELS = {"none": _l("No reminder"), "at_due": _l("At the due time"), "15m": _l("15 minutes before"),
+                 "1h": _l("1 hour before"), "1d": _l("1 day before")}
 LISTS = ("mine", "all", "overdue")
 ATTACHMENTS_FOLDER = "Task attachments"   # uploaded attachments land here in Files
 MAX_TITLE, MAX_DESCRIPTION, MAX_SHORT, MAX_LONG = 200, 10000, 500, 5000
@@ -85,14 +88,17 @@ def custom_fields(session) -> list[CustomField]:
 
 
 # -- validation ---------------------------------------------------------------------------
-def parse_due(raw: str | None, tz_offset=None) -> datetime | None:
-    """``2026-11-30T16:25`` from a datetime-local field (the browser's time, ``tz_offset``
-    minutes as JavaScript's getTimezoneOffset), or ISO 8601 with an offset; None if empty.
+def parse_due(raw: str | None, tz_offset=None, zone=None) -> datetime | None:
+    """``2026-11-30T16:25`` from a datetime-local field — the browser's wall-clock time in
+    ``zone`` (an IANA zone, summer time applied on the server), else shifted by ``tz_offset``
+    (minutes, as JavaScript's getTimezoneOffset) — or ISO 8601 with an offset; None if empty.
     Raises ValueError if it cannot be read."""
     raw = (raw or "").strip()
     if not raw:
         return None
     dt = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T", 1))
+    if dt.tzinfo is None and zone is not None:
+        return reminders.local_to_utc(dt, zone)
     if dt.tzinfo is None:
         minutes = int(tz_offset) if tz_offset not in (None, "") else 0
         if not -16 * 60 <= minutes <= 16 * 60:
@@ -138,11 +144,25 @@ def validate(session, data: dict, fields: list[CustomField], current: Task | Non
         elif len(title) > MAX_TITLE:
             errors["title"] = _("At most %(n)d characters.", n=MAX_TITLE)
         values["title"] = title
+    zone = None
+    if present("time_zone"):
+        name = str(data.get("time_zone") or "").strip()
+        zone = reminders.zone(name)
+        if name and zone is None:
+            errors["time_zone"] = _("Unknown time zone; use a name like Europe/Warsaw.")
+        values["time_zone"] = name if zone is not None else None
+    elif current is not None:
+        zone = reminders.zone(current.time_zone)
     if present("due"):
         try:
-            values["due_at"] = parse_due(data.get("due"), data.get("tz_offset"))
+            values["due_at"] = parse_due(data.get("due"), data.get("tz_offset"), zone)
         except (TypeError, ValueError):
             errors["due"] = _("Enter a date and time like 2026-04-01 16:25.")
+    if present("remind"):
+        values["remind"] = data.get("remind") or reminders.DEFAULT
+        if values["remind"] not in reminders.CHOICES:
+            errors["remind"] = _("Choose when to remind: no reminder, at the due time, 15 minutes, "
+                                 "1 hour or 1 day before.")
     if present("assignee_id"):
         raw = data.get("assignee_id")
         if raw in (None, ""):
@@ -226,11 +246,37 @@ def attachments_folder(session, user_id: int) -> int:
 
 
 # -- changes, notification, badges --------------------------------------------------------
-def apply(t: Task, values: dict) -> None:
+def _same_moment(a: datetime | None, b: datetime | None) -> bool:
+    return (a is None) == (b is None) and (a is None or aware(a) == aware(b))
+
+
+def apply(t: Task, values: dict, at: datetime | None = None) -> None:
+    """Set the values; a new due date or reminder choice arms the reminder again (also one
+    already sent), computed in the zone the due date was set in."""
+    rearm = (("due_at" in values and not _same_moment(values["due_at"], t.due_at))
+             or ("remind" in values and values["remind"] != t.remind))
     for key, value in values.items():
         setattr(t, key, value)
     if "status" in values:
         t.done_at = (t.done_at or now()) if t.status == "done" else None
+    if rearm:
+        t.remind_at = reminders.arm(t.due_at, t.remind or reminders.NONE, at or now(),
+                                    reminders.zone(t.time_zone))
+        t.reminded_at = None
+
+
+def due_label(t: Task) -> str:
+    """The due moment in the zone it was set in (else UTC), with the zone's abbreviation."""
+    if t.due_at is None:
+        return ""
+    local = aware(t.due_at).astimezone(reminders.zone(t.time_zone) or timezone.utc)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
+
+
+def reminder_texts(t: Task) -> tuple[str, str]:
+    """Drawer title and body of a task's reminder, in the current language."""
+    return (_("Reminder: %(title)s, due %(when)s", title=t.title, when=due_label(t)),
+            _("Due %(when)s", when=due_label(t)))
 
 
 def after_change(session, t: Task | None, actor: User, action: str, before: dict) -> None:
@@ -260,7 +306,7 @@ def _notify(session, user_id: int, what: str, t: Task) -> None:
             title = _("New task: %(title)s", title=t.title)
         else:
             title = _("Task done: %(title)s", title=t.title)
-        body = _("Due %(when)s", when=aware(t.due_at).strftime("%Y-%m-%d %H:%M UTC")) if t.due_at else ""
+        body = _("Due %(when)s", when=due_label(t)) if t.due_at else ""
     notifications.push(session, [user_id], "task", title, body=body, link=f"/tasks/{t.id}")
 
 
@@ -281,7 +327,9 @@ def task_json(t: Task, at: datetime | None = None) -> dict:
             "files": [{"id": f.id, "name": f.name, "size": f.size_bytes, "content_type": f.content_type}
                       for f in t.files],
             "created_by": t.created_by, "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
-            "done_at": iso(t.done_at), "overdue": is_overdue(t, at)}
+            "done_at": iso(t.done_at), "overdue": is_overdue(t, at),
+            "remind": t.remind, "remind_at": iso(t.remind_at), "reminded_at": iso(t.reminded_at),
+            "time_zone": t.time_zone}
 
 
 def search_contacts(session, q: str, limit: int = 10) -> list[Contact]:
