@@ -334,9 +334,13 @@ def test_contact_view_lists_the_contacts_tasks(app, make_user, database):
         s.add(contact)
         s.flush()
         cid = contact.id
-    create(c, title="Oddzwonić do Jana", contact=str(cid))
+    create(c, title="Oddzwonić do Jana", contact=str(cid), due="2020-01-01T10:00")
     html = c.get(f"/contacts/{cid}").get_data(as_text=True)
-    assert "Oddzwonić do Jana" in html
+    with database.session() as s:
+        task_id = s.scalar(select(Task.id).where(Task.title == "Oddzwonić do Jana"))
+    # linked, with its status and the overdue mark; a new task starts with this contact
+    assert f'<a href="/tasks/{task_id}" class="task-title">Oddzwonić do Jana</a>' in html
+    assert "pill-overdue" in html and f'href="/tasks/new?contact_id={cid}"' in html
 
 
 def test_contact_picker_finds_by_phone_however_typed(app, make_user, database):

@@ -111,17 +111,7 @@ def view(contact_id: int):
     contact = _contact(contact_id)
     comms = C.communications(s, contact)
     return render_template("contacts/view.html", active_tab="contacts", section="list", c=contact,
-                           fields=C.custom_fields(s), comms=comms, tasks=_tasks_of(s, contact))
-
-
-def _tasks_of(s, contact: Contact) -> list:
-    """The contact's tasks, when the Tasks feature is installed (it owns its model)."""
-    try:
-        from centrala import tasks as T  # noqa: PLC0415  (optional; lands with the Tasks feature)
-    except ImportError:
-        return []
-    fn = getattr(T, "tasks_for_contact", None)
-    return list(fn(s, contact.id)) if fn else []
+                           fields=C.custom_fields(s), comms=comms)
 
 
 @bp.get("/contacts/<int:contact_id>/edit")
