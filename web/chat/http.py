@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from agents.chat import (MAX_MESSAGE, MAX_TRANSFER_NOTE, MAX_TRIGGER, ChatInputError, clean_email, clean_trigger, origin_allowed,
-                         origin_of, page_language, parse_origins, trigger_for)
+from agents.chat import (MAX_MESSAGE, MAX_TRANSFER_NOTE, MAX_TRIGGER, ChatInputError, clean_email, clean_trigger,
+                         origin_allowed, origin_of, page_language, parse_origins, trigger_for)
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatTemplate
 
