@@ -65,7 +65,9 @@ CHAT_STARTED = "chat.started"            # data: {"communication_id", "visitor_i
 CHAT_ACCEPTED = "chat.accepted"          # data: {"communication_id", "user_id", "wait_seconds"}
 CHAT_CLOSED = "chat.closed"              # data: {"communication_id", "outcome", "user_id" or None}
 CHAT_OFFLINE_MESSAGE = "chat.offline_message"  # contact form (CHT-6): {"communication_id", "to"}
-ALL = ALL + (CHAT_STARTED, CHAT_ACCEPTED, CHAT_CLOSED, CHAT_OFFLINE_MESSAGE)
+CHAT_TRANSFERRED = "chat.transferred"    # a colleague accepted the chat: {"communication_id", "from_user_id",
+                                         #  "to_user_id"}
+ALL = ALL + (CHAT_STARTED, CHAT_ACCEPTED, CHAT_CLOSED, CHAT_OFFLINE_MESSAGE, CHAT_TRANSFERRED)
 
 
 @dataclass(frozen=True)

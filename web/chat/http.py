@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from agents.chat import (MAX_MESSAGE, MAX_TRIGGER, ChatInputError, clean_email, clean_trigger, origin_allowed,
-                         origin_of, page_language, parse_origins, trigger_for)
+from agents.chat import (MAX_MESSAGE, MAX_TRANSFER_NOTE, MAX_TRIGGER, ChatInputError, clean_email, clean_trigger,
+                         origin_allowed, origin_of, page_language, parse_origins, trigger_for)
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatTemplate
 
@@ -33,7 +33,14 @@ def _embed_context():
         return {"messages": svc.transcript(s, comm_id), "pages": svc.pages(s, comm_id), "visitor": v,
                 "conv": conv}
 
-    return {"chat_embed": chat_embed, "chat_history": chat_history}
+    def chat_handled_before(comm_id: int) -> list[str]:
+        """Agents who had the chat before it was transferred to its final agent."""
+        s = dbs()
+        ids = svc.previous_agents(s, comm_id)
+        names = dict(s.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+        return [names.get(i, f"#{i}") for i in ids]
+
+    return {"chat_embed": chat_embed, "chat_history": chat_history, "chat_handled_before": chat_handled_before}
 
 
 # -- public: loader and frame --------------------------------------------------------------
@@ -286,8 +293,10 @@ def index():
     from .sockets import hub
 
     waiting_ids = [cid for cid in hub().router.pending() if hub().router.current(cid) == current_user.id]
+    waiting_ids += hub().transfers.for_agent(current_user.id)     # handed over by a colleague
     waiting = s.scalars(select(Communication).where(Communication.id.in_(waiting_ids))).all() if waiting_ids else []
-    return render_template("chat/index.html", active_tab="chats", chats=mine, waiting=waiting)
+    handed = {cid: hub().flow.offer_note(s, cid, current_user.id) for cid in hub().transfers.for_agent(current_user.id)}
+    return render_template("chat/index.html", active_tab="chats", chats=mine, waiting=waiting, handed=handed)
 
 
 @bp.get("/chat/<int:chat_id>")
@@ -299,9 +308,13 @@ def view(chat_id: int):
     c, conv, v = svc.conversation(s, chat_id)
     if c is None or conv is None:
         abort(404)
-    offered = hub().router.current(chat_id) == current_user.id
-    if c.agent_id != current_user.id and not offered and not current_user.is_admin:
+    handed = hub().flow.offer_note(s, chat_id, current_user.id)    # a colleague offers it to me
+    offered = hub().router.current(chat_id) == current_user.id or handed is not None
+    earlier = current_user.id in svc.previous_agents(s, chat_id)    # I had it and transferred it on
+    if c.agent_id != current_user.id and not offered and not earlier and not current_user.is_admin:
         abort(403)
+    mine = c.agent_id == current_user.id and c.ended_at is None
+    owner = s.get(User, c.agent_id) if c.agent_id else None
     open_chats = s.scalars(select(Communication).where(Communication.channel == "chat",
                                                        Communication.agent_id == current_user.id,
                                                        Communication.ended_at.is_(None))
@@ -309,13 +322,34 @@ def view(chat_id: int):
     data = {"id": c.id, "me": current_user.id, "mine": c.agent_id == current_user.id, "offered": offered,
             "ended": c.ended_at is not None, "accept": request.args.get("accept") == "1",
             "messages": svc.transcript(s, c.id), "pages": svc.pages(s, c.id), "max": MAX_MESSAGE,
+            "transfer": hub().flow.pending_json(s, c.id) if mine else None,
+            "transferred_to": owner.name if owner and earlier and c.agent_id != current_user.id else None,
             "texts": {"visitor": _("Visitor"), "taken": _("Another agent has taken this chat."),
-                      "typing": _("typing…"), "closed": _("Chat closed"), "error": _("Could not send. Try again.")}}
+                      "typing": _("typing…"), "closed": _("Chat closed"), "error": _("Could not send. Try again."),
+                      "withdrawn": _("This chat is no longer offered to you."), "note": _("Note"),
+                      "online": _("Online"), "break": _("Break"), "offline": _("Offline"),
+                      "waiting": _("Waiting for {name} to accept…"), "transferred": _("Transferred to {name}"),
+                      "transfer_line": _("{old} transferred the chat to {new}."),
+                      "withdrawn_reasons": {"timeout": _("{name} did not accept; the chat stays with you."),
+                                            "away": _("{name} is no longer Online; the chat stays with you."),
+                                            "nobody": _("Nobody accepted; the chat stays with you."),
+                                            "cancelled": _("Transfer cancelled; the chat stays with you.")},
+                      "choose": _("Choose who should take the chat."),
+                      "errors": {"closed": _("This chat has already ended."),
+                                 "not_owner": _("Only the agent who has the chat can transfer it."),
+                                 "pending": _("A transfer of this chat is already waiting. Cancel it first."),
+                                 "bad_agent": _("Choose an active agent who serves chat."),
+                                 "self": _("Choose a colleague, not yourself."),
+                                 "not_online": _("This agent is not Online any more. Choose someone who is."),
+                                 "nobody": _("Nobody else serving chat is Online right now."),
+                                 "too_long": _("The note may be at most %(n)d characters long.",
+                                               n=MAX_TRANSFER_NOTE)}}}
     with hub().lock:
         here = v is not None and v.id in hub().sids.values()
     who = c.remote if not c.remote.startswith("#") else _("Visitor") + " " + c.remote
     return render_template("chat/view.html", active_tab="chats", c=c, conv=conv, v=v, data=data, who=who, here=here,
-                           templates=svc.templates(s), open_chats=open_chats)
+                           templates=svc.templates(s), open_chats=open_chats, handed=handed,
+                           note_max=MAX_TRANSFER_NOTE)
 
 
 # -- settings ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ their first interaction (only its SHA-256 is stored).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import threading
@@ -147,15 +148,89 @@ def display_name(v: ChatVisitor) -> str:
 
 
 def message_json(m: ChatMessage, names: dict | None = None, key: str = "") -> dict:
-    return {"id": m.id, "chat_id": m.communication_id, "sender": m.sender, "body": m.body,
-            "at": iso(m.created_at), "agent": (names or {}).get(m.user_id) if m.user_id else None,
-            "file": attachment_json(m.attachment, key)}
+    out = {"id": m.id, "chat_id": m.communication_id, "sender": m.sender, "body": m.body,
+           "at": iso(m.created_at), "agent": (names or {}).get(m.user_id) if m.user_id else None,
+           "file": attachment_json(m.attachment, key)}
+    if m.sender == "system":
+        out.update(system_json(m.body, names or {}))
+    return out
+
+
+# -- system entries of the transcript (transfers) ------------------------------------------
+# A system row's body is JSON, e.g. {"event": "transfer", "from": 3, "to": 5, "note": "…"}: the
+# text is made when it is shown, in the reader's language; the visitor only ever gets the
+# "joined" line (public_system_text), never the note.
+def system_body(event: str, **data) -> str:
+    return json.dumps({"event": event, **data}, ensure_ascii=False)
+
+
+def system_data(body: str) -> dict:
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _name(names: dict, uid) -> str:
+    return names.get(uid) or (f"#{uid}" if uid else "?")
+
+
+def system_json(body: str, names: dict) -> dict:
+    """What an agent sees of a system entry, in the current language."""
+    from flask_babel import gettext as _
+
+    d = system_data(body)
+    if d.get("event") != "transfer":
+        return {"event": d.get("event") or "", "body": "", "note": ""}
+    old, new = _name(names, d.get("from")), _name(names, d.get("to"))
+    return {"event": "transfer", "from": old, "to": new, "note": d.get("note") or "",
+            "body": _("{old} transferred the chat to {new}.").replace("{old}", old).replace("{new}", new)}
+
+
+def public_system_text(m: dict, lang: str) -> str:
+    """The visitor's line for a system entry (in the page's language): "<agent> joined the chat."."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    with force_locale(lang or "en"):
+        return _("{name} joined the chat.").replace("{name}", m.get("to") or "")
+
+
+def public_message(m: dict, lang: str = "en") -> dict:
+    """What a visitor may see of a message: no agent ids, the agent's name only; of a system
+    entry only the "joined" line (never the note for the colleague)."""
+    body = public_system_text(m, lang) if m["sender"] == "system" else m["body"]
+    return {"id": m["id"], "sender": m["sender"], "body": body, "at": m["at"],
+            "agent": m.get("agent") if m["sender"] == "agent" else None, "file": m.get("file")}
+
+
+def system_user_ids(rows) -> set[int]:
+    ids = set()
+    for m in rows:
+        if m.sender == "system":
+            d = system_data(m.body)
+            ids |= {u for u in (d.get("from"), d.get("to")) if isinstance(u, int)}
+    return ids
+
+
+def previous_agents(session, comm_id: int) -> list[int]:
+    """Agents who had the chat before it was transferred on, in order (History's "handled before")."""
+    rows = session.scalars(select(ChatMessage).where(ChatMessage.communication_id == comm_id,
+                                                     ChatMessage.sender == "system")
+                           .order_by(ChatMessage.id)).all()
+    out: list[int] = []
+    for m in rows:
+        d = system_data(m.body)
+        if d.get("event") == "transfer" and isinstance(d.get("from"), int) and d["from"] not in out:
+            out.append(d["from"])
+    return out
 
 
 def transcript(session, comm_id: int) -> list[dict]:
     rows = session.scalars(select(ChatMessage).where(ChatMessage.communication_id == comm_id)
                            .order_by(ChatMessage.id)).all()
-    ids = {m.user_id for m in rows if m.user_id}
+    ids = {m.user_id for m in rows if m.user_id} | system_user_ids(rows)
     names = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
     key = account_key(session) if any(m.attachment for m in rows) else ""
     return [message_json(m, names, key) for m in rows]
@@ -334,3 +409,19 @@ def attachment_json(value: str | None, key: str) -> dict | None:
     stored, _, original = value.partition("/")
     ext = stored.rsplit(".", 1)[-1]
     return {"name": original, "url": f"/widget/{key}/files/{stored}", "image": ext != "pdf"}
+
+
+# -- transfer -----------------------------------------------------------------------------
+def chat_agent(session, user_id) -> ChatAgent | None:
+    u = session.get(User, user_id) if isinstance(user_id, int) else None
+    return ChatAgent(u.id, u.status, tuple(u.channels or ()), bool(u.active)) if u else None
+
+
+def transfer_targets(session, me: int) -> list[dict]:
+    """Colleagues who serve chat (active, not me): Online ones first, each saying whether they
+    can take the chat now (only Online agents can)."""
+    people = [u for u in session.scalars(select(User).where(User.active.is_(True), User.id != me)
+                                         .order_by(User.name, User.id)) if "chat" in (u.channels or ())]
+    items = [{"id": u.id, "name": u.name, "status": u.status, "available": u.status == "online"} for u in people]
+    items.sort(key=lambda p: not p["available"])
+    return items

@@ -19,8 +19,8 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from agents import events
-from agents.chat import (ChatInputError, RateLimiter, Router, anyone_online, clean_email, clean_message,
-                         clean_name, clean_page, origin_allowed, origin_of, page_language)
+from agents.chat import (ChatInputError, RateLimiter, Router, Transfers, anyone_online, clean_email,
+                         clean_message, clean_name, clean_page, origin_allowed, origin_of, page_language)
 from sqlalchemy import insert, select
 
 from centrala.models import Communication, User, iso, utcnow
@@ -29,6 +29,7 @@ from centrala.models_chat import ChatConversation, ChatMessage, ChatVisitor
 from ..extensions import dbs
 from ..notifications import services as notifications
 from . import services as svc
+from .transfers import TransferFlow
 
 log = logging.getLogger(__name__)
 VISITOR_NS = "/visitor"
@@ -55,6 +56,7 @@ class ChatHub:
         limits = {**RATE_LIMITS, **app.config.get("CHAT_RATE_LIMITS", {})}
         self.limits = {k: RateLimiter(*v) for k, v in limits.items()}
         self.router = Router(30)
+        self.transfers = Transfers(30)          # accepted chats offered to a colleague (transfers.py)
         self.sids: dict[str, int] = {}          # visitor socket id -> visitor id
         self.notes: dict[int, tuple[int, int]] = {}   # chat id -> (agent id, notification id)
         self.online: bool | None = None
@@ -83,6 +85,8 @@ def register(app, start_background: bool = True) -> None:
     bus = app.extensions["centrala.bus"]
     chub = ChatHub(app)
     app.extensions["centrala.chat"] = chub
+    flow = chub.flow = TransferFlow(app, sio, bus, chub.transfers)
+    flow.register()
     svc._CACHE.clear()   # a new app may face a database that was just recreated (tests)
 
     def session():
@@ -141,12 +145,12 @@ def register(app, start_background: bool = True) -> None:
             bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome="missed", user_id=None)
 
     def sweep_once() -> None:
-        if not chub.router.pending():
+        if not chub.router.pending() and not chub.transfers.pending():
             return
         with app.app_context():
             s = session()
             try:
-                chub.router.timeout = float(svc.get_settings(s)["offer_timeout"])
+                chub.router.timeout = chub.transfers.timeout = float(svc.get_settings(s)["offer_timeout"])
                 drop_abandoned(s, float(app.config.get("CHAT_VISITOR_GRACE", VISITOR_GRACE)))
                 cands = svc.candidates(s)
                 for chat_id, prev, new in chub.router.due(lambda _cid: cands):
@@ -156,6 +160,7 @@ def register(app, start_background: bool = True) -> None:
                         continue
                     offer_to(s, c, prev, new)
                     s.commit()
+                flow.sweep(s, cands)
             finally:
                 s.close()
 
@@ -205,6 +210,7 @@ def register(app, start_background: bool = True) -> None:
     def agent_left(event) -> None:
         if event.data.get("status") != "online" and event.data.get("user_id"):
             chub.router.expire_agent(int(event.data["user_id"]))
+            chub.transfers.expire_agent(int(event.data["user_id"]))
 
     app.extensions["centrala.bus"].subscribe(events.AGENT_STATUS_CHANGED, agent_left)
     app.extensions["centrala.bus"].subscribe(events.AGENT_STATUS_CHANGED, availability)
@@ -216,7 +222,7 @@ def register(app, start_background: bool = True) -> None:
         return {"visitor": {"name": v.name, "email": v.email},
                 "chat": ({"id": c.id, "accepted": c.agent_id is not None,
                           "agent": svc.agent_card(s.get(User, c.agent_id), cfg["key"]) if c.agent_id else None,
-                          "messages": [_public(m) for m in svc.transcript(s, c.id)]} if c else None)}
+                          "messages": [_public(m, v.language) for m in svc.transcript(s, c.id)]} if c else None)}
 
     @sio.on("connect", namespace=VISITOR_NS)
     def v_connect(auth=None):
@@ -473,6 +479,9 @@ def register(app, start_background: bool = True) -> None:
             c, _conv, v = svc.conversation(s, cid)
             if c is None:
                 return _err("not_found")
+            if c.agent_id is not None and c.agent_id != current_user.id and \
+                    chub.transfers.offered_to(cid) == current_user.id:
+                return flow.accept(s, c, v)       # a colleague hands the chat over
             if c.agent_id == current_user.id:
                 return {"ok": True}
             if c.agent_id is not None or c.ended_at is not None or not chub.router.accept(cid, current_user.id):
@@ -536,6 +545,7 @@ def register(app, start_background: bool = True) -> None:
             if c.ended_at is None:
                 svc.close_chat(s, c, v)
                 s.commit()
+                flow.chat_closed(s, c.id)
                 if v is not None:
                     sio.emit("closed", {"chat_id": c.id}, to=f"visitor:{v.id}", namespace=VISITOR_NS)
                 bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome=c.outcome, user_id=current_user.id)
@@ -552,7 +562,6 @@ def created_origin(s, c) -> str:
     return conv.origin if conv else ""
 
 
-def _public(m: dict) -> dict:
-    """What a visitor may see of a message: no agent ids, the agent's name only."""
-    return {"id": m["id"], "sender": m["sender"], "body": m["body"], "at": m["at"], "agent": m.get("agent"),
-            "file": m.get("file")}
+def _public(m: dict, lang: str = "en") -> dict:
+    """What a visitor may see of a message (services.public_message)."""
+    return svc.public_message(m, lang)

@@ -44,6 +44,12 @@
     box.appendChild(t);
     setTimeout(function () { t.remove(); }, 8000);
   });
+  /* A transfer I started ended (accepted, or the chat stays with me) while I look elsewhere. */
+  socket.on("chat:transfer", function (t) {
+    if (t.chat_id === openId || !window.centralaToast) return;
+    var text = t.state === "done" ? PT.call_transferred : t.state === "withdrawn" ? (PT.chat_transfer || {})[t.reason] : null;
+    if (text) window.centralaToast(text.replace("{name}", t.to || ""));
+  });
   if (!dataEl) return;
   var D = JSON.parse(dataEl.textContent), T = D.texts;
   var $ = function (id) { return document.getElementById(id); };
@@ -61,10 +67,19 @@
     row.className = "chat-msg chat-" + m.sender;
     var meta = document.createElement("p");
     meta.className = "chat-meta";
-    meta.textContent = (m.sender === "agent" ? (m.agent || "") : T.visitor) + " · " + time(m.at);
+    meta.textContent = m.sender === "system" ? time(m.at) :
+      (m.sender === "agent" ? (m.agent || "") : T.visitor) + " · " + time(m.at);
     var body = document.createElement("p");
     body.className = "chat-body";
-    if (m.file) {
+    if (m.sender === "system") {
+      body.textContent = m.body;
+      if (m.note) {   /* the note for the colleague: agents only, never sent to the visitor */
+        var note = document.createElement("span");
+        note.className = "chat-note";
+        note.textContent = T.note + ": " + m.note;
+        body.appendChild(note);
+      }
+    } else if (m.file) {
       var a = document.createElement("a");
       a.href = m.file.url; a.target = "_blank"; a.rel = "noopener noreferrer";
       a.className = "chat-file";
@@ -102,9 +117,14 @@
   function accept() {
     socket.emit("chat:accept", { chat_id: D.id }, function (r) {
       if (r && r.ok) { becomeMine(); location.replace(location.pathname); }
-      else error(T.taken);
+      else error($("chat-handed") ? T.withdrawn : T.taken);
     });
   }
+  socket.on("chat:offer_withdrawn", function (o) {   /* a colleague's transfer offer ran out */
+    if (o.chat_id !== D.id || D.mine) return;
+    var box = $("chat-accept-box"); if (box) box.remove();
+    error(T.withdrawn);
+  });
   var acceptBtn = $("chat-accept");
   if (acceptBtn) acceptBtn.addEventListener("click", accept);
   if (D.accept && !D.mine && D.offered) accept();
@@ -174,10 +194,132 @@
       .then(function (r) { if (r.ok) add(r.message); else error(r.message || T.error); })
       .catch(function () { error(T.error); });
   });
+  /* ---------- transfer to a colleague (or to anyone available) ---------- */
+  var xOpen = $("chat-transfer-open"), xBox = $("chat-transfer"), xForm = $("chat-transfer-form");
+  var xList = $("chat-transfer-list"), xNote = $("chat-transfer-note"), xTimer = null;
+  function fill(text, name) { return text.replace("{name}", name || ""); }
+  function xError(text) { var e = $("chat-transfer-error"); if (e) { e.textContent = text || ""; e.hidden = !text; } }
+  function errText(r) { return (r && T.errors[r.error]) || T.error; }
+  function result(text) { var e = $("chat-transfer-result"); if (e) { e.textContent = text || ""; e.hidden = !text; } }
+  function showPending(p) {
+    if (!p || !$("chat-transfer-pending")) return;
+    $("chat-transfer-waiting").textContent = fill(T.waiting, p.to);
+    $("chat-transfer-pending").hidden = false;
+    result("");
+    if (xOpen) xOpen.disabled = true;
+  }
+  function hidePending() {
+    if ($("chat-transfer-pending")) $("chat-transfer-pending").hidden = true;
+    if (xOpen) xOpen.disabled = false;
+  }
+  function targetRow(a) {
+    var li = document.createElement("li");
+    var label = document.createElement("label");
+    label.className = "radio";
+    var r = document.createElement("input");
+    r.type = "radio"; r.name = "transfer-target"; r.value = String(a.id); r.disabled = !a.available;
+    r.id = "transfer-to-" + a.id;
+    var name = document.createElement("span");
+    name.className = "transfer-name";
+    name.textContent = a.name;
+    var pill = document.createElement("span");
+    pill.className = "pill pill-" + a.status;
+    pill.textContent = T[a.status] || a.status;
+    label.appendChild(r); label.appendChild(name); label.appendChild(pill);
+    li.appendChild(label);
+    if (!a.available) li.className = "is-unavailable";
+    return li;
+  }
+  function renderTargets(r) {
+    var checked = xForm.querySelector("input[name=transfer-target]:checked");
+    var keep = checked ? checked.value : null;
+    while (xList.children.length > 1) xList.removeChild(xList.lastChild);
+    var anyone = $("transfer-anyone");
+    anyone.disabled = !r.anyone;
+    $("transfer-anyone-why").textContent = r.anyone ? $("transfer-anyone-why").dataset.on : T.errors.nobody;
+    r.agents.forEach(function (a) { xList.appendChild(targetRow(a)); });
+    $("chat-transfer-empty").hidden = r.agents.length > 0;
+    var again = keep && xForm.querySelector('input[name=transfer-target][value="' + keep + '"]');
+    if (again && !again.disabled) again.checked = true;
+    else if (checked) xError(keep === "anyone" ? T.errors.nobody : T.errors.not_online);
+    xList.setAttribute("aria-busy", "false");
+  }
+  function loadTargets(focus) {
+    socket.emit("chat:targets", { chat_id: D.id }, function (r) {
+      if (!(r && r.ok)) { xError(errText(r)); return; }
+      renderTargets(r);
+      if (r.pending) { showPending(r.pending); openTransfer(false); return; }
+      if (focus) {
+        var first = xForm.querySelector("input[name=transfer-target]:checked") ||
+          xForm.querySelector("input[name=transfer-target]:not(:disabled)") || $("chat-transfer-close");
+        first.focus();
+      }
+    });
+  }
+  function openTransfer(open) {
+    if (!xBox) return;
+    xBox.hidden = !open;
+    xOpen.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) { xError(""); result(""); loadTargets(true); }
+  }
+  if (xBox) {
+    $("transfer-anyone-why").dataset.on = $("transfer-anyone-why").textContent;
+    xOpen.addEventListener("click", function () { openTransfer(xBox.hidden); });
+    $("chat-transfer-close").addEventListener("click", function () { openTransfer(false); xOpen.focus(); });
+    xBox.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.preventDefault(); openTransfer(false); xOpen.focus(); }
+    });
+    xList.addEventListener("change", function () { xError(""); });
+    xForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var sel = xForm.querySelector("input[name=transfer-target]:checked");
+      if (!sel) { xError(T.choose); return; }
+      var payload = { chat_id: D.id, note: xNote.value };
+      if (sel.value === "anyone") payload.anyone = true; else payload.user_id = parseInt(sel.value, 10);
+      $("chat-transfer-send").disabled = true;
+      socket.emit("chat:transfer", payload, function (r) {
+        $("chat-transfer-send").disabled = false;
+        if (r && r.ok) { xNote.value = ""; $("chat-transfer-count").textContent = "0"; openTransfer(false); showPending(r.pending); input.focus(); }
+        else { xError(errText(r)); if (r && (r.error === "not_online" || r.error === "bad_agent")) loadTargets(false); }
+      });
+    });
+    /* statuses change while the list is open: ask again (the server decides who can take it) */
+    socket.on("presence", function () {
+      if (xBox.hidden) return;
+      clearTimeout(xTimer);
+      xTimer = setTimeout(function () { loadTargets(false); }, 150);
+    });
+  }
+  if ($("chat-transfer-cancel")) $("chat-transfer-cancel").addEventListener("click", function () {
+    socket.emit("chat:transfer_cancel", { chat_id: D.id }, function (r) { if (!(r && r.ok)) { hidePending(); result(errText(r)); } });
+  });
+  if (D.transfer) showPending(D.transfer);
+  function becomeReadOnly(t) {   /* the colleague accepted: the chat is theirs now */
+    D.mine = false;
+    stopTyping();
+    ["chat-composer", "chat-transfer", "chat-transfer-pending"].forEach(function (id) { if ($(id)) $(id).hidden = true; });
+    ["chat-close", "chat-transfer-open"].forEach(function (id) { if ($(id)) $(id).remove(); });
+    result("");
+    $("chat-transferred").textContent = fill(T.transferred, t.to);
+    $("chat-transferred").hidden = false;
+    if (t.entry) add({ id: t.entry.id, sender: "system", at: t.entry.at, note: t.entry.note,
+                       body: T.transfer_line.replace("{old}", t.entry.from).replace("{new}", t.entry.to) });
+  }
+  socket.on("chat:transfer", function (t) {
+    if (t.chat_id !== D.id) return;
+    if (t.state === "pending") showPending(t);
+    else if (t.state === "withdrawn") { hidePending(); result(fill(T.withdrawn_reasons[t.reason] || "", t.to)); }
+    else if (t.state === "done") becomeReadOnly(t);
+  });
+
   var closeBtn = $("chat-close");
   if (closeBtn) closeBtn.addEventListener("click", function () {
     socket.emit("chat:close", { chat_id: D.id }, function (r) {
-      if (r && r.ok) { $("chat-composer").hidden = true; $("chat-ended").hidden = false; closeBtn.remove(); }
+      if (r && r.ok) {
+        $("chat-composer").hidden = true; $("chat-ended").hidden = false; closeBtn.remove();
+        ["chat-transfer", "chat-transfer-pending"].forEach(function (id) { if ($(id)) $(id).hidden = true; });
+        if (xOpen) xOpen.remove();
+      }
     });
   });
 })();

@@ -341,7 +341,8 @@
     accepted = true;
     agent = a.agent;
     showAgent();
-    note(fmt(T.joined, { name: a.agent ? a.agent.name : "" }));
+    if (a.message) addMessage(a.message);   // a colleague took the chat over (kept in the transcript)
+    else note(fmt(T.joined, { name: a.agent ? a.agent.name : "" }));
   });
   socket.on("closed", function () {
     chat = null; accepted = false; attach.hidden = true;
