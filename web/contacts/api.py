@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from centrala import audit
+from centrala import account, audit
 from centrala import contact_import as I
 from centrala import contacts as C
 from centrala import custom_fields as CF
@@ -20,7 +20,8 @@ bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1")
 
 
 def _region() -> str:
-    return settings().default_region or "PL"
+    """Settings / General's default phone region (else CENTRALA_DEFAULT_REGION), read per request."""
+    return account.default_region(dbs(), settings())
 
 
 def _contact(contact_id: int):

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from centrala import audit
+from centrala import account, audit
 from centrala import contact_export as X
 from centrala import contact_import as I
 from centrala import contacts as C
@@ -35,7 +35,8 @@ def contact_labels():
 
 
 def _region() -> str:
-    return settings().default_region or "PL"
+    """Settings / General's default phone region (else CENTRALA_DEFAULT_REGION), read per request."""
+    return account.default_region(dbs(), settings())
 
 
 # -- list, search ---------------------------------------------------------------------------
