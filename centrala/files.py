@@ -282,11 +282,16 @@ def delete_folder(session, folder: Folder) -> None:
 def listing(session, folder_id: int | None, offset: int = 0,
             limit: int | None = None) -> tuple[list[Folder], list[StoredFile]]:
     """A folder's subfolders (all) and files (``offset``/``limit`` for paging), by name."""
-    fw = Folder.parent_id.is_(None) if folder_id is None else Folder.parent_id == folder_id
-    folders = session.scalars(select(Folder).where(fw).order_by(func.lower(Folder.name))).all()
+    folders = subfolders(session, folder_id)
     q = select(StoredFile).where(_in_folder(folder_id)).order_by(func.lower(StoredFile.name), StoredFile.id)
     files = session.scalars(q.offset(offset).limit(limit)).all()
     return list(folders), list(files)
+
+
+def subfolders(session, folder_id: int | None) -> list[Folder]:
+    """A folder's subfolders (None: the top level's), by name."""
+    fw = Folder.parent_id.is_(None) if folder_id is None else Folder.parent_id == folder_id
+    return list(session.scalars(select(Folder).where(fw).order_by(func.lower(Folder.name))))
 
 
 def _in_folder(folder_id: int | None):

@@ -146,17 +146,17 @@ def _change(s, item, parent_key: str, owner_id, forbidden: str):
     target = data.get(parent_key)
     if parent_key in data and target is not None and (isinstance(target, bool) or not isinstance(target, int)):
         return api_error(400, f"'{parent_key}' must be a folder id or null.")
+    was_in = item.parent_id if isinstance(item, Folder) else item.folder_id
     try:
         if parent_key in data:
-            moved = store.move(s, item, target, name)
+            store.move(s, item, target, name)
         else:
-            moved = True
             store.rename(s, item, name)
         s.commit()
     except store.FileError as e:
         s.rollback()
         return _error(e)
-    if moved and parent_key in data:
+    if (item.parent_id if isinstance(item, Folder) else item.folder_id) != was_in:
         kind = "folder_id" if isinstance(item, Folder) else "file_id"
         bus().publish(events.FILE_CHANGED, **{kind: item.id}, action="moved", user_id=g.api_user.id)
     return None

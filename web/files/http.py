@@ -159,7 +159,7 @@ def picker():
     """The Move to… dialog's view of one folder: its path and its subfolders (JSON)."""
     s = dbs()
     folder_id = _folder_arg(request.args.get("folder"))
-    folders, _files = store.listing(s, folder_id, 0, 0)
+    folders = store.subfolders(s, folder_id)
     return jsonify({"id": folder_id, "path": [{"id": f.id, "name": f.name} for f in store.folder_chain(s, folder_id)],
                     "folders": [{"id": f.id, "name": f.name} for f in folders]})
 
