@@ -26,3 +26,13 @@ def to_e164(raw: str, region: str = "PL") -> str | None:
         if phonenumbers.is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+def valid_region(code) -> bool:
+    """A region phonenumbers can read national numbers in (``PL``, ``DE``, …; not ``001``)."""
+    return isinstance(code, str) and code in phonenumbers.SUPPORTED_REGIONS
+
+
+def calling_code(region: str) -> int:
+    """The country calling code of ``region`` (``PL`` → 48), 0 when unknown."""
+    return phonenumbers.country_code_for_region(region)

@@ -301,6 +301,7 @@ def number():
 @click.pass_context
 def number_add(ctx, value, trunk_name, kind, label):
     """Add a number (stored in E.164); inbound calls to it go to the contact center."""
+    from .account import default_region
     from .models import Trunk
     from .telephony import TelephonyError, create_number, trunk_by_name
 
@@ -311,7 +312,7 @@ def number_add(ctx, value, trunk_name, kind, label):
             trunk = trunk_by_name(s, trunk_name)
             if trunk is None:
                 _fail(f"no trunk named {trunk_name}; add it with 'centrala trunk add'")
-            n = create_number(s, value, trunk, region=settings.default_region, kind=kind, label=label)
+            n = create_number(s, value, trunk, region=default_region(s, settings), kind=kind, label=label)
             e164 = n.number
     except TelephonyError as exc:
         _fail(str(exc))

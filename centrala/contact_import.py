@@ -24,7 +24,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import String, func, literal, select, text, update
+from sqlalchemy import String, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from . import contacts as C
@@ -695,10 +695,41 @@ def run_in_background(db, data_dir: Path, import_id: int, step: str, region: str
     return t
 
 
+AUDIT_DELETED = "contact_import.deleted"
+
+
+def is_running(imp: ContactImport) -> bool:
+    """Verify or import is working on it right now (an interrupted one is not running)."""
+    return imp.status in _RUNNING.values() and not is_stale(imp)
+
+
+def delete_import(session, data_dir: Path, imp: ContactImport) -> list[Path]:
+    """Remove the import record (not committed) and return its files — the original upload, the
+    staging file and the error report — for the caller to unlink once the delete is committed.
+    Contacts it created stay: their ``import_id`` becomes NULL (ON DELETE SET NULL).  A running
+    step refuses with ``ImportError_('running')``, also when one was started after ``imp`` was
+    read: the row goes only if its status and heartbeat are still the ones seen here."""
+    if is_running(imp):
+        raise ImportError_("running", "The import is running; it can be deleted once it has finished.")
+    paths = [original_path(data_dir, imp), staged_path(data_dir, imp), report_path(data_dir, imp)]
+    beat = ContactImport.heartbeat_at
+    res = session.execute(delete(ContactImport).where(
+        ContactImport.id == imp.id, ContactImport.status == imp.status,
+        beat.is_(None) if imp.heartbeat_at is None else beat == imp.heartbeat_at)
+        .execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        if session.scalar(select(ContactImport.id).where(ContactImport.id == imp.id)) is None:
+            raise ImportError_("not_found", "No such import.")
+        raise ImportError_("running", "The import is running; it can be deleted once it has finished.")
+    session.expunge(imp)
+    return paths
+
+
 def as_dict(imp: ContactImport) -> dict:
     from .models import iso
 
     return {"id": imp.id, "filename": imp.filename, "size_bytes": imp.size_bytes, "status": imp.status,
+            "created_by": imp.created_by,
             "encoding": imp.encoding, "delimiter": imp.delimiter, "has_header": imp.has_header,
             "mapping": list(imp.mapping or []), "total": imp.total, "ok": imp.ok, "processed": imp.processed,
             "created": imp.created, "updated": imp.updated, "error_count": imp.error_count,

@@ -14,13 +14,14 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from .models_files import Folder, StoredFile
 
 # audit log actions (BEY-2) of this feature
 AUDIT_FILE_DELETED = "file.deleted"
 AUDIT_FOLDER_DELETED = "folder.deleted"
+MOVE_LOCK = 0x46494C45   # PostgreSQL advisory lock taken by moves ("FILE")
 CHUNK = 1024 * 1024
 MB = 1024 * 1024
 # Opened in the browser tab (double click); everything else is always a download.  No HTML,
@@ -34,7 +35,9 @@ class FileError(ValueError):
 
     def __init__(self, code: str, **info):
         super().__init__(code)
-        self.code = code   # bad_name | duplicate | duplicate_file | too_large | quota | not_found | not_empty | empty
+        # bad_name | duplicate | duplicate_file | too_large | quota | not_found | not_empty | empty
+        # | into_itself | clash (moving: the target folder has that name)
+        self.code = code
         self.info = info
 
 
@@ -85,11 +88,15 @@ def folder_chain(session, folder_id: int | None) -> list[Folder]:
     return list(reversed(chain))
 
 
-def _name_taken(session, folder_id: int | None, name: str, model) -> bool:
+def _same_name(session, folder_id: int | None, name: str, model) -> int:
     parent = model.parent_id if model is Folder else model.folder_id
     where = parent.is_(None) if folder_id is None else parent == folder_id
     return session.scalar(select(func.count()).select_from(model)
-                          .where(where, func.lower(model.name) == name.lower())) > 0
+                          .where(where, func.lower(model.name) == name.lower()))
+
+
+def _name_taken(session, folder_id: int | None, name: str, model) -> bool:
+    return _same_name(session, folder_id, name, model) > 0
 
 
 def _check_folder(session, folder_id: int | None) -> None:
@@ -185,6 +192,74 @@ def rename(session, item: Folder | StoredFile, new_name: str) -> None:
     session.flush()
 
 
+def _serialise_moves(session) -> None:
+    """PostgreSQL: one move at a time (until commit), so two moves that each look fine on their
+    own — A into B while B goes into A — cannot make a cycle.  SQLite has one writer anyway and
+    the checks after the flush (see :func:`move`) read under its write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MOVE_LOCK})
+
+
+def within(session, folder_id: int | None, ancestor_id: int) -> bool:
+    """Whether ``folder_id`` is ``ancestor_id`` or lies somewhere inside it.  Read from the
+    database, not from objects this session already holds (they may predate another move)."""
+    seen = set()
+    while folder_id is not None and folder_id not in seen:
+        if folder_id == ancestor_id:
+            return True
+        seen.add(folder_id)
+        folder_id = session.scalar(select(Folder.parent_id).where(Folder.id == folder_id))
+    return folder_id is not None   # a loop that does not pass through ancestor_id: refuse too
+
+
+def move(session, item: Folder | StoredFile, target_id: int | None, new_name: str | None = None) -> bool:
+    """Put a file or folder into the folder ``target_id`` (None: the top level), optionally
+    under a new name (flushed; the caller commits, or rolls back on FileError).  Refused:
+    ``not_found`` (no such target), ``into_itself`` (a folder into itself or into a folder
+    inside it), ``clash`` (the target already has something of that kind with that name — moves
+    never rename on their own), ``bad_name``.  False when it already is there with that name."""
+    is_folder = isinstance(item, Folder)
+    model = Folder if is_folder else StoredFile
+    name = clean_name(new_name) if new_name is not None else item.name
+    _serialise_moves(session)
+    session.refresh(item)
+    current = item.parent_id if is_folder else item.folder_id
+    if target_id == current:
+        if name == item.name:
+            return False
+        rename(session, item, name)
+        return True
+    if target_id is not None and session.scalar(select(func.count()).select_from(Folder)
+                                                .where(Folder.id == target_id)) == 0:
+        raise FileError("not_found")
+
+    def check(same_names_allowed: int) -> None:
+        if is_folder and within(session, target_id, item.id):
+            raise FileError("into_itself", name=item.name)
+        if _same_name(session, target_id, name, model) > same_names_allowed:
+            raise FileError("clash", name=name, folder=_folder_name(session, target_id), is_folder=is_folder)
+
+    check(0)
+    if is_folder:
+        item.parent_id = target_id
+    else:
+        item.folder_id = target_id
+    if name != item.name:
+        item.name = name
+        if not is_folder:
+            item.content_type = content_type_for(name)
+    session.flush()
+    check(1)   # again, now under the write lock: someone else's move may have been committed meanwhile
+    return True
+
+
+def _folder_name(session, folder_id: int | None) -> str | None:
+    """A folder's name; None for the top level (the caller names it in the user's language)."""
+    if folder_id is None:
+        return None
+    return session.scalar(select(Folder.name).where(Folder.id == folder_id))
+
+
 def delete_file(session, files_dir: Path, f: StoredFile) -> Path:
     """Remove the row (flushed); returns the bytes' path for the caller to unlink once the
     transaction is committed (a failed commit must not lose the bytes of a kept row)."""
@@ -207,11 +282,16 @@ def delete_folder(session, folder: Folder) -> None:
 def listing(session, folder_id: int | None, offset: int = 0,
             limit: int | None = None) -> tuple[list[Folder], list[StoredFile]]:
     """A folder's subfolders (all) and files (``offset``/``limit`` for paging), by name."""
-    fw = Folder.parent_id.is_(None) if folder_id is None else Folder.parent_id == folder_id
-    folders = session.scalars(select(Folder).where(fw).order_by(func.lower(Folder.name))).all()
+    folders = subfolders(session, folder_id)
     q = select(StoredFile).where(_in_folder(folder_id)).order_by(func.lower(StoredFile.name), StoredFile.id)
     files = session.scalars(q.offset(offset).limit(limit)).all()
     return list(folders), list(files)
+
+
+def subfolders(session, folder_id: int | None) -> list[Folder]:
+    """A folder's subfolders (None: the top level's), by name."""
+    fw = Folder.parent_id.is_(None) if folder_id is None else Folder.parent_id == folder_id
+    return list(session.scalars(select(Folder).where(fw).order_by(func.lower(Folder.name))))
 
 
 def _in_folder(folder_id: int | None):

@@ -275,24 +275,30 @@ class InboundPolicy:
     timezone: str
     inbound_enabled: bool
     pool: tuple   # (e164, hours, record_calls) of every enabled number
+    region: str = "PL"   # numbers without a country code (Settings / General, CON-4)
 
 
 def inbound_policy(db, settings) -> InboundPolicy:
+    from agents.numbers import valid_region
+
     from .account import saved
 
     with db.session() as s:
         account = saved(s)
+        region = account.get("default_region")
+        region = region if valid_region(region) else (settings.default_region or "PL")
         tz = account.get("timezone") or settings.timezone
         inbound = account.get("voice_inbound")
         inbound = settings.voice_inbound if inbound is None else bool(inbound)
         pool = tuple(tuple(r) for r in s.execute(
             select(Number.number, Number.hours, Number.record_calls).where(Number.enabled.is_(True))))
-    return InboundPolicy(tz, inbound, pool)
+    return InboundPolicy(tz, inbound, pool, region)
 
 
-def decide_number(policy: InboundPolicy, dialled: str, region: str, now: datetime | None = None) -> InboundNumber:
-    """Everything the inbound flow needs to know about the dialled number (no database)."""
-    e164 = to_e164(dialled, region)
+def decide_number(policy: InboundPolicy, dialled: str, now: datetime | None = None) -> InboundNumber:
+    """Everything the inbound flow needs to know about the dialled number (no database); a number
+    without a country code is read in the policy's region."""
+    e164 = to_e164(dialled, policy.region)
     now = now or datetime.now(timezone.utc)
     if not policy.pool:
         return InboundNumber(True, e164, True, None, policy.inbound_enabled)
@@ -304,5 +310,5 @@ def decide_number(policy: InboundPolicy, dialled: str, region: str, now: datetim
 
 def inbound_number(db, settings, dialled: str, now: datetime | None = None) -> InboundNumber:
     """Everything the inbound flow needs to know about the dialled number, in one session."""
-    return decide_number(inbound_policy(db, settings), dialled, settings.default_region, now)
+    return decide_number(inbound_policy(db, settings), dialled, now)
 

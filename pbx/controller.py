@@ -520,7 +520,8 @@ class Controller:
                 facts = await asyncio.to_thread(self._load_facts)
             _, policy, agents = facts
             # the number: in the pool? business hours (BEY-5), own recording switch (VOI-5), inbound on (VOI-6)
-            ours = telephony.decide_number(policy, dialled, self.settings.default_region)
+            # (a number without a country code is read in Settings / General's region, part of the facts)
+            ours = telephony.decide_number(policy, dialled)
             # the history row is written while the call goes on (queue events wait for it)
             opening = asyncio.ensure_future(asyncio.to_thread(
                 history.open_call, self.db, channel_id, caller, ours.e164 or dialled, trunk))

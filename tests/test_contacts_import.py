@@ -358,3 +358,132 @@ def test_a_step_interrupted_by_a_restart_can_run_again(api, agent, database):
     assert (done["created"], done["updated"]) == (1, 1)
     with database.session() as s:
         assert s.scalar(select(func.count(Contact.id))) == 2
+
+
+# -- deleting an import (CON-3) ----------------------------------------------------------------------
+def _files_of(app, iid, database):
+    from centrala import contact_import as I
+
+    data_dir = app.extensions["centrala.settings"].data_dir
+    with database.session() as s:
+        imp = s.get(ContactImport, iid)
+        return [I.original_path(data_dir, imp), I.staged_path(data_dir, imp), I.report_path(data_dir, imp)]
+
+
+def test_delete_an_import_over_the_api_keeps_its_contacts(api, app, make_user, database):
+    from datetime import datetime, timedelta, timezone
+
+    from centrala import contact_import as I
+    from centrala.models import AuditEntry
+
+    data = csv_bytes([["First name", "Last name", "Phone"], ["Jan", "Kowalski", "+48601234567"],
+                      ["Zły", "Numer", "12"]])
+    verified, done = run_import(api, data)
+    iid = verified["id"]
+    assert done["created"] == 1 and done["created_by"] is not None
+    original, staged, report = _files_of(app, iid, database)
+    assert original.is_file() and report.is_file()
+
+    # while verify or import runs it stays, with a clear 409; an interrupted one may go
+    with database.session() as s:
+        s.get(ContactImport, iid).status = "importing"
+        s.get(ContactImport, iid).heartbeat_at = datetime.now(timezone.utc)
+    r = api.delete(f"/api/v1/contacts/imports/{iid}")
+    assert r.status_code == 409 and "running" in r.json["error"]["message"]
+    assert api.get(f"/api/v1/contacts/imports/{iid}").status_code == 200 and original.is_file()
+
+    # someone else (not an administrator) may not; the uploader may
+    other = make_user("other@example.com")
+    with database.session() as s:
+        other_token = create_api_token(s, s.get(User, other), "t")
+        s.get(ContactImport, iid).heartbeat_at = datetime.now(timezone.utc) - timedelta(seconds=I.STALE_SECONDS + 5)
+    r = api.delete(f"/api/v1/contacts/imports/{iid}", headers={"Authorization": f"Bearer {other_token}"})
+    assert r.status_code == 403
+    assert api.delete(f"/api/v1/contacts/imports/{iid}").status_code == 204
+    assert api.get(f"/api/v1/contacts/imports/{iid}").status_code == 404
+    assert not original.exists() and not staged.exists() and not report.exists()
+    assert api.delete(f"/api/v1/contacts/imports/{iid}").status_code == 404
+    with database.session() as s:     # the contact it created stays, only the link to the import goes
+        jan = C.find_by_phone(s, "+48601234567")
+        assert jan is not None and jan.import_id is None
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "contact_import.deleted"))
+        assert (entry.actor_email, entry.target) == ("integrator@example.com", "contacts.csv")
+    # an administrator may delete anyone's import
+    iid2 = upload(api, data).json["id"]
+    admin_id = make_user("boss@example.com", role="admin")
+    with database.session() as s:
+        admin_token = create_api_token(s, s.get(User, admin_id), "t")
+    assert api.delete(f"/api/v1/contacts/imports/{iid2}",
+                      headers={"Authorization": f"Bearer {admin_token}"}).status_code == 204
+    spec = api.get("/api/v1/openapi.json").json
+    assert "delete" in spec["paths"]["/contacts/imports/{id}"]
+
+
+def test_delete_refuses_a_step_started_after_the_record_was_read(api, app, database):
+    """The check and the delete are one statement: a verify claimed in between wins."""
+    from centrala import contact_import as I
+
+    iid = upload(api, csv_bytes([["First name", "Last name"], ["Jan", "Kowalski"]])).json["id"]
+    data_dir = app.extensions["centrala.settings"].data_dir
+    s = database.sessions()
+    try:
+        imp = s.get(ContactImport, iid)          # read while "uploaded"
+        assert I.claim(database, data_dir, iid, "verify")       # someone starts Verify
+        with pytest.raises(I.ImportError_) as exc:
+            I.delete_import(s, data_dir, imp)
+        assert exc.value.code == "running"
+        s.rollback()
+    finally:
+        s.close()
+    with database.session() as s:
+        assert s.get(ContactImport, iid).status == "verifying"
+
+
+def test_delete_an_import_in_the_panel(app, agent, admin, make_user, database):
+    from datetime import datetime, timezone
+
+    from .web_helpers import login
+
+    token = csrf(agent, "/contacts/imports/new")
+    data = csv_bytes([["First name", "Last name", "Email"], ["Ewa", "Nowak", "ewa@example.com"]])
+    r = agent.post("/contacts/imports", data={"csrf_token": token, "file": (io.BytesIO(data), "lista.csv")},
+                   content_type="multipart/form-data")
+    iid = int(re.search(r"/imports/(\d+)/", r.headers["Location"]).group(1))
+    original = _files_of(app, iid, database)[0]
+    page = agent.get("/contacts/imports").get_data(as_text=True)
+    # the confirmation says what goes and what stays
+    assert f'action="/contacts/imports/{iid}/delete"' in page
+    assert ("Delete the import of lista.csv with its original file and error report? Contacts it created or "
+            "updated are not deleted.") in page
+    # a running one: no button, and a post is refused with a clear message
+    with database.session() as s:
+        s.get(ContactImport, iid).status = "verifying"
+        s.get(ContactImport, iid).heartbeat_at = datetime.now(timezone.utc)
+    assert f'/contacts/imports/{iid}/delete' not in agent.get("/contacts/imports").get_data(as_text=True)
+    r = agent.post(f"/contacts/imports/{iid}/delete", data={"csrf_token": token})
+    assert r.status_code == 302
+    assert "This import is running and cannot be deleted now." in agent.get("/contacts/imports").get_data(as_text=True)
+    with database.session() as s:
+        s.get(ContactImport, iid).status = "verified"
+    # another agent sees no button and gets 403; without CSRF nothing happens
+    make_user("olga@example.com")
+    olga = app.test_client()
+    login(olga, "olga@example.com")
+    assert f'/contacts/imports/{iid}/delete' not in olga.get("/contacts/imports").get_data(as_text=True)
+    assert olga.post(f"/contacts/imports/{iid}/delete", data={"csrf_token": csrf(olga, "/contacts")}).status_code == 403
+    assert agent.post(f"/contacts/imports/{iid}/delete").status_code == 400
+    assert original.is_file()
+    # the uploader deletes it (in Polish here)
+    agent.post("/language", data={"csrf_token": token, "lang": "pl"})
+    r = agent.post(f"/contacts/imports/{iid}/delete", data={"csrf_token": token})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/contacts/imports")
+    page = agent.get("/contacts/imports").get_data(as_text=True)
+    assert "Usunięto import lista.csv. Kontakty, które utworzył lub zaktualizował, pozostają." in page
+    assert not original.exists()
+    with database.session() as s:
+        assert s.get(ContactImport, iid) is None
+    # administrators see the button on everyone's imports
+    r = agent.post("/contacts/imports", data={"csrf_token": token, "file": (io.BytesIO(data), "b.csv")},
+                   content_type="multipart/form-data")
+    iid = int(re.search(r"/imports/(\d+)/", r.headers["Location"]).group(1))
+    assert f'/contacts/imports/{iid}/delete' in admin.get("/contacts/imports").get_data(as_text=True)

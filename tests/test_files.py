@@ -330,3 +330,221 @@ def test_rename_files_and_folders(app, agent, make_user, database):
     # the page offers renaming only where it is allowed
     assert 'data-rename=' in agent.get("/files").get_data(as_text=True)
     assert 'data-rename=' not in other.get("/files").get_data(as_text=True)
+
+
+# -- moving between folders (FIL-1) ------------------------------------------------------------
+def folder_ids(database):
+    with database.session() as s:
+        return {f.name: f.id for f in s.scalars(select(Folder))}
+
+
+def parents(database):
+    with database.session() as s:
+        return ({f.name: f.parent_id for f in s.scalars(select(Folder))},
+                {f.name: f.folder_id for f in s.scalars(select(StoredFile))})
+
+
+def move(client, kind, item_id, target):
+    path = f"/files/{item_id}/move" if kind == "file" else f"/files/folders/{item_id}/move"
+    return client.post(path, data={"csrf_token": csrf(client, "/files"), "folder_id": "" if target is None else target})
+
+
+def test_move_files_and_folders_in_the_panel(agent, database):
+    new_folder(agent, "Umowy")
+    new_folder(agent, "Archiwum")
+    f = folder_ids(database)
+    new_folder(agent, "2025", f["Umowy"])
+    f = folder_ids(database)
+    upload(agent, "cennik.txt", b"cennik")
+    upload(agent, "umowa.pdf", b"%PDF", f["2025"])
+    files = {n: v[0] for n, v in rows(database).items()}
+
+    # a file into a folder: the flash names the target, the file is there and nowhere else
+    r = move(agent, "file", files["cennik.txt"], f["Umowy"])
+    assert r.status_code == 303 and r.headers["Location"].endswith("/files")
+    assert "Moved “cennik.txt” to “Umowy”." in agent.get("/files").get_data(as_text=True)
+    assert parents(database)[1]["cennik.txt"] == f["Umowy"]
+    # a folder with what is inside it, then back to the top level
+    assert move(agent, "folder", f["2025"], f["Archiwum"]).status_code == 303
+    assert parents(database)[0]["2025"] == f["Archiwum"]
+    assert parents(database)[1]["umowa.pdf"] == f["2025"]
+    move(agent, "folder", f["2025"], None)
+    assert parents(database)[0]["2025"] is None
+    assert "Moved “2025” to “Files”." in agent.get("/files").get_data(as_text=True)
+
+    # into itself, or into a folder inside it: refused, nothing changes
+    move(agent, "folder", f["Archiwum"], f["Umowy"])
+    before = parents(database)
+    move(agent, "folder", f["Umowy"], f["Umowy"])
+    assert "“Umowy” cannot be moved into itself or into a folder inside it." in agent.get("/files").get_data(as_text=True)
+    move(agent, "folder", f["Umowy"], f["Archiwum"])
+    assert "cannot be moved into itself" in agent.get("/files").get_data(as_text=True)
+    assert parents(database) == before
+
+    # the same name in the target: a clear error, in Polish too, and nothing moves or is renamed
+    upload(agent, "CENNIK.TXT", b"other")
+    files = {n: v[0] for n, v in rows(database).items()}
+    r = move(agent, "file", files["CENNIK.TXT"], f["Umowy"])
+    page = agent.get("/files").get_data(as_text=True)
+    assert "“Umowy” already has a file named “CENNIK.TXT”. Nothing was moved: rename one of them first." in page
+    new_folder(agent, "Archiwum")          # a top-level "Archiwum" while Umowy/Archiwum exists
+    move(agent, "folder", _top(database, "Archiwum"), f["Umowy"])
+    assert "“Umowy” already has a folder named “Archiwum”." in agent.get("/files").get_data(as_text=True)
+    agent.post("/language", data={"csrf_token": csrf(agent, "/files"), "lang": "pl"})
+    move(agent, "file", files["CENNIK.TXT"], f["Umowy"])
+    assert "„Umowy” ma już plik o nazwie „CENNIK.TXT”." in agent.get("/files").get_data(as_text=True)
+    assert parents(database)[1]["CENNIK.TXT"] is None and set(rows(database)) == {"cennik.txt", "umowa.pdf",
+                                                                                "CENNIK.TXT"}
+    # a target that does not exist
+    move(agent, "file", files["CENNIK.TXT"], 99999)
+    assert parents(database)[1]["CENNIK.TXT"] is None
+    # without the CSRF token nothing happens
+    assert agent.post(f"/files/{files['CENNIK.TXT']}/move", data={"folder_id": f["Umowy"]}).status_code == 400
+
+
+def _top(database, name):
+    with database.session() as s:
+        return s.scalar(select(Folder.id).where(Folder.name == name, Folder.parent_id.is_(None)))
+
+
+def test_move_permission_is_the_rename_permission(app, agent, make_user, database):
+    upload(agent, "mine.txt", b"x")
+    new_folder(agent, "Mine")
+    new_folder(agent, "Target")
+    f = folder_ids(database)
+    file_id = rows(database)["mine.txt"][0]
+    make_user("other@example.com")
+    other = app.test_client()
+    login(other, "other@example.com")
+    assert move(other, "file", file_id, f["Target"]).status_code == 403
+    assert move(other, "folder", f["Mine"], f["Target"]).status_code == 403
+    assert parents(database) == ({"Mine": None, "Target": None}, {"mine.txt": None})
+    # only rows one may move are offered for moving
+    assert "data-move=" not in other.get("/files").get_data(as_text=True)
+    assert "data-move=" in agent.get("/files").get_data(as_text=True)
+    make_user("boss@example.com", role="admin")
+    boss = app.test_client()
+    login(boss, "boss@example.com")
+    assert move(boss, "file", file_id, f["Mine"]).status_code == 303
+    assert parents(database)[1]["mine.txt"] == f["Mine"]
+
+
+def test_folder_picker_json(agent, database):
+    new_folder(agent, "A")
+    a = folder_ids(database)["A"]
+    new_folder(agent, "B", a)
+    b = folder_ids(database)["B"]
+    top = agent.get("/files/picker").json
+    assert top == {"id": None, "path": [], "folders": [{"id": a, "name": "A"}]}
+    inner = agent.get(f"/files/picker?folder={a}").json
+    assert inner["path"] == [{"id": a, "name": "A"}] and inner["folders"] == [{"id": b, "name": "B"}]
+    assert agent.get("/files/picker?folder=424242").status_code == 404
+
+
+def test_move_cannot_make_a_cycle_even_when_two_moves_race(database):
+    """A into B and B into A, each checked before the other commits: the second one is refused
+    (PostgreSQL: the advisory lock; SQLite: the check under the write lock)."""
+    import threading
+
+    from centrala import files as store
+
+    with database.session() as s:
+        a = store.create_folder(s, "A", None, None)
+        b = store.create_folder(s, "B", None, None)
+        ids = a.id, b.id
+    results = {}
+    first_moved = threading.Event()
+    second_checked = threading.Event()
+
+    def first():
+        s = database.sessions()
+        try:
+            store.move(s, s.get(Folder, ids[0]), ids[1])    # A into B, flushed, not committed yet
+            first_moved.set()
+            second_checked.wait(1)     # the other may have read the tree meanwhile (SQLite: it waits on the lock)
+            s.commit()
+            results["first"] = "moved"
+        except store.FileError as e:
+            s.rollback()
+            results["first"] = e.code
+        finally:
+            s.close()
+
+    def second():
+        first_moved.wait(5)
+        s = database.sessions()
+        try:
+            folder = s.get(Folder, ids[1])
+            second_checked.set()
+            store.move(s, folder, ids[0])                   # B into A
+            s.commit()
+            results["second"] = "moved"
+        except store.FileError as e:
+            s.rollback()
+            results["second"] = e.code
+        except Exception as e:  # noqa: BLE001 - e.g. SQLite busy: refused, not a cycle
+            s.rollback()
+            results["second"] = type(e).__name__
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results["first"] == "moved" and results["second"] == "into_itself", results
+    with database.session() as s:
+        assert {f.name: f.parent_id for f in s.scalars(select(Folder))} == {"A": ids[1], "B": None}
+
+
+def test_move_over_the_rest_api(app, make_user, database, web_settings):
+    uid = make_user("agent@example.com")
+    other = make_user("other@example.com")
+    with database.session() as s:
+        h = {"Authorization": f"Bearer {create_api_token(s, s.get(User, uid), 't')}"}
+        oh = {"Authorization": f"Bearer {create_api_token(s, s.get(User, other), 't')}"}
+    c = app.test_client()
+    docs = c.post("/api/v1/folders", json={"name": "Docs"}, headers=h).json["id"]
+    old = c.post("/api/v1/folders", json={"name": "Old", "parent_id": docs}, headers=h).json["id"]
+    fid = c.post("/api/v1/files", data={"file": (io.BytesIO(b"abc"), "a.txt")}, headers=h,
+                 content_type="multipart/form-data").json["id"]
+    # a file into a folder, and renamed on the way in one change
+    r = c.patch(f"/api/v1/files/{fid}", json={"folder_id": old, "name": "b.txt"}, headers=h)
+    assert r.status_code == 200 and (r.json["folder_id"], r.json["name"]) == (old, "b.txt")
+    # back to the top level with null
+    assert c.patch(f"/api/v1/files/{fid}", json={"folder_id": None}, headers=h).json["folder_id"] is None
+    # a folder into itself / its own descendant: 422, nothing changes
+    r = c.patch(f"/api/v1/folders/{docs}", json={"parent_id": old}, headers=h)
+    assert r.status_code == 422 and "into itself" in r.json["error"]["message"]
+    assert c.patch(f"/api/v1/folders/{docs}", json={"parent_id": docs}, headers=h).status_code == 422
+    # a clash: 409, and neither the move nor the rename sent with it happens
+    c.post("/api/v1/files", data={"file": (io.BytesIO(b"x"), "c.txt"), "folder_id": str(old)}, headers=h,
+           content_type="multipart/form-data")
+    r = c.patch(f"/api/v1/files/{fid}", json={"folder_id": old, "name": "C.TXT"}, headers=h)
+    assert r.status_code == 409 and r.json["error"]["message"] == \
+        "The folder 'Old' already has a file named 'C.TXT'; nothing was changed."
+    got = c.get(f"/api/v1/files/{fid}", headers=h).json
+    assert (got["folder_id"], got["name"]) == (None, "b.txt")
+    c.post("/api/v1/folders", json={"name": "old"}, headers=h)
+    r = c.patch(f"/api/v1/folders/{old}", json={"parent_id": None}, headers=h)
+    assert r.status_code == 409 and "The top level already has a folder named 'Old'" in r.json["error"]["message"]
+    # the folder moves with what is inside it
+    r = c.patch(f"/api/v1/folders/{old}", json={"parent_id": None, "name": "Older"}, headers=h)
+    assert r.status_code == 200 and (r.json["parent_id"], r.json["name"]) == (None, "Older")
+    listing = c.get(f"/api/v1/files?folder_id={old}", headers=h).json
+    assert [f["name"] for f in listing["files"]] == ["c.txt"]
+    # bad requests, unknown target, permission
+    assert c.patch(f"/api/v1/files/{fid}", json={}, headers=h).status_code == 400
+    assert c.patch(f"/api/v1/files/{fid}", json={"folder_id": "x"}, headers=h).status_code == 400
+    assert c.patch(f"/api/v1/files/{fid}", json={"folder_id": True}, headers=h).status_code == 400
+    assert c.patch(f"/api/v1/files/{fid}", json={"folder_id": 99999}, headers=h).status_code == 404
+    assert c.patch(f"/api/v1/files/{fid}", json={"folder_id": docs}, headers=oh).status_code == 403
+    assert c.patch(f"/api/v1/folders/{old}", json={"parent_id": docs}, headers=oh).status_code == 403
+    assert c.get(f"/api/v1/files/{fid}", headers=h).json["folder_id"] is None
+    # documented
+    spec = c.get("/api/v1/openapi.json").json
+    props = spec["paths"]["/files/{id}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert "folder_id" in props
+    props = spec["paths"]["/folders/{id}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert "parent_id" in props

@@ -128,3 +128,42 @@ def test_new_contact_form_adds_rows_and_shows_errors(make_user, new_context):
     page.click("nav.side-nav >> text=Contacts")
     expect(page.locator("#contacts tbody tr")).to_have_count(1, timeout=T)
     page.screenshot(path=str(SHOTS / "contacts-list.png"), full_page=True)
+
+
+def test_delete_an_import_asks_once_and_keeps_the_contacts(make_user, new_context, database, web_settings):
+    """CON-3: Delete in the import status list asks once (saying the contacts stay), then the
+    record goes from the list."""
+    from centrala import contact_import as I
+    from centrala.models_contacts import Contact
+
+    uid = make_user("ola@example.com", name="Ola Agent")
+    with database.session() as s:
+        imp = I.create_import(s, web_settings.data_dir, io.BytesIO(cp1250_csv()), "klienci.csv", uid)
+        s.add(Contact(first_name="Łucja", last_name="Żółkiewska", import_id=imp.id, search="łucja"))
+    page = log_in(new_context().new_page(), "ola@example.com")
+    page.goto("/contacts/imports")
+    row = page.locator("#imports tbody tr")
+    expect(row).to_have_count(1)
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        if len(asked) == 1:
+            dialog.dismiss()          # first: changed their mind
+        else:
+            dialog.accept()
+
+    page.on("dialog", answer)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "contacts-imports-delete.png"))
+    page.click("#imports button.btn-danger")
+    expect(row).to_have_count(1)
+    assert asked == ["Delete the import of klienci.csv with its original file and error report? "
+                     "Contacts it created or updated are not deleted."]
+    page.click("#imports button.btn-danger")
+    expect(page.locator(".alert-success")).to_have_text(
+        "The import of klienci.csv was deleted. The contacts it created or updated stay.", timeout=T)
+    assert len(asked) == 2                 # one question per click, not two
+    expect(page.locator(".empty-title")).to_have_text("No imports yet")
+    with database.session() as s:
+        assert [c.last_name for c in s.query(Contact)] == ["Żółkiewska"]

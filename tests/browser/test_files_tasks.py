@@ -131,3 +131,78 @@ def test_create_task_and_the_assignees_badge_goes_up_live(make_user, new_context
     ewa.goto("/tasks?list=all")
     expect(ewa.locator("tr.task-done .task-title")).to_have_text("Raport dla Pani Iwonki")
     ewa.screenshot(path=str(SHOTS / "tasks.png"), full_page=True)
+
+
+def test_move_to_with_the_keyboard_and_by_dragging(make_user, new_context, database, web_settings):
+    """FIL-1: Move to… walks the folders in a dialog (keyboard only here); a row dragged onto a
+    folder or onto the path moves too; a folder is never offered as a place inside itself."""
+    import io
+
+    from centrala import files as store
+
+    uid = make_user("adam@example.com", name="Adam Kowalski")
+    limits = store.Limits.from_settings(web_settings)
+    with database.session() as s:
+        umowy = store.create_folder(s, "Umowy", None, uid)
+        archiwum = store.create_folder(s, "Archiwum", None, uid)
+        store.create_folder(s, "2025", archiwum.id, uid)
+        for name in ("cennik.txt", "umowa.pdf"):
+            store.store(s, web_settings.files_dir, io.BytesIO(b"x"), name, None, uid, limits)
+        ids = {"umowy": umowy.id, "archiwum": archiwum.id}
+    page = log_in(new_context().new_page(), "adam@example.com")
+    page.goto("/files")
+
+    # select the file, open Move to…: it starts where the file is
+    page.locator('.file-row[data-name="cennik.txt"] td').nth(2).click()
+    page.click("#details-move")
+    dialog = page.locator("#move-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#move-title")).to_have_text("Move “cennik.txt” to…")
+    expect(page.locator("#move-path button")).to_have_text(["Files"])
+    expect(page.locator("#move-note")).to_have_text("It is in this folder now.")
+    expect(page.locator("#move-submit")).to_be_disabled()
+    # keyboard only: the first folder has the focus; arrows walk, Enter opens, Backspace goes up
+    expect(page.locator("#move-folders button")).to_have_text(["Archiwum›", "Umowy›"])
+    expect(page.locator("#move-folders button").first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#move-path button")).to_have_text(["Files", "Archiwum"], timeout=T)
+    expect(page.locator("#move-folders button").first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#move-path button")).to_have_text(["Files", "Archiwum", "2025"], timeout=T)
+    expect(page.locator("#move-empty")).to_be_visible()
+    expect(page.locator("#move-submit")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator("#move-path button").last).to_be_focused()
+    page.keyboard.press("Backspace")
+    expect(page.locator("#move-path button")).to_have_text(["Files", "Archiwum"], timeout=T)
+    expect(page.locator("#move-folders button").first).to_be_focused()
+    page.screenshot(path=str(SHOTS / "files-move-to.png"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#move-path button")).to_have_text(["Files", "Archiwum", "2025"], timeout=T)
+    expect(page.locator("#move-submit")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator(".alert-success")).to_have_text("Moved “cennik.txt” to “2025”.", timeout=T)
+    expect(page.locator('.file-row[data-name="cennik.txt"]')).to_have_count(0)
+
+    # a folder cannot be picked as its own target; Escape closes the dialog
+    page.locator('.file-row[data-name="Archiwum"]').focus()
+    page.click("#details-move")
+    expect(page.locator("#move-folders button:disabled")).to_have_text("Archiwum(being moved)")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    # drag a file onto a folder row, then a folder onto a folder, then back out via the path
+    page.drag_and_drop('.file-row[data-name="umowa.pdf"] .file-name', '.file-row[data-name="Umowy"] .file-name')
+    expect(page.locator(".alert-success")).to_have_text("Moved “umowa.pdf” to “Umowy”.", timeout=T)
+    page.drag_and_drop('.file-row[data-name="Umowy"] .file-name', '.file-row[data-name="Archiwum"] .file-name')
+    expect(page.locator(".alert-success")).to_have_text("Moved “Umowy” to “Archiwum”.", timeout=T)
+    page.goto(f"/files?folder={ids['archiwum']}")
+    page.drag_and_drop('.file-row[data-name="Umowy"] .file-name', '#breadcrumbs a[data-drop-folder=""]')
+    expect(page.locator(".alert-success")).to_have_text("Moved “Umowy” to “Files”.", timeout=T)
+    with database.session() as s:
+        from centrala.models_files import Folder, StoredFile
+        from sqlalchemy import select
+
+        assert s.get(Folder, ids["umowy"]).parent_id is None
+        assert s.scalar(select(StoredFile.folder_id).where(StoredFile.name == "umowa.pdf")) == ids["umowy"]

@@ -108,3 +108,22 @@ def test_number_add(tmp_path):
                       (["+48221234568", "--trunk", "nope"], "no trunk named nope")]:
         r = run("number", "add", *args)
         assert r.returncode == 1 and msg in r.stderr, (args, r.stderr)
+
+
+def test_number_add_reads_national_numbers_in_the_panels_region(tmp_path):
+    """CON-4: the region chosen in Settings / General, not only CENTRALA_DEFAULT_REGION."""
+    from centrala import account
+    from centrala.db import Database
+
+    settings = instance_settings(tmp_path / "data")
+    env = _env(settings)
+    run = lambda *a: subprocess.run(CENTRALA + list(a), env=env, capture_output=True, text=True)  # noqa: E731
+    assert run("trunk", "add", "gsm1", "--host", "127.0.0.1", "--port", "5099").returncode == 0
+    db = Database(settings.db_url)
+    try:
+        with db.session() as s:
+            account.save(s, {"default_region": "DE"})
+    finally:
+        db.dispose()
+    ok = run("number", "add", "030 901820", "--trunk", "gsm1")
+    assert ok.returncode == 0 and "+4930901820" in ok.stdout, ok.stderr

@@ -168,3 +168,48 @@ def test_click_to_call_from_a_number_that_records(pbx_instance, controller, agen
         assert row.our_number == "+48221234583" and row.recording, row.recording
         with wave.open(str(settings.data_dir / row.recording)) as w:
             assert w.getnframes() / w.getframerate() > 0.5
+
+
+def test_default_region_changed_in_the_panel_reaches_inbound_calls_at_once(pbx_instance, controller, admin_api,
+                                                                          tmp_path):
+    """CON-4: a number the carrier sends without a country code is read in Settings / General's
+    region. The controller caches its routing facts; saving the region in the panel publishes
+    SETTINGS_CHANGED and the very next call uses it — no restart."""
+    from ..web_helpers import csrf, login
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    port, name = api_trunk_and_number(pbx_instance, admin_api, "+4930901820")      # a Berlin number
+    web, _ = admin_api
+    login(web, "numbers-admin@example.com", "admin password")
+
+    def inbound(scenario_number: str):
+        proc = subprocess.run(
+            ["sipp", "-sf", str(SIPP / "uac_inbound.xml"), "-s", scenario_number, f"127.0.0.1:{settings.sip_port}",
+             "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1",
+             "-nostdin", "-timeout", "30", "-timeout_error", "-trace_err", "-error_file", str(tmp_path / "c.err")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        return proc
+
+    try:
+        # Poland (the default): 030901820 is no Polish number, so not ours -> "service unavailable"
+        ctl._load_facts()                       # the facts are cached before the change
+        assert inbound("030901820").returncode == 0
+        entered = recorder.wait(events.CALL_ENTERED, 5, number="030901820")
+        logged = recorder.wait(events.CALL_LOGGED, 10, call_id=entered.data["call_id"])
+        row = communication(pbx_instance, logged.data["communication_id"])
+        assert (row.outcome, row.our_number) == ("failed", "030901820")
+        # Germany, saved in the panel: the same digits are our Berlin number now
+        r = web.post("/settings/general/region", data={"csrf_token": csrf(web, "/settings/general"),
+                                                       "default_region": "DE"})
+        assert r.status_code == 302
+        recorder.wait(events.SETTINGS_CHANGED, 5, area="general")
+        caller = call_from(settings, tmp_path, port, "030901820", talk_ms=10000)
+        out, _ = caller.communicate(timeout=60)
+        assert caller.returncode == 0, out[-2000:]
+        vm = recorder.wait(events.VOICEMAIL_RECEIVED, 15)     # nobody Online: the answering machine
+        row = communication(pbx_instance, vm.data["communication_id"])
+        assert (row.outcome, row.our_number, row.trunk) == ("voicemail", "+4930901820", name)
+    finally:
+        web.post("/settings/general/region", data={"csrf_token": csrf(web, "/settings/general"),
+                                                   "default_region": "PL"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from agents import events
 from agents.numbers import to_e164
+from centrala.account import default_region
 from centrala.models import Communication, User
 
 
@@ -56,7 +57,7 @@ def transfer_target(session, settings, data: dict) -> tuple[str, str]:
         if target_user is None or not target_user.active or not target_user.sip_username:
             raise CallActionError(422, "bad_agent", "No such active user with a softphone.")
         return target_user.sip_username, target_user.name
-    number = to_e164(str(data.get("number", "")), settings.default_region)
+    number = to_e164(str(data.get("number", "")), default_region(session, settings))
     if number is None:
         raise CallActionError(422, "bad_target", "Give user_id or a valid number.")
     return number, number

@@ -37,9 +37,10 @@ def place_call():
                     "outbound calls are switched off (Settings / Voice / General)":
                         _("Outbound calls are switched off in Settings / Voice.")}
         return jsonify({"ok": False, "error": messages.get(str(exc), str(exc))}), 422
+    from centrala.account import default_region
     from centrala.contacts import find_by_phone
 
-    contact = find_by_phone(s, row.remote, settings().default_region)
+    contact = find_by_phone(s, row.remote, default_region(s, settings()))
     return jsonify({"ok": True, "communication_id": row.id, "number": row.remote,
                     "contact": {"id": contact.id, "name": contact.display_name} if contact else None}), 202
 

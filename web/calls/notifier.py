@@ -25,11 +25,12 @@ def register(app) -> None:
         """The caller's contact (VOI-2: caller id matched to a contact), by any form of the number."""
         if not number:
             return None
+        from centrala.account import default_region
         from centrala.contacts import find_by_phone
 
         s = db.sessions()
         try:
-            c = find_by_phone(s, number, app.extensions["centrala.settings"].default_region)
+            c = find_by_phone(s, number, default_region(s, app.extensions["centrala.settings"]))
             return {"id": c.id, "name": c.display_name} if c else None
         except Exception:
             log.exception("contact lookup for %s failed", number)

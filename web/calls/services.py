@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from agents import events
 from agents.numbers import to_e164
-from centrala.account import saved
+from centrala.account import default_region, saved
 from centrala.models import Communication, Number, Trunk, User
 
 
@@ -19,14 +19,15 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
         raise CallError("outbound calls are switched off (Settings / Voice / General)")   # VOI-6
     if "voice_out" not in (user.channels or []):
         raise CallError("this user does not take part in outbound calls")   # VOI-6: Settings / Voice / Users
-    customer = to_e164(number, settings.default_region)
+    region = default_region(session, settings)
+    customer = to_e164(number, region)
     if customer is None:
         raise CallError("not a valid phone number")
     if not user.sip_username:
         raise CallError("this user has no SIP account")
     q = select(Number).where(Number.enabled.is_(True)).order_by(Number.id)
     if from_number:
-        ours = to_e164(from_number, settings.default_region)
+        ours = to_e164(from_number, region)
         q = q.where(Number.number == ours)
     pool_number = session.scalar(q)
     if pool_number is None:

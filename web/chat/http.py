@@ -400,9 +400,15 @@ def general():
                                                          "corner", "offset_x", "offset_y")})
             flash(_("Changes saved."), "success")
             return redirect(url_for("chat.general"))
+    from centrala.account import default_region
+
+    from ..settings import regions
+
     return render_template("chat/settings_general.html", section="general", values=values, errors=errors,
                            snippet=svc.snippet(settings().base_url, cfg["key"]), cfg=cfg,
-                           corners=svc.CORNERS), (400 if errors else 200)
+                           corners=svc.CORNERS, region=default_region(s, settings()),
+                           env_region=settings().default_region or "PL", regions=regions.choices(),
+                           region_label=regions.label), (400 if errors else 200)
 
 
 @bp.route("/settings/chat", methods=["GET", "POST"])

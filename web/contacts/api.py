@@ -5,6 +5,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from centrala import account, audit
 from centrala import contact_import as I
 from centrala import contacts as C
 from centrala import custom_fields as CF
@@ -12,14 +13,15 @@ from centrala.models_contacts import Contact, ContactImport, CustomField
 
 from ..api.http import _json_body, admin_only, api_error, token_required
 from ..api.openapi import extend
-from ..extensions import db, dbs, settings
+from ..extensions import client_ip, db, dbs, settings
 from .http import export_response
 
 bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1")
 
 
 def _region() -> str:
-    return settings().default_region or "PL"
+    """Settings / General's default phone region (else CENTRALA_DEFAULT_REGION), read per request."""
+    return account.default_region(dbs(), settings())
 
 
 def _contact(contact_id: int):
@@ -205,6 +207,31 @@ def commit_import(import_id: int):
     return _start(import_id, "commit")
 
 
+@bp.delete("/contacts/imports/<int:import_id>")
+@token_required
+def delete_import(import_id: int):
+    """The import record with its original file and error report; contacts it created stay."""
+    s = dbs()
+    imp = _import(import_id)
+    if imp is None:
+        return api_error(404, "No such import.")
+    if not (g.api_user.is_admin or (imp.created_by is not None and imp.created_by == g.api_user.id)):
+        return api_error(403, "Only the user who uploaded it or an administrator may delete an import.")
+    name = imp.filename
+    try:
+        paths = I.delete_import(s, settings().data_dir, imp)
+        audit.record(s, I.AUDIT_DELETED, actor=g.api_user, target=name, ip=client_ip(), import_id=import_id)
+        s.commit()
+    except I.ImportError_ as exc:
+        s.rollback()
+        if exc.code == "not_found":
+            return api_error(404, "No such import.")
+        return api_error(409, "The import is running; delete it once it has finished (or was interrupted).")
+    for p in paths:
+        p.unlink(missing_ok=True)
+    return "", 204
+
+
 # -- custom fields ------------------------------------------------------------------------------------
 @bp.get("/custom-fields")
 @token_required
@@ -334,7 +361,15 @@ def _openapi() -> dict:
                         "operationId": "getContactImport",
                         "parameters": [{"name": "preview", "in": "query",
                                         "schema": {"type": "string", "enum": ["1", "true"]}}],
-                        "responses": {"200": ok("The import", imp), "404": ERR, **errors}}},
+                        "responses": {"200": ok("The import", imp), "404": ERR, **errors}},
+                "delete": {"summary": "Delete an import record with its original file and error report "
+                                      "(the user who uploaded it or an administrator); contacts it created "
+                                      "or updated stay",
+                           "operationId": "deleteContactImport",
+                           "description": "409 while verify or import is running on it; an interrupted "
+                                          "one may be deleted.",
+                           "responses": {"204": {"description": "Deleted"}, "403": ERR, "404": ERR, "409": ERR,
+                                         **errors}}},
             "/contacts/imports/{id}/mapping": {
                 "parameters": idp,
                 "put": {"summary": "Set 'first row is headers' and the column → field mapping",
@@ -407,6 +442,7 @@ def _openapi() -> dict:
                              "description": "for email, email_type, phone, phone_type: 1, 2, …"}}}}}},
             "ContactImport": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "filename": text, "size_bytes": {"type": "integer"},
+                "created_by": {"type": "integer", "nullable": True, "description": "the user who uploaded it"},
                 "status": {"type": "string",
                            "enum": ["uploaded", "verifying", "verified", "importing", "done", "failed"]},
                 "encoding": text, "delimiter": text, "has_header": {"type": "boolean"},

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from centrala import audit
+from centrala import account, audit
 from centrala import contact_export as X
 from centrala import contact_import as I
 from centrala import contacts as C
@@ -35,7 +35,8 @@ def contact_labels():
 
 
 def _region() -> str:
-    return settings().default_region or "PL"
+    """Settings / General's default phone region (else CENTRALA_DEFAULT_REGION), read per request."""
+    return account.default_region(dbs(), settings())
 
 
 # -- list, search ---------------------------------------------------------------------------
@@ -186,7 +187,8 @@ def imports():
     rows = list(s.scalars(select(ContactImport).order_by(ContactImport.created_at.desc(), ContactImport.id.desc())
                           .limit(100)))
     return render_template("contacts/imports.html", active_tab="contacts", section="imports", rows=rows,
-                           status_labels=S.STATUS_LABELS, is_stale=I.is_stale)
+                           status_labels=S.STATUS_LABELS, is_stale=I.is_stale, is_running=I.is_running,
+                           may_delete=may_delete_import)
 
 
 @bp.get("/contacts/imports/new")
@@ -319,6 +321,34 @@ def original(import_id: int):
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype="text/csv", as_attachment=True, download_name=imp.filename)
+
+
+def may_delete_import(imp: ContactImport) -> bool:
+    """The person who uploaded it or an administrator (as for deleting in Files)."""
+    return current_user.is_admin or (imp.created_by is not None and imp.created_by == current_user.id)
+
+
+@bp.post("/contacts/imports/<int:import_id>/delete")
+@login_required
+def delete_import(import_id: int):
+    """The import record, its original file and its error report; never the contacts it made."""
+    s = dbs()
+    imp = _import(import_id)
+    if not may_delete_import(imp):
+        abort(403, _("Only the person who uploaded it or an administrator can delete an import."))
+    name = imp.filename
+    try:
+        paths = I.delete_import(s, settings().data_dir, imp)
+        audit.record(s, I.AUDIT_DELETED, actor=current_user, target=name, ip=client_ip(), import_id=import_id)
+        s.commit()
+    except I.ImportError_ as exc:
+        s.rollback()
+        flash(S.import_problem_text(exc), "error")
+        return redirect(url_for("contacts.imports"))
+    for p in paths:
+        p.unlink(missing_ok=True)
+    flash(_("The import of %(name)s was deleted. The contacts it created or updated stay.", name=name), "success")
+    return redirect(url_for("contacts.imports"))
 
 
 # -- Settings / Custom fields (SET-3) -------------------------------------------------------------------

@@ -98,4 +98,8 @@ def import_problem_text(exc) -> str:
         return _("The import is running; wait until it finishes.")
     if code == "done":
         return _("This file has already been imported.")
+    if code == "running":
+        return _("This import is running and cannot be deleted now. Delete it once it has finished.")
+    if code == "not_found":
+        return _("This import no longer exists.")
     return str(exc)

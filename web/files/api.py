@@ -24,12 +24,17 @@ MESSAGES = {
     "not_empty": "The folder is not empty.",
     "empty": "Send the file as multipart/form-data in the field 'file'.",
     "forbidden": "Only the uploader (or creator) or an administrator may delete it.",
+    "into_itself": "A folder cannot be moved into itself or into a folder inside it.",
 }
 
 
 def _error(e: store.FileError):
     if e.code == "too_large":
         msg = f"The file is too large: at most {e.info['limit']} bytes per file."
+    elif e.code == "clash":
+        where = f"the folder '{e.info['folder']}'" if e.info.get("folder") else "the top level"
+        what = "folder" if e.info.get("is_folder") else "file"
+        msg = f"{where[0].upper()}{where[1:]} already has a {what} named '{e.info['name']}'; nothing was changed."
     elif e.code == "quota":
         msg = (f"Storage quota exceeded: {e.info['used']} of {e.info['quota']} bytes used; "
                f"the file needs {e.info['size']} bytes.")
@@ -126,40 +131,58 @@ def get_file(file_id: int):
     return jsonify(file_json(f))
 
 
+def _change(s, item, parent_key: str, owner_id, forbidden: str):
+    """PATCH of a file or folder: ``name`` renames, ``folder_id`` / ``parent_id`` moves (null:
+    the top level); both at once are one change — either all of it happens or nothing."""
+    if not _may_delete(owner_id):
+        return api_error(403, forbidden)
+    data = _json_body()
+    if "name" not in data and parent_key not in data:
+        return api_error(400, f"Send 'name' to rename and/or '{parent_key}' (a folder id, or null for the "
+                              "top level) to move.")
+    name = data.get("name")
+    if "name" in data and not isinstance(name, str):
+        return api_error(400, "'name' must be a string.")
+    target = data.get(parent_key)
+    if parent_key in data and target is not None and (isinstance(target, bool) or not isinstance(target, int)):
+        return api_error(400, f"'{parent_key}' must be a folder id or null.")
+    was_in = item.parent_id if isinstance(item, Folder) else item.folder_id
+    try:
+        if parent_key in data:
+            store.move(s, item, target, name)
+        else:
+            store.rename(s, item, name)
+        s.commit()
+    except store.FileError as e:
+        s.rollback()
+        return _error(e)
+    if (item.parent_id if isinstance(item, Folder) else item.folder_id) != was_in:
+        kind = "folder_id" if isinstance(item, Folder) else "file_id"
+        bus().publish(events.FILE_CHANGED, **{kind: item.id}, action="moved", user_id=g.api_user.id)
+    return None
+
+
 @bp.patch("/files/<int:file_id>")
 @token_required
-def rename_file(file_id: int):
+def change_file(file_id: int):
     s = dbs()
     f = s.get(StoredFile, file_id)
     if f is None:
         return api_error(404, "No such file.")
-    if not _may_delete(f.uploaded_by):
-        return api_error(403, "Only the uploader or an administrator may rename it.")
-    try:
-        store.rename(s, f, str(_json_body().get("name") or ""))
-        s.commit()
-    except store.FileError as e:
-        s.rollback()
-        return _error(e)
-    return jsonify(file_json(f))
+    refused = _change(s, f, "folder_id", f.uploaded_by, "Only the uploader or an administrator may rename or move it.")
+    return refused or jsonify(file_json(f))
 
 
 @bp.patch("/folders/<int:folder_id>")
 @token_required
-def rename_folder(folder_id: int):
+def change_folder(folder_id: int):
     s = dbs()
     folder = s.get(Folder, folder_id)
     if folder is None:
         return api_error(404, "No such folder.")
-    if not _may_delete(folder.created_by):
-        return api_error(403, "Only the creator or an administrator may rename it.")
-    try:
-        store.rename(s, folder, str(_json_body().get("name") or ""))
-        s.commit()
-    except store.FileError as e:
-        s.rollback()
-        return _error(e)
-    return jsonify(folder_json(folder))
+    refused = _change(s, folder, "parent_id", folder.created_by,
+                      "Only the creator or an administrator may rename or move it.")
+    return refused or jsonify(folder_json(folder))
 
 
 @bp.get("/files/<int:file_id>/content")
@@ -271,9 +294,16 @@ def openapi_part() -> dict:
                 "parameters": id_param,
                 "get": {"summary": "One file's details", "operationId": "getFile",
                         "responses": {"200": ok("The file", file_ref), "404": ERROR, **errors}},
-                "patch": {"summary": "Rename a file (its uploader or an administrator)", "operationId": "renameFile",
+                "patch": {"summary": "Rename and/or move a file (its uploader or an administrator)",
+                          "description": "`name` renames, `folder_id` moves (null: the top level); sent together "
+                                         "they are one change. A file of that name in the target folder: 409, "
+                                         "nothing changes.",
+                          "operationId": "renameFile",
                           "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                              "type": "object", "minProperties": 1, "properties": {
+                                  "name": {"type": "string"},
+                                  "folder_id": {"type": "integer", "nullable": True,
+                                                "description": "the folder to move it to; null: the top level"}}}}}},
                           "responses": {"200": ok("The file", file_ref), "403": ERROR, "404": ERROR, "409": ERROR,
                                         **errors}},
                 "delete": {"summary": "Delete a file (its uploader or an administrator)", "operationId": "deleteFile",
@@ -293,11 +323,19 @@ def openapi_part() -> dict:
                 "responses": {"201": ok("The folder", folder_ref), "404": ERROR, "409": ERROR, **errors}}},
             "/folders/{id}": {
                 "parameters": id_param,
-                "patch": {"summary": "Rename a folder (its creator or an administrator)", "operationId": "renameFolder",
+                "patch": {"summary": "Rename and/or move a folder with everything in it (its creator or an "
+                                     "administrator)",
+                          "description": "`name` renames, `parent_id` moves (null: the top level); sent together "
+                                         "they are one change. Into itself or a folder inside it: 422; a folder "
+                                         "of that name in the target: 409; either way nothing changes.",
+                          "operationId": "renameFolder",
                           "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                              "type": "object", "minProperties": 1, "properties": {
+                                  "name": {"type": "string"},
+                                  "parent_id": {"type": "integer", "nullable": True,
+                                                "description": "the folder to move it into; null: the top level"}}}}}},
                           "responses": {"200": ok("The folder", folder_ref), "403": ERROR, "404": ERROR,
-                                        "409": ERROR, **errors}},
+                                        "409": ERROR, "422": ERROR, **errors}},
                 "delete": {"summary": "Delete an empty folder (its creator or an administrator)",
                            "operationId": "deleteFolder",
                            "responses": {"204": {"description": "Deleted"}, "403": ERROR, "404": ERROR,

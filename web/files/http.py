@@ -1,7 +1,7 @@
 """Files tab (FIL-1, FIL-2): folders, upload, open, search, details, download, delete, quota."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -151,6 +151,61 @@ def _rename(s, item, owner_id, back_to):
         return _back(back_to)
     flash(_("Renamed “%(old)s” to “%(new)s”.", old=old, new=item.name), "success")
     return _back(back_to)
+
+
+@bp.get("/files/picker")
+@login_required
+def picker():
+    """The Move to… dialog's view of one folder: its path and its subfolders (JSON)."""
+    s = dbs()
+    folder_id = _folder_arg(request.args.get("folder"))
+    folders = store.subfolders(s, folder_id)
+    return jsonify({"id": folder_id, "path": [{"id": f.id, "name": f.name} for f in store.folder_chain(s, folder_id)],
+                    "folders": [{"id": f.id, "name": f.name} for f in folders]})
+
+
+@bp.post("/files/<int:file_id>/move")
+@login_required
+def move_file(file_id: int):
+    s = dbs()
+    f = s.get(StoredFile, file_id) or abort(404)
+    return _move(s, f, f.uploaded_by, f.folder_id)
+
+
+@bp.post("/files/folders/<int:folder_id>/move")
+@login_required
+def move_folder(folder_id: int):
+    s = dbs()
+    folder = s.get(Folder, folder_id) or abort(404)
+    return _move(s, folder, folder.created_by, folder.parent_id)
+
+
+def _move(s, item, owner_id, back_to):
+    """Move to the folder in the form's ``folder_id`` (empty: the top level); back to the folder
+    it was in (or to the search it was found by)."""
+    if not _may_delete(owner_id):
+        abort(403, _("Only the person who added it or an administrator can move it."))
+    q = (request.form.get("q") or "").strip()[:100]
+    back = redirect(url_for("files.index", q=q), 303) if q else _back(back_to)
+    target = request.form.get("folder_id")
+    try:
+        target_id = int(target) if target not in (None, "", "0") else None
+    except ValueError:
+        abort(400)
+    kind = "folder" if isinstance(item, Folder) else "file"
+    try:
+        moved = store.move(s, item, target_id)
+        s.commit()
+    except store.FileError as e:
+        s.rollback()
+        flash(services.message(e), "error")
+        return back
+    if moved:
+        bus().publish(events.FILE_CHANGED, **{f"{kind}_id": item.id}, action="moved", user_id=current_user.id)
+        where = store.folder_chain(s, target_id)
+        flash(_("Moved “%(name)s” to “%(folder)s”.", name=item.name,
+                folder=where[-1].name if where else _("Files")), "success")
+    return back
 
 
 @bp.post("/files/<int:file_id>/delete")

@@ -12,7 +12,7 @@ from ..extensions import settings
 
 # HTTP status for each refusal (centrala.files.FileError.code)
 STATUS = {"bad_name": 400, "duplicate": 409, "duplicate_file": 409, "too_large": 413, "quota": 507, "not_found": 404,
-          "not_empty": 409, "empty": 400, "forbidden": 403}
+          "not_empty": 409, "empty": 400, "forbidden": 403, "into_itself": 422, "clash": 409}
 
 
 def limits() -> store.Limits:
@@ -44,6 +44,16 @@ def message(e: store.FileError) -> str:
         return _("Choose a file to upload.")
     if e.code == "forbidden":
         return _("Only the person who added it or an administrator can delete it.")
+    if e.code == "into_itself":
+        return _("The folder “%(name)s” cannot be moved into itself or into a folder inside it.",
+                 name=info.get("name", ""))
+    if e.code == "clash":
+        where = info.get("folder") or _("Files")
+        if info.get("is_folder"):
+            return _("“%(folder)s” already has a folder named “%(name)s”. Nothing was moved: rename one of them first.",
+                     folder=where, name=info.get("name", ""))
+        return _("“%(folder)s” already has a file named “%(name)s”. Nothing was moved: rename one of them first.",
+                 folder=where, name=info.get("name", ""))
     return _("The folder does not exist.")
 
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from centrala.account import default_region
 from centrala.models import Communication, User
 from centrala.models_contacts import Contact
 
@@ -31,7 +32,7 @@ def index():
                            pages=max(1, -(-total // PER_PAGE)), f=filters, args=filters.args(),
                            errors={k: _filter_error(v) for k, v in errors.items()}, users=users,
                            contact=contact, names=services.agent_names(s, rows), outcomes=services.OUTCOMES,
-                           contacts=services.contacts_of(s, rows, settings().default_region))
+                           contacts=services.contacts_of(s, rows, default_region(s, settings())))
 
 
 def _timezone(session) -> str:
@@ -55,7 +56,7 @@ def detail(comm_id: int):
     return render_template("history/detail.html", active_tab="history", c=c, names=services.agent_names(s, [c]),
                            has_recording=has_recording, may_edit=services.may_edit(current_user, c),
                            note_max=services.NOTE_MAX,
-                           contact=services.contacts_of(s, [c], settings().default_region).get(c.id))
+                           contact=services.contacts_of(s, [c], default_region(s, settings())).get(c.id))
 
 
 @bp.post("/history/<int:comm_id>/note")

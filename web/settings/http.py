@@ -207,3 +207,33 @@ def audit_log():
     pages = max(1, -(-total // PAGE))
     return render_template("settings/audit.html", section="audit", rows=rows, page=page, pages=pages,
                            total=total)
+
+
+# -- Settings / General: default phone region (CON-4) -------------------------------------------
+@bp.post("/general/region")
+@admin_required
+def save_region():
+    """Numbers without a country code are read in this region: contact forms, imports, click-to-call,
+    transfers, numbers, and callers matched to contacts.  The pbx controller forgets its routing
+    facts on the event, so inbound calls use it at once too."""
+    from centrala import account
+
+    from . import regions
+
+    s = dbs()
+    try:
+        changed = account.save(s, {"default_region": request.form.get("default_region", "")})
+    except account.SettingError:
+        s.rollback()
+        flash(_("Choose a country from the list."), "error")
+        return redirect(url_for("chat.general") + "#region")
+    region = account.default_region(s, settings())
+    if changed:
+        audit.record(s, audit.SETTINGS_CHANGED, actor=s.get(User, current_user.id), target="general", ip=client_ip(),
+                     **changed)
+    s.commit()
+    if changed:
+        bus().publish(events.SETTINGS_CHANGED, area="general", keys=sorted(changed))
+    flash(_("Saved. Numbers without a country code are now read as numbers of: %(country)s.",
+            country=regions.label(region)), "success")
+    return redirect(url_for("chat.general") + "#region")

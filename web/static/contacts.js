@@ -9,12 +9,7 @@
     sel.addEventListener("change", function () { sel.form.submit(); });
   });
 
-  // confirmation before destructive posts
-  Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (form) {
-    form.addEventListener("submit", function (e) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
-    });
-  });
+  // (forms with data-confirm ask in panel.js, once for every page)
 
   /* ---------- contact form: add another email / phone ---------- */
   Array.prototype.forEach.call(document.querySelectorAll("[data-add]"), function (btn) {

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from agents import events
 from agents.inbound import DAYS
-from centrala import audit
+from centrala import account, audit
 from centrala import telephony as tel
 from centrala.models import Number, Trunk
 
@@ -175,7 +175,7 @@ def add_number():
         trunk = data.get("trunk_id", data.get("trunk"))
         if trunk in (None, ""):
             raise tel.TelephonyError("trunk", "no_trunk", "give trunk_id or trunk (its name)")
-        n = tel.create_number(s, str(_str(data, "number", "")), trunk, region=settings().default_region,
+        n = tel.create_number(s, str(_str(data, "number", "")), trunk, region=account.default_region(s, settings()),
                               kind=_str(data, "kind", "gsm"), label=_str(data, "label", "") or "",
                               enabled=_bool(data, "enabled", True), record_calls=_record_arg(data, None),
                               hours=_hours_arg(data, None))
@@ -209,7 +209,7 @@ def update_number(number_id: int):
         return api_error(404, "No such number.")
     try:
         trunk = data.get("trunk_id", data.get("trunk"))
-        tel.update_number(s, n, region=settings().default_region, number=_str(data, "number"),
+        tel.update_number(s, n, region=account.default_region(s, settings()), number=_str(data, "number"),
                           trunk=trunk if trunk not in ("",) else None, kind=_str(data, "kind"),
                           label=_str(data, "label"), enabled=_bool(data, "enabled"),
                           record_calls=_record_arg(data), hours=_hours_arg(data))

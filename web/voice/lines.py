@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from agents import events
 from agents.inbound import DAYS
-from centrala import audit
+from centrala import account, audit
 from centrala import telephony as tel
 from centrala.models import Number, Trunk, User
 
@@ -220,7 +220,7 @@ def _number_form(n: Number | None):
         try:
             if trunk is None:
                 raise tel.TelephonyError("trunk_id", "no_trunk", "choose a trunk")
-            region = settings().default_region
+            region = account.default_region(s, settings())
             if n is None:
                 n = tel.create_number(s, values["number"], trunk, region=region, kind=values["kind"],
                                       label=values["label"], enabled=values["enabled"],
