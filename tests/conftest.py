@@ -12,6 +12,7 @@ from agents.events import EventBus
 from centrala.db import Database
 from pbx.controller import Controller, ControllerThread
 from pbx.runtime import AsteriskRuntime
+from web.background import stop as stop_background
 
 from .helpers import EventRecorder, instance_settings, wait_for
 
@@ -185,7 +186,7 @@ def app(web_settings, database):
     application = create_app(web_settings, db=database)
     application.config["TESTING"] = True
     yield application
-    application.extensions["centrala.stop"].set()   # its sweepers must not act on the next test's data
+    stop_background(application)   # its sweepers must not act on the next test's data
 
 
 @pytest.fixture

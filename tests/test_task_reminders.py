@@ -17,6 +17,7 @@ from centrala.db import Database
 from centrala.models import Notification, User
 from centrala.models_tasks import Task
 from centrala.tokens import create_api_token
+from web.background import stop as stop_background
 from web.tasks import sweeper
 
 from .helpers import EventRecorder, wait_for
@@ -35,7 +36,7 @@ def app(web_settings, database):
     application = create_app(web_settings, db=database, start_background=False)
     application.config["TESTING"] = True
     yield application
-    application.extensions["centrala.stop"].set()
+    stop_background(application)
 
 
 def client_for(app, make_user, email, name=None, language="en"):
@@ -290,7 +291,7 @@ def test_two_sweepers_at_once_send_each_reminder_once(app, make_user, database, 
         with database.session() as s:
             assert s.scalar(select(func.count()).select_from(Task).where(Task.reminded_at.is_(None))) == 0
     finally:
-        other.extensions["centrala.stop"].set()
+        stop_background(other)
         other_db.dispose()
 
 

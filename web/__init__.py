@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.extensions["centrala.settings"] = settings
     # set to stop this app's background loops (tests build many apps on one database)
     app.extensions["centrala.stop"] = __import__("threading").Event()
+    app.extensions["centrala.background"] = []   # their threads (web/background.py)
     app.extensions["centrala.db"] = db or Database(settings.db_url)
     app.extensions["centrala.bus"] = bus or EventBus()
     if bus is None and settings.redis_url:

@@ -27,6 +27,7 @@ from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatVisitor
 
 from ..extensions import dbs
+from .. import background
 from ..notifications import services as notifications
 from . import services as svc
 from .transfers import TransferFlow
@@ -184,8 +185,7 @@ def register(app, start_background: bool = True) -> None:
         except Exception:
             log.exception("re-offering waiting chats failed")
         stop = app.extensions["centrala.stop"]
-        while not stop.is_set():
-            sio.sleep(0.2)
+        while not stop.wait(0.2):
             try:
                 sweep_once()
             except Exception:
@@ -554,7 +554,7 @@ def register(app, start_background: bool = True) -> None:
             s.close()
 
     if start_background:
-        sio.start_background_task(sweeper)
+        background.start(app, sweeper)
 
 
 def created_origin(s, c) -> str:

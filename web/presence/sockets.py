@@ -17,6 +17,7 @@ from agents.status import AgentStatus
 from centrala.models import User
 
 from ..extensions import dbs
+from .. import background
 from ..notifications import services as notifications
 from .services import NAMESPACE, change_status, roster, user_presence
 
@@ -122,17 +123,15 @@ def register(app, start_background: bool = True) -> None:
     app.extensions["centrala.bus"].subscribe(events.SIP_REGISTRATION_CHANGED, on_registration)
 
     if start_background:
-        sio.start_background_task(_offline_sweeper, app)
+        background.start(app, _offline_sweeper, app)
 
 
 def _offline_sweeper(app) -> None:
     """Agents whose every panel has been gone for the grace period go Offline."""
-    sio = app.extensions["socketio"]
     tracker = app.extensions["centrala.presence"]
     interval = max(0.2, min(1.0, tracker.grace / 4))
     stop = app.extensions["centrala.stop"]
-    while not stop.is_set():
-        sio.sleep(interval)
+    while not stop.wait(interval):   # threading mode: a plain wait, ended at once by stop
         due = tracker.due_offline()
         if not due:
             continue

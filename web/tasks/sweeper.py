@@ -21,6 +21,7 @@ from agents import events
 from centrala.models import User
 from centrala.models_tasks import Task
 
+from .. import background
 from ..notifications import services as notifications
 from . import services
 
@@ -89,7 +90,7 @@ def start(app, interval: float = INTERVAL) -> None:
             except Exception:
                 log.exception("task reminder sweep failed")
 
-    app.extensions["socketio"].start_background_task(loop)
+    background.start(app, loop)
 
 
 def register(app, start_background: bool = True) -> None:
