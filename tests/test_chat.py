@@ -160,7 +160,9 @@ def test_live_chat_both_ways_with_typing_and_continuation(chat, database):
     v2 = chat.visitor(token=token, url="http://shop.test/cart", title="Cart")
     state = v2.wait("state")
     assert state["known"] and state["chat"]["id"] == cid
-    assert [m["body"] for m in state["chat"]["messages"]] == ["Hello, do you ship to Gdańsk?", "Yes, within 2 days.", "Great"]
+    # the "joined" line is kept: a reload shows it where it happened
+    assert [m["body"] for m in state["chat"]["messages"]] == [
+        "Hello, do you ship to Gdańsk?", "Anna Agent joined the chat.", "Yes, within 2 days.", "Great"]
     assert agent.wait("chat:page", lambda p: p["page"]["url"] == "http://shop.test/cart")
     assert agent.wait("chat:visitor", lambda p: p["online"] is True)["chat_id"] == cid
     with database.session() as s:

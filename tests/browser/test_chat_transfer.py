@@ -94,7 +94,9 @@ def test_agent_transfers_a_chat_to_a_colleague_with_a_note(new_context, make_use
     expect(olek.locator("#chat-composer")).to_be_visible(timeout=T)
     # the whole transcript and page history, and the transfer as a system entry with the note
     expect(olek.locator(".chat-visitor .chat-body").first).to_have_text("Hello, where is my invoice?")
-    expect(olek.locator(".chat-system .chat-body")).to_contain_text("Anna Nowak transferred the chat to Olek Lis.")
+    # the transcript keeps who joined first, then the transfer with its note
+    expect(olek.locator(".chat-system .chat-body")).to_contain_text(
+        ["Anna Nowak joined the chat.", "Anna Nowak transferred the chat to Olek Lis."])
     expect(olek.locator(".chat-system .chat-note")).to_have_text("Note: " + NOTE)
     expect(olek.locator("#chat-pages li a")).to_have_text("Bakery")
     olek.locator("#chat-input").fill("Hello, Olek here. Invoice 12/2026 went out today.")
@@ -110,7 +112,7 @@ def test_agent_transfers_a_chat_to_a_colleague_with_a_note(new_context, make_use
     expect(anna.locator("#chat-composer")).to_be_hidden()
     expect(anna.locator("#chat-transfer-open")).to_have_count(0)
     expect(anna.locator("#chat-close")).to_have_count(0)
-    expect(anna.locator(".chat-system .chat-body")).to_contain_text("Anna Nowak transferred the chat to Olek Lis.")
+    expect(anna.locator(".chat-system .chat-body").last).to_contain_text("Anna Nowak transferred the chat to Olek Lis.")
     shot(anna, "chat-transfer-after.png")
     shot(olek, "chat-transfer-new-owner.png")
     shot(visitor, "chat-transfer-visitor.png")

@@ -177,10 +177,16 @@ def _name(names: dict, uid) -> str:
 
 
 def system_json(body: str, names: dict) -> dict:
-    """What an agent sees of a system entry, in the current language."""
-    from flask_babel import gettext as _
+    """What an agent sees of a system entry, in the current language (English from background
+    work outside a request, e.g. the offer sweeper reading the transcript)."""
+    from flask import has_request_context
+    from flask_babel import gettext
 
+    _ = gettext if has_request_context() else (lambda text: text)
     d = system_data(body)
+    if d.get("event") == "joined":   # the first agent accepted: kept, so a reload shows it too
+        who = _name(names, d.get("to"))
+        return {"event": "joined", "to": who, "note": "", "body": _("{name} joined the chat.").replace("{name}", who)}
     if d.get("event") != "transfer":
         return {"event": d.get("event") or "", "body": "", "note": ""}
     old, new = _name(names, d.get("from")), _name(names, d.get("to"))

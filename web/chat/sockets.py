@@ -490,6 +490,8 @@ def register(app, start_background: bool = True) -> None:
             c.answered_at = utcnow()
             start = c.started_at if c.started_at.tzinfo else c.started_at.replace(tzinfo=c.answered_at.tzinfo)
             c.wait_seconds = round((c.answered_at - start).total_seconds(), 1)
+            # the visitor sees the "joined" line live (the "accepted" event); kept for reloads and History
+            svc.add_message(s, c.id, "system", svc.system_body("joined", to=current_user.id))
             note = chub.notes.pop(cid, None)
             s.commit()
             if note:
