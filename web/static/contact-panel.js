@@ -177,6 +177,10 @@
     }
     function reset() { seq++; query = {}; contact = null; view.hidden = true; create.hidden = true; close(false); }
 
+    create.addEventListener("input", function (e) {   // a corrected field drops its message
+      var p = create.querySelector('[data-error-for="' + e.target.name + '"]');
+      if (p) { p.hidden = true; e.target.removeAttribute("aria-invalid"); }
+    });
     create.addEventListener("submit", function (e) {
       e.preventDefault();
       clearErrors();

@@ -297,7 +297,8 @@ document.addEventListener("submit", function (e) {
       setTimeout(function hide() {
         if (current !== ev.communication_id) return;
         if (!noteForm.hidden) return setTimeout(hide, 4000);  // writing a note: keep the card
-        if (cp && cp.isOpen() && cp.root.contains(document.activeElement)) return setTimeout(hide, 4000);  // same in the contact panel
+        var typing = document.activeElement && document.activeElement.tagName === "INPUT";
+        if (cp && cp.isOpen() && typing && cp.root.contains(document.activeElement)) return setTimeout(hide, 4000);  // same in the contact panel
         card.hidden = true; current = null; state = null;
         if (cp) cp.reset();
       }, 4000);
