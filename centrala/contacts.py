@@ -352,6 +352,26 @@ def find_by_email(session, email: str) -> Contact | None:
                           .order_by(Contact.id).limit(1))
 
 
+NOTE_LINE_LIMIT = 1000
+
+
+def append_note(contact: Contact, text: str, stamp: str) -> str:
+    """Add a line ``"{stamp} {text}"`` at the end of the contact's note (COM-4, the side panel's
+    "Add a note").  :class:`ContactError` when the text is empty, longer than NOTE_LINE_LIMIT, or
+    the note would pass its limit; nothing changes then."""
+    line = " ".join((text or "").split())      # one line: newlines and runs of spaces collapse
+    if not line:
+        raise ContactError({"note": "empty"})
+    if len(line) > NOTE_LINE_LIMIT:
+        raise ContactError({"note": f"at most {NOTE_LINE_LIMIT} characters"})
+    old = (contact.note or "").rstrip()
+    note = f"{old}\n{stamp} {line}" if old else f"{stamp} {line}"
+    if len(note) > TEXT_LIMITS["note"]:
+        raise ContactError({"note": "full"})
+    contact.note = note
+    return note
+
+
 def remote_keys(contact: Contact) -> set[str]:
     """The forms a communication's remote party takes for this contact: each phone as E.164,
     without the '+' and as national digits (carriers send any of them), and each email."""

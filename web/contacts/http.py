@@ -417,3 +417,105 @@ def delete_custom_field(field_id: int):
     s.commit()
     flash(_("Field %(name)s deleted.", name=name), "success")
     return redirect(url_for("contacts.custom_fields"))
+
+
+# -- the contact side panel beside a call or a chat (COM-4) ------------------------------------
+def _panel_json(s, contact: Contact) -> dict:
+    """What the side panel shows: the contact, its last 5 communications and open tasks."""
+    from centrala import tasks as TK
+    from web.tasks.services import STATUS_LABELS, is_overdue
+
+    names = {f.key: f.name for f in C.custom_fields(s)}
+    comms = C.communications(s, contact, limit=5)
+    tasks = [t for t in TK.tasks_for_contact(s, contact.id, limit=50) if t.status != "done"][:10]
+    return {
+        "id": contact.id, "name": contact.display_name, "first_name": contact.first_name,
+        "last_name": contact.last_name, "organisation": contact.organisation, "note": contact.note,
+        "url": url_for("contacts.view", contact_id=contact.id),
+        "edit_url": url_for("contacts.edit", contact_id=contact.id),
+        "phones": [{"number": C.display_phone(p.number), "e164": p.number,
+                    "type": str(S.PHONE_KIND_LABELS.get(p.kind, p.kind))} for p in contact.phones],
+        "emails": [{"email": e.email, "type": str(S.EMAIL_KIND_LABELS.get(e.kind, e.kind))} for e in contact.emails],
+        "custom": [{"name": names[k], "value": v} for k, v in (contact.custom or {}).items() if k in names and v],
+        "communications": [{
+            "id": m.id, "started_at": m.started_at.isoformat(), "remote": m.remote, "outcome": m.outcome,
+            "outcome_label": str(S.OUTCOME_LABELS.get(m.outcome, m.outcome)),
+            "channel": (_("Inbound call") if m.direction == "inbound" else _("Outbound call"))
+            if m.channel in ("voice", "voicemail") else (_("Chat") if m.channel == "chat" else m.channel),
+            "url": url_for("history.detail", comm_id=m.id)} for m in comms],
+        "tasks": [{"id": t.id, "title": t.title, "status": t.status,
+                   "status_label": str(STATUS_LABELS.get(t.status, t.status)),
+                   "due_at": t.due_at.isoformat() if t.due_at else None, "overdue": is_overdue(t),
+                   "url": url_for("tasks.detail", task_id=t.id)} for t in tasks],
+    }
+
+
+@bp.get("/contacts/match")
+@login_required
+def match():
+    """``?phone=`` (any form) or ``?email=``: the matched contact for the side panel, or null."""
+    s = dbs()
+    phone = request.args.get("phone", "").strip()[:64]
+    email = request.args.get("email", "").strip()[:254]
+    contact = None
+    if phone:
+        contact = C.find_by_phone(s, phone, _region())
+    if contact is None and email:
+        contact = C.find_by_email(s, email)
+    return jsonify({"contact": _panel_json(s, contact) if contact else None})
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400)
+    return body
+
+
+@bp.post("/contacts/quick")
+@login_required
+def quick_create():
+    """The side panel's short "Create contact" form (JSON): first and last name, organisation,
+    one phone and one email.  422 with translated messages by field when invalid."""
+    s = dbs()
+    body = _json_body()
+    val = {k: str(body.get(k) or "") for k in ("first_name", "last_name", "organisation", "email", "phone")}
+    data = C.ContactData(first_name=val["first_name"], last_name=val["last_name"], organisation=val["organisation"],
+                         emails=[(val["email"], "work")], phones=[(val["phone"], "mobile")])
+    try:
+        contact = C.create(s, data, _region(), current_user.id)
+    except C.ContactError as exc:
+        s.rollback()
+        errors = {k.replace("_0", ""): v for k, v in S.form_errors(exc.errors).items()}
+        return jsonify({"ok": False, "errors": errors}), 422
+    s.commit()
+    return jsonify({"ok": True, "contact": _panel_json(s, _contact(contact.id))}), 201
+
+
+@bp.post("/contacts/<int:contact_id>/note-line")
+@login_required
+def add_note_line(contact_id: int):
+    """The side panel's "Add a note": a dated line (account time zone) with the agent's name
+    at the end of the contact's note."""
+    from datetime import timezone as dt_timezone
+    from zoneinfo import ZoneInfo
+
+    s = dbs()
+    contact = _contact(contact_id)
+    body = _json_body()
+    zone = account.saved(s).get("timezone") or settings().timezone
+    try:
+        now = datetime.now(dt_timezone.utc).astimezone(ZoneInfo(zone))
+    except Exception:   # noqa: BLE001  (an unknown zone name: UTC rather than nothing)
+        now = datetime.now(dt_timezone.utc)
+    stamp = f"{now:%Y-%m-%d %H:%M} {current_user.name}:"
+    try:
+        note = C.append_note(contact, str(body.get("text") or ""), stamp)
+    except C.ContactError as exc:
+        raw = exc.errors["note"]
+        error = (_("Write the note first.") if raw == "empty" else
+                 _("The contact's note is full. Edit the contact to shorten it.") if raw == "full" else
+                 _("A note can have at most %(n)d characters.", n=C.NOTE_LINE_LIMIT))
+        return jsonify({"ok": False, "error": error}), 422
+    s.commit()
+    return jsonify({"ok": True, "note": note})

@@ -297,7 +297,10 @@ document.addEventListener("submit", function (e) {
       setTimeout(function hide() {
         if (current !== ev.communication_id) return;
         if (!noteForm.hidden) return setTimeout(hide, 4000);  // writing a note: keep the card
+        var typing = document.activeElement && document.activeElement.tagName === "INPUT";
+        if (cp && cp.isOpen() && typing && cp.root.contains(document.activeElement)) return setTimeout(hide, 4000);  // same in the contact panel
         card.hidden = true; current = null; state = null;
+        if (cp) cp.reset();
       }, 4000);
     }
     setButtons();
@@ -332,6 +335,7 @@ document.addEventListener("submit", function (e) {
     var a = b.dataset.call;
     if (a === "open-transfer") return openTransfer(xfer.hidden);
     if (a === "open-note") return openNote(noteForm.hidden);
+    if (a === "open-contact") return openContactPanel(!cp.isOpen());
     if (a === "close-transfer") return openTransfer(false);
     act(a);
   });
@@ -376,6 +380,16 @@ document.addEventListener("submit", function (e) {
     show(ev);
     if (ev.state === "ringing" || ev.state === "placing") showContact(ev);
   });
+  // the contact side panel beside the card (COM-4): opens with the call, matched by the number
+  var cp = window.CentralaContactPanel && window.CentralaContactPanel.get("call-contact-panel");
+  var cpBtn = actions.querySelector('[data-call="open-contact"]'), caller = "";
+  function openContactPanel(open) {
+    if (!cp) return;
+    if (open) cp.open({ phone: caller }); else cp.close(true);
+    cpBtn.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  if (cp) cp.root.addEventListener("contactpanel:closed", function () { cpBtn.setAttribute("aria-expanded", "false"); });
+  else cpBtn.hidden = true;
   var contactLink = document.getElementById("call-contact");
   function showContact(ev) {
     // the caller's contact: open it, or add the number as a new one (VOI-2, COM-4)
@@ -388,6 +402,8 @@ document.addEventListener("submit", function (e) {
       contactLink.textContent = T.add_contact;
     }
     contactLink.hidden = !ev.contact && !ev.caller;
+    caller = ev.caller || "";
+    if (caller) openContactPanel(true);
   }
   function placeCall(number, onError) {
     fetch("/calls", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
