@@ -242,3 +242,4 @@ class AccountSetting(Base):
 from centrala import models_contacts  # noqa: E402,F401
 from centrala import models_files, models_tasks  # noqa: E402,F401
 from centrala import models_chat  # noqa: E402,F401
+from centrala import models_webhooks  # noqa: E402,F401

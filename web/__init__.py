@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .tasks.sweeper import register as register_reminders
 
     register_reminders(app, start_background=start_background)   # task due-date reminders (TSK-1)
+    from . import webhooks
+
+    webhooks.init_app(app, start_background=start_background)   # outgoing webhooks (BEY-1)
     _register_errors(app)
     return app
 

@@ -34,6 +34,7 @@ SECTIONS = [
     ("voice", _l("Voice"), "voice.general"),
     ("audit", _l("Audit log"), "settings.audit_log"),
     ("custom_fields", _l("Custom fields"), "contacts.custom_fields"),
+    ("webhooks", _l("Webhooks"), "webhooks.index"),
 ]
 PAGE = 50
 

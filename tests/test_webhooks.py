@@ -1,0 +1,298 @@
+"""Outgoing webhooks (BEY-1): Settings / Webhooks (administrators only, validation, secret shown
+once), deliveries queued from the bus for subscribed events only, POSTed signed to a real local
+HTTP server, retried with backoff, failed after the last attempt, claimed once by two workers.
+
+Backoff and the loop interval are configured tiny; tests wait on the receiver with a deadline.
+"""
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from agents import events
+from centrala import webhooks as wh
+from centrala.models import User
+from centrala.models_webhooks import Webhook, WebhookDelivery
+from web.background import stop as stop_background
+from web.webhooks import worker
+
+from .helpers import free_port, wait_for
+from .web_helpers import csrf, login
+
+pytestmark = pytest.mark.db
+
+
+class Receiver:
+    """A real HTTP server on loopback recording each POST; answers with ``codes`` in turn (the
+    last one repeats)."""
+
+    def __init__(self, codes=(200,)):
+        self.codes = list(codes)
+        self.requests = []
+        self.cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.cond:
+                    n = len(receiver.requests)
+                    receiver.requests.append({"headers": dict(self.headers), "body": raw,
+                                              "at": time.monotonic(), "path": self.path})
+                    code = receiver.codes[min(n, len(receiver.codes) - 1)]
+                    receiver.cond.notify_all()
+                self.send_response(code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/centrala"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, n: int, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.requests) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"receiver got {len(self.requests)} requests, wanted {n}")
+                self.cond.wait(left)
+            return list(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _make_app(web_settings, database):
+    from web import create_app
+
+    application = create_app(web_settings, db=database, start_background=False)
+    application.config.update(TESTING=True, WEBHOOK_BACKOFF=(0.2, 0.4), WEBHOOK_TIMEOUT=2.0)
+    return application
+
+
+@pytest.fixture
+def app(web_settings, database):
+    """The app without its background loops: a test starts the webhook worker when it wants."""
+    application = _make_app(web_settings, database)
+    yield application
+    stop_background(application)
+
+
+def add_webhook(client, url, events_=(events.CALL_LOGGED,)) -> int:
+    r = client.post("/settings/webhooks/new", data={"csrf_token": csrf(client, "/settings/webhooks/new"),
+                                                    "url": url, "events": list(events_)})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    return int(re.search(r"/settings/webhooks/(\d+)$", r.headers["Location"]).group(1))
+
+
+def hook(database, hid) -> Webhook:
+    with database.session() as s:
+        return s.get(Webhook, hid)
+
+
+def deliveries(database, hid=None):
+    with database.session() as s:
+        q = select(WebhookDelivery).order_by(WebhookDelivery.id)
+        if hid is not None:
+            q = q.where(WebhookDelivery.webhook_id == hid)
+        return list(s.scalars(q))
+
+
+def test_signed_post_for_subscribed_events_only(app, admin, database, receiver):
+    hid = add_webhook(admin, receiver.url, [events.CALL_LOGGED, events.TASK_CHANGED])
+    secret = hook(database, hid).secret
+    bus = app.extensions["centrala.bus"]
+    bus.publish(events.CHAT_CLOSED, communication_id=7, outcome="resolved", user_id=None)   # not wanted
+    bus.publish(events.CALL_LOGGED, communication_id=42, outcome="answered", call_id="pbx-1")
+    assert [d.event for d in deliveries(database, hid)] == [events.CALL_LOGGED]   # only what it wants
+    worker.start(app, interval=0.05)
+
+    req = receiver.wait(1)[0]
+    raw, headers = req["body"], req["headers"]
+    assert req["path"] == "/hooks/centrala"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Centrala-Event"] == "call.logged"
+    assert wh.verify(secret, raw, headers["X-Centrala-Signature"])
+    assert headers["X-Centrala-Signature"].startswith("sha256=")
+    assert not wh.verify("whsec_wrong", raw, headers["X-Centrala-Signature"])
+    body = json.loads(raw)
+    assert body["id"] == headers["X-Centrala-Delivery"]
+    assert body["event"] == "call.logged"
+    assert body["data"] == {"communication_id": 42, "outcome": "answered", "call_id": "pbx-1"}
+    assert body["created_at"].endswith("+00:00")
+    d = wait_for(lambda: [x for x in deliveries(database, hid) if x.status == "delivered"], 5, what="delivered")[0]
+    assert (d.attempts, d.response_code, d.uuid) == (1, 200, body["id"])
+    assert len(receiver.requests) == 1   # the chat event never went out
+
+
+def test_failing_receiver_is_retried_with_backoff_then_failed(app, admin, database):
+    r = Receiver(codes=(500,))
+    try:
+        hid = add_webhook(admin, r.url)
+        app.extensions["centrala.bus"].publish(events.CALL_LOGGED, communication_id=1, outcome="missed", call_id=None)
+        worker.start(app, interval=0.05)
+        reqs = r.wait(3)   # the first try and the two retries of WEBHOOK_BACKOFF=(0.2, 0.4)
+        d = wait_for(lambda: [x for x in deliveries(database, hid) if x.status == "failed"], 5, what="failed")[0]
+        assert (d.attempts, d.response_code, d.error) == (3, 500, "HTTP 500")
+        assert reqs[1]["at"] - reqs[0]["at"] >= 0.2
+        assert reqs[2]["at"] - reqs[1]["at"] >= 0.4
+        assert len({q["headers"]["X-Centrala-Delivery"] for q in reqs}) == 1   # the same delivery
+        assert len({q["body"] for q in reqs}) == 1                              # the same bytes
+        app.extensions["centrala.stop"].wait(0.6)   # nothing more after failed (bounded wait)
+        assert len(r.requests) == 3
+    finally:
+        r.close()
+
+
+def test_retry_succeeds_and_unreachable_receiver_is_recorded(app, admin, database):
+    r = Receiver(codes=(503, 204))
+    dead = f"http://127.0.0.1:{free_port()}/nobody"
+    try:
+        hid = add_webhook(admin, r.url)
+        gone = add_webhook(admin, dead)
+        app.extensions["centrala.bus"].publish(events.CALL_LOGGED, communication_id=2, outcome="answered", call_id="x")
+        worker.start(app, interval=0.05)
+        r.wait(2)
+        d = wait_for(lambda: [x for x in deliveries(database, hid) if x.status == "delivered"], 5, what="delivered")[0]
+        assert (d.attempts, d.response_code, d.error) == (2, 204, None)
+        e = wait_for(lambda: [x for x in deliveries(database, gone) if x.status == "failed"], 10, what="failed")[0]
+        assert e.response_code is None and "ConnectError" in e.error
+    finally:
+        r.close()
+
+
+def test_two_workers_claim_each_delivery_once(app, admin, database, web_settings, receiver):
+    hid = add_webhook(admin, receiver.url, [events.TASK_CHANGED])
+    for i in range(12):
+        app.extensions["centrala.bus"].publish(events.TASK_CHANGED, task_id=i, action="updated", user_ids=[])
+    other = _make_app(web_settings, database)   # a second web process on the same database
+    try:
+        results = []
+        barrier = threading.Barrier(2)
+
+        def run(a):
+            barrier.wait()
+            results.append(worker.deliver_due(a))
+
+        threads = [threading.Thread(target=run, args=(a,)) for a in (app, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        sent = [u for part in results for u in part]
+        assert len(sent) == 12 and len(set(sent)) == 12
+        reqs = receiver.wait(12)
+        assert sorted(q["headers"]["X-Centrala-Delivery"] for q in reqs) == sorted(sent)
+        assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(database, hid))
+    finally:
+        stop_background(other)
+
+
+def test_settings_pages_secret_once_test_ping_disable_delete(app, admin, database, receiver):
+    r = admin.get("/settings/webhooks/")
+    assert r.status_code == 200 and "No webhooks yet" in r.get_data(as_text=True)
+    hid = add_webhook(admin, receiver.url)
+    secret = hook(database, hid).secret
+    first = admin.get(f"/settings/webhooks/{hid}").get_data(as_text=True)
+    assert secret in first and "it will not be shown again" in first
+    again = admin.get(f"/settings/webhooks/{hid}").get_data(as_text=True)
+    assert secret not in again and wh.mask(secret) in again
+    assert receiver.url in admin.get("/settings/webhooks/").get_data(as_text=True)
+
+    # Send test: a ping to this webhook even though it does not subscribe to "ping"
+    r = admin.post(f"/settings/webhooks/{hid}/test", data={"csrf_token": csrf(admin, f"/settings/webhooks/{hid}")})
+    assert r.status_code == 303
+    worker.deliver_due(app)
+    req = receiver.wait(1)[0]
+    assert req["headers"]["X-Centrala-Event"] == "ping"
+    assert json.loads(req["body"])["data"] == {"webhook_id": hid}
+    page = admin.get(f"/settings/webhooks/{hid}").get_data(as_text=True)
+    assert "Delivered" in page and "<code>200</code>" in page
+
+    # Regenerate: a new secret, shown once, the old one gone
+    admin.post(f"/settings/webhooks/{hid}/secret", data={"csrf_token": csrf(admin, f"/settings/webhooks/{hid}")})
+    new = hook(database, hid).secret
+    assert new != secret and new in admin.get(f"/settings/webhooks/{hid}").get_data(as_text=True)
+
+    # Disabled: events are not queued for it, and nothing pending is sent
+    admin.post(f"/settings/webhooks/{hid}/active", data={"csrf_token": csrf(admin, f"/settings/webhooks/{hid}"),
+                                                        "active": "0"})
+    assert hook(database, hid).active is False
+    app.extensions["centrala.bus"].publish(events.CALL_LOGGED, communication_id=3, outcome="answered", call_id="y")
+    assert len(deliveries(database, hid)) == 1
+
+    # Edit keeps the secret; delete removes it with its deliveries
+    r = admin.post(f"/settings/webhooks/{hid}/edit", data={"csrf_token": csrf(admin, f"/settings/webhooks/{hid}/edit"),
+                                                           "url": receiver.url + "?v=2", "events": [events.CHAT_CLOSED],
+                                                           "active": "1"})
+    assert r.status_code == 303
+    h = hook(database, hid)
+    assert (h.url, h.events, h.active, h.secret) == (receiver.url + "?v=2", [events.CHAT_CLOSED], True, new)
+    r = admin.post(f"/settings/webhooks/{hid}/delete", data={"csrf_token": csrf(admin, f"/settings/webhooks/{hid}")})
+    assert r.status_code == 303 and hook(database, hid) is None and deliveries(database, hid) == []
+
+
+@pytest.mark.parametrize("url,message", [
+    ("", "Enter the address to send events to."),
+    ("ftp://example.com/x", "The address must start with http:// or https://."),
+    ("https://user:pass@example.com/hook", "must not contain a user name or password"),
+    ("https://token@example.com/hook", "must not contain a user name or password"),
+    ("https:///nohost", "Enter a valid web address"),
+    ("https://example.com/" + "a" * 2000, "at most 2000 characters"),
+])
+def test_validation_messages_keep_the_input(admin, database, url, message):
+    r = admin.post("/settings/webhooks/new", data={"csrf_token": csrf(admin, "/settings/webhooks/new"),
+                                                   "url": url, "events": [events.CHAT_CLOSED]})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and message in html
+    assert 'value="chat.closed" checked' in html
+    with database.session() as s:
+        assert s.scalars(select(Webhook)).all() == []
+
+
+def test_at_least_one_event_and_polish(admin, app, database):
+    r = admin.post("/settings/webhooks/new", data={"csrf_token": csrf(admin, "/settings/webhooks/new"),
+                                                   "url": "https://example.com/hook"})
+    assert r.status_code == 400 and "Choose at least one event." in r.get_data(as_text=True)
+    assert 'value="https://example.com/hook"' in r.get_data(as_text=True)
+    with database.session() as s:
+        s.scalars(select(User).where(User.email == "boss@example.com")).one().language = "pl"
+    r = admin.post("/settings/webhooks/new", data={"csrf_token": csrf(admin, "/settings/webhooks/new"),
+                                                   "url": "https://a:b@example.com/"})
+    html = r.get_data(as_text=True)
+    assert "Wybierz co najmniej jedno zdarzenie." in html and "Webhooki" in html
+
+
+def test_agents_get_403(agent, admin, database):
+    hid = add_webhook(admin, "https://example.com/hook")
+    token = csrf(agent, "/")
+    for path in ("/settings/webhooks/", "/settings/webhooks/new", f"/settings/webhooks/{hid}",
+                 f"/settings/webhooks/{hid}/edit"):
+        assert agent.get(path).status_code == 403, path
+    for path in ("/settings/webhooks/new", f"/settings/webhooks/{hid}/edit", f"/settings/webhooks/{hid}/delete",
+                 f"/settings/webhooks/{hid}/secret", f"/settings/webhooks/{hid}/test", f"/settings/webhooks/{hid}/active"):
+        assert agent.post(path, data={"csrf_token": token, "url": "https://evil.example/", "events": ["call.logged"],
+                                      "active": "0"}).status_code == 403, path
+    h = hook(database, hid)
+    assert h.url == "https://example.com/hook" and h.active and deliveries(database) == []
+    # and without the CSRF token an administrator's form is refused
+    assert admin.post("/settings/webhooks/new", data={"url": "https://example.com/x",
+                                                      "events": ["call.logged"]}).status_code == 400
