@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from web.webhooks import worker
 
+from ..helpers import wait_for
 from ..test_webhooks import Receiver
 from .conftest import log_in
 
@@ -24,6 +25,7 @@ def test_add_webhook_secret_once_and_test_delivery(app, live_server, new_context
         page.goto("/settings/webhooks/")
         expect(page.locator(".empty-title")).to_have_text("No webhooks yet")
         page.click("#add-webhook")
+        expect(page.locator("#url")).to_be_focused(timeout=5000)   # the form is there, typing starts in it
         page.keyboard.press("Enter")   # nothing filled in: both messages, nothing lost
         expect(page.locator("#url-error")).to_have_text("Enter the address to send events to.")
         expect(page.locator("#events-error")).to_have_text("Choose at least one event.")
@@ -33,8 +35,12 @@ def test_add_webhook_secret_once_and_test_delivery(app, live_server, new_context
         page.click(".settings-body button[type=submit]")
         expect(page.locator("#secret")).to_contain_text("whsec_")
         page.click("#send-test")
-        r.wait(2)
-        page.reload()
+        r.wait(2)   # failed once, then answered 200; the worker records it just after the answer
+
+        def delivered():
+            page.reload()
+            return "Delivered" in page.locator("#deliveries").inner_text()
+        wait_for(delivered, 5, interval=0.2, what="the delivery shown as delivered")
         expect(page.locator("#secret")).to_have_count(0)
         expect(page.locator("#secret-masked")).to_be_visible()
         expect(page.locator("#deliveries tbody tr")).to_have_count(1)
