@@ -2,6 +2,7 @@ import pytest
 
 from centrala.pbx_status import write_status
 from web import create_app
+from web.background import stop as stop_background
 
 pytestmark = pytest.mark.db
 
@@ -10,7 +11,8 @@ pytestmark = pytest.mark.db
 def client(settings, database):
     app = create_app(settings, db=database)
     app.testing = True
-    return app.test_client()
+    yield app.test_client()
+    stop_background(app)   # its loops (webhooks, chat, presence…) must not outlive the test
 
 
 def test_healthz_degraded_without_controller(client):

@@ -117,7 +117,7 @@ def test_call_to_a_number_not_in_the_pool_is_refused_politely(pbx_instance, cont
 def test_health_degrades_when_asterisk_stops_and_recovers(pbx_instance, controller):
     settings, db, runtime = pbx_instance
     ctl, recorder = controller
-    client = create_app(settings, db=db).test_client()
+    client = create_app(settings, db=db, start_background=False).test_client()
     wait_for(lambda: client.get("/healthz").json["status"] == "ok", 5, what="health ok")
     recorder.clear()
     runtime.down()
