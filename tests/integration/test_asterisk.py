@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from agents import events
 from centrala.db import Database
@@ -84,8 +85,9 @@ def test_call_to_a_number_not_in_the_pool_is_refused_politely(pbx_instance, cont
     """The call enters the Stasis app, hears "service unavailable" and is ended normally."""
     settings, db, runtime = pbx_instance
     ctl, recorder = controller
-    sipp_port = free_port()
-    with db.session() as s:
+    with db.session() as s:   # a port not already an earlier test's trunk (one database per session)
+        used = {p for (p,) in s.execute(select(Trunk.port))}
+        sipp_port = next(p for p in iter(free_port, None) if p not in used)
         s.add(Trunk(name=f"gw{sipp_port}", host="127.0.0.1", port=sipp_port, enabled=True))
     runtime.reload(db=db)   # (the controller may have rendered the new trunk already)
     # PJSIP applies the reload asynchronously: wait until the trunk's identify exists

@@ -128,8 +128,11 @@ def write_caller_audio(path: Path, seconds: float = 2.0) -> None:
 def caller_trunk(pbx_instance) -> int:
     """A gateway trunk at a fresh loopback port, loaded in Asterisk; returns the port."""
     settings, db, runtime = pbx_instance
-    port = free_port()
     with db.session() as s:
+        # the database lives for the whole session: a port handed out again must not clash with
+        # an earlier test's trunk (name and address are unique)
+        used = {p for (p,) in s.execute(select(Trunk.port))}
+        port = next(p for p in iter(free_port, None) if p not in used)
         s.add(Trunk(name=f"gw{port}", host="127.0.0.1", port=port, enabled=True))
     runtime.reload(db=db)
     wait_for(lambda: f"trunk-gw{port}" in ami_command(settings, "pjsip show identifies"), 10, interval=0.1,
