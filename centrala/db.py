@@ -1,6 +1,7 @@
 """Engine and session factory; migrations are applied with Alembic (``centrala db upgrade``)."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,12 +11,32 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+# The pool is sized for the threads that hold a connection at the same time, not for every thread
+# the threaded server runs (a thread per socket): handlers take a connection only for their own
+# queries and return it before they publish events or wait (see docs/architecture.md, "Database
+# connections").  A burst of 1,000 chats is absorbed by queueing for a connection, not by opening
+# 1,000 of them (PostgreSQL's default max_connections is 100).
+POOL_SIZE = 20
+POOL_OVERFLOW = 30
+POOL_TIMEOUT = 60.0
+
+
+def pool_options(environ=None) -> dict:
+    """``pool_size``/``max_overflow``/``pool_timeout`` from ``CENTRALA_DB_POOL_SIZE``,
+    ``CENTRALA_DB_POOL_OVERFLOW`` and ``CENTRALA_DB_POOL_TIMEOUT`` (seconds), else the defaults."""
+    env = os.environ if environ is None else environ
+    return {"pool_size": int(env.get("CENTRALA_DB_POOL_SIZE") or POOL_SIZE),
+            "max_overflow": int(env.get("CENTRALA_DB_POOL_OVERFLOW") or POOL_OVERFLOW),
+            "pool_timeout": float(env.get("CENTRALA_DB_POOL_TIMEOUT") or POOL_TIMEOUT)}
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     # pre-ping: a server restart must not fail the next request (a file database has no server)
     kwargs = {"pool_pre_ping": not url.startswith("sqlite"), "future": True}
+    if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+        kwargs.update(pool_options())
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
     engine = create_engine(url, **kwargs)

@@ -296,3 +296,63 @@ def test_agents_get_403(agent, admin, database):
     # and without the CSRF token an administrator's form is refused
     assert admin.post("/settings/webhooks/new", data={"url": "https://example.com/x",
                                                       "events": ["call.logged"]}).status_code == 400
+
+
+def _starved_database(database_url, monkeypatch):
+    """A second engine on the same database whose one connection the test can hold."""
+    from centrala.db import Database
+
+    monkeypatch.setenv("CENTRALA_DB_POOL_SIZE", "1")
+    monkeypatch.setenv("CENTRALA_DB_POOL_OVERFLOW", "0")
+    monkeypatch.setenv("CENTRALA_DB_POOL_TIMEOUT", "0.2")
+    return Database(database_url)
+
+
+def test_unwanted_events_take_no_connection(admin, app, database, database_url, web_settings, monkeypatch):
+    """A burst of events nobody subscribes to (a 1,000-chat burst) never waits for the pool."""
+    add_webhook(admin, "http://127.0.0.1:9/x", [events.CALL_LOGGED])
+    small = _starved_database(database_url, monkeypatch)
+    starved = _make_app(web_settings, small)
+    try:
+        bus = starved.extensions["centrala.bus"]
+        bus.publish(events.CHAT_CLOSED, communication_id=1, outcome="answered", user_id=None)  # reads once
+        held = small.engine.connect()     # the pool's only connection is busy from now on
+        try:
+            t0 = time.monotonic()
+            for i in range(200):
+                bus.publish(events.CHAT_CLOSED, communication_id=i, outcome="answered", user_id=None)
+            assert time.monotonic() - t0 < 0.5          # no pool wait (one would take 0.2 s)
+            assert len(starved.extensions["centrala.webhook_backlog"]) == 0
+        finally:
+            held.close()
+    finally:
+        stop_background(starved)
+        small.dispose()
+
+
+def test_event_is_kept_when_no_connection_is_free_and_written_later(admin, app, database, database_url,
+                                                                     web_settings, monkeypatch):
+    """'never lose an event because a connection was late': the pool times out, the delivery is
+    written by the sender's next sweep."""
+    hid = add_webhook(admin, "http://127.0.0.1:9/x", [events.CALL_LOGGED])
+    small = _starved_database(database_url, monkeypatch)
+    starved = _make_app(web_settings, small)
+    try:
+        bus = starved.extensions["centrala.bus"]
+        bus.publish(events.CHAT_CLOSED, communication_id=0, outcome="answered", user_id=None)  # warm the cache
+        held = small.engine.connect()
+        try:
+            bus.publish(events.CALL_LOGGED, communication_id=5, outcome="answered", call_id="x")
+            backlog = starved.extensions["centrala.webhook_backlog"]
+            assert len(backlog) == 1
+            assert deliveries(database, hid) == []
+            assert backlog.flush(small) == 0            # still no connection: kept, not dropped
+            assert len(backlog) == 1
+        finally:
+            held.close()
+        assert backlog.flush(small) == 1
+        [d] = deliveries(database, hid)
+        assert (d.event, json.loads(d.payload)["data"]["communication_id"]) == (events.CALL_LOGGED, 5)
+    finally:
+        stop_background(starved)
+        small.dispose()

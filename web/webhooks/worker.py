@@ -2,7 +2,10 @@
 
 Queueing: a bus handler per offered event writes one ``webhook_deliveries`` row for each active
 webhook that wants it (the body is fixed then, so a restart loses nothing and retries send the
-same bytes).
+same bytes).  Which events are wanted is cached for a second (``Subscriptions``), so an event no
+webhook wants takes no database connection; an event whose rows cannot be written at once (the
+pool had no connection in time, the database restarts) waits in the process's ``Backlog`` and is
+written by the next sweep, in order.
 
 Sending: every ``WEBHOOK_INTERVAL`` seconds the loop takes the due rows and claims each with one
 ``UPDATE … SET attempts = attempts + 1, next_attempt_at = now + lease WHERE id = … AND
@@ -15,9 +18,13 @@ last one the delivery is failed.  Deliveries of a disabled webhook wait until it
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import deque
 from datetime import datetime, timedelta, timezone
 
 import httpx
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 
 from centrala import webhooks as wh
@@ -51,17 +58,105 @@ def queue(session, event: str, data: dict, at: datetime | None = None, webhook_i
     return ids
 
 
+_changes = [0]   # bumped whenever this process writes a webhook: its own edits show at once
+
+
+@sa_event.listens_for(Webhook, "after_insert")
+@sa_event.listens_for(Webhook, "after_update")
+@sa_event.listens_for(Webhook, "after_delete")
+def _webhook_written(*_args) -> None:
+    _changes[0] += 1
+
+
+class Subscriptions:
+    """Which events some active webhook wants, read from the database at most once a second per
+    process (at once after this process changed a webhook): an event nobody subscribes to (most of a
+    chat burst) never takes a connection."""
+
+    TTL = 1.0
+
+    def __init__(self, db):
+        self._db = db
+        self._lock = threading.Lock()
+        self._events: frozenset[str] = frozenset()
+        self._read_at = float("-inf")
+        self._seen = _changes[0]
+
+    def wanted(self, event: str) -> bool:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.TTL or self._seen != _changes[0]:
+                self._refresh()
+            return event in self._events
+
+    def _refresh(self) -> None:
+        seen = _changes[0]
+        s = self._db.sessions()
+        try:
+            wanted: set[str] = set()
+            for events in s.scalars(select(Webhook.events).where(Webhook.active.is_(True))):
+                wanted.update(events or ())
+        finally:
+            s.close()
+        self._events = frozenset(wanted)
+        self._read_at = time.monotonic()
+        self._seen = seen
+
+
+class Backlog:
+    """Events whose deliveries could not be written at once (no connection in time, a database
+    restart): kept in order and written by the sender loop before it sends, never dropped."""
+
+    def __init__(self):
+        self._items: deque = deque()
+
+    def add(self, name: str, data: dict, at) -> None:
+        self._items.append((name, data, at))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def flush(self, db) -> int:
+        """Write what waits; stops at the first failure (tried again next sweep).  How many written."""
+        written = 0
+        while self._items:
+            name, data, at = self._items[0]
+            s = db.sessions()
+            try:
+                queue(s, name, data, at)
+                s.commit()
+            except Exception:
+                s.rollback()
+                log.warning("webhook backlog: %d event(s) wait for the database", len(self._items))
+                return written
+            finally:
+                s.close()
+            self._items.popleft()
+            written += 1
+        return written
+
+
 def subscribe(app) -> None:
     db = app.extensions["centrala.db"]
+    subs = app.extensions["centrala.webhook_subscriptions"] = Subscriptions(db)
+    backlog = app.extensions["centrala.webhook_backlog"] = Backlog()
 
     def on_event(event) -> None:
+        data = dict(event.data)
+        try:
+            if not subs.wanted(event.name):
+                return
+        except Exception:   # the database is unreachable: keep the event, decide when it is back
+            backlog.add(event.name, data, event.at)
+            return
         s = db.sessions()
         try:
-            if queue(s, event.name, dict(event.data), event.at):
+            if queue(s, event.name, data, event.at):
                 s.commit()
         except Exception:
             s.rollback()
-            log.exception("webhook deliveries for %s not queued", event.name)
+            log.warning("webhook deliveries for %s delayed: the database did not answer in time",
+                        event.name, exc_info=True)
+            backlog.add(event.name, data, event.at)
         finally:
             s.close()
 
@@ -156,6 +251,9 @@ def start(app, interval: float | None = None) -> None:
     def loop() -> None:
         while not stop.wait(every):
             try:
+                backlog = app.extensions.get("centrala.webhook_backlog")
+                if backlog:
+                    backlog.flush(app.extensions["centrala.db"])
                 deliver_due(app)
             except Exception:
                 log.exception("webhook delivery sweep failed")
