@@ -61,6 +61,25 @@ def serve(data: str, db_url: str, port: int) -> None:
     server.serve_forever()
 
 
+WEBHOOK_EVENT = "chat.accepted"
+
+
+def webhook_deliveries(db_url: str) -> int:
+    """Deliveries queued for WEBHOOK_EVENT (backlogged ones are written within a sweep or two)."""
+    from sqlalchemy import func, select
+
+    from centrala.db import Database
+    from centrala.models_webhooks import WebhookDelivery
+
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            return s.scalar(select(func.count()).select_from(WebhookDelivery)
+                            .where(WebhookDelivery.event == WEBHOOK_EVENT))
+    finally:
+        db.dispose()
+
+
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -250,6 +269,8 @@ def main() -> None:
     from centrala.db import Database
     from centrala.users import create_user
     from tests.helpers import free_port
+    from centrala import webhooks as wh
+    from centrala.models_webhooks import Webhook
     from web.chat import services as svc
 
     tmp = Path(tempfile.mkdtemp(prefix="chat-bench-"))
@@ -262,6 +283,10 @@ def main() -> None:
     with db.session() as s:
         key = svc.get_settings(s)["key"]
         svc.save_settings(s, {"offer_timeout": 60})
+        # a webhook subscribed to the acceptances: the burst must queue one delivery per chat
+        # (its receiver is a closed local port: deliveries fail and wait for their retry)
+        s.add(Webhook(url="http://127.0.0.1:9/bench", events=[WEBHOOK_EVENT], secret=wh.new_secret(),
+                      active=True))
     db.dispose()
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(tmp / "data"), db_url, str(port)],
@@ -270,6 +295,9 @@ def main() -> None:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.3)
         asyncio.run(run(args, f"http://127.0.0.1:{port}", key, proc.pid))
+        queued = webhook_deliveries(db_url)
+        print(f"webhook deliveries queued for {WEBHOOK_EVENT}: {queued} of {args.visitors} chats accepted -> "
+              f"{'none dropped' if queued == args.visitors else 'DROPPED ' + str(args.visitors - queued)}")
     finally:
         proc.terminate()
         proc.wait(10)
