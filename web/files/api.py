@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
+from agents import ownership
 from agents import events
 from centrala import audit
 from centrala import files as store
@@ -69,7 +70,7 @@ def _folder_param(value):
 
 
 def _may_delete(owner_id) -> bool:
-    return g.api_user.is_admin or owner_id == g.api_user.id
+    return ownership.owner_or_admin(g.api_user, owner_id)
 
 
 @bp.get("/files")

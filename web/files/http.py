@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from agents import ownership
 from agents import events
 from centrala import audit
 from centrala import files as store
@@ -33,7 +34,7 @@ def _back(folder_id: int | None):
 
 
 def _may_delete(owner_id: int | None) -> bool:
-    return current_user.is_admin or owner_id == current_user.id
+    return ownership.owner_or_admin(current_user, owner_id)
 
 
 @bp.get("/files")

@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import case, func, select
 
+from agents import ownership
 from agents import events
 from agents import reminders
 from centrala import files as store
@@ -73,12 +74,11 @@ def page(session, q, number: int, per_page: int):
 
 # -- permissions --------------------------------------------------------------------------
 def may_edit(user, t: Task) -> bool:
-    """Administrators, whoever created the task and whoever it is assigned to."""
-    return user.is_admin or user.id in (t.created_by, t.assignee_id)
+    return ownership.may_edit_task(user, t.created_by, t.assignee_id)
 
 
 def may_delete(user, t: Task) -> bool:
-    return user.is_admin or user.id == t.created_by
+    return ownership.may_delete_task(user, t.created_by)
 
 
 # -- custom fields (the contacts helper's model, applies_to='task') ------------------------
