@@ -369,6 +369,9 @@ class OfferEngine:
             .values(**change).execution_options(synchronize_session=False)).rowcount == 1
         if not took:
             session.rollback()
+            mine = session.get(Communication, c.id, populate_existing=True)
+            if view.kind == rules.OFFER and mine is not None and mine.agent_id == agent_id:
+                return Result(True)                # the same agent's other click won (another tab)
             return Result(False, "taken")
         session.commit()
         session.expire_all()
