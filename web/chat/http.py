@@ -328,6 +328,7 @@ def view(chat_id: int):
             "transfer": transfers.pending_json(s, c.id) if mine else None,
             "transferred_to": owner.name if owner and earlier and c.agent_id != current_user.id else None,
             "texts": {"visitor": _("Visitor"), "taken": _("Another agent has taken this chat."),
+                      "unavailable": _("You can take a chat only while you are Online and serve chat."),
                       "typing": _("typing…"), "closed": _("Chat closed"), "error": _("Could not send. Try again."),
                       "withdrawn": _("This chat is no longer offered to you."), "note": _("Note"),
                       "online": _("Online"), "break": _("Break"), "offline": _("Offline"),
