@@ -326,3 +326,15 @@ def test_two_processes_one_accept_wins(database, procs, people, clock):
         with database.session() as s:
             s.get(Communication, cid).ended_at = utc_now()
         a.run(a.engine.conversation_ended, cid)
+
+
+def test_waiting_conversations_without_an_offer_are_offered_once_at_start(database, procs, people):
+    """E.g. opened while no web process ran the engine (or before this table existed)."""
+    a, b = procs
+    cid = waiting(database)
+    other = waiting(database, channel="chat")                    # a channel this engine does not serve
+    with database.session() as s:
+        s.add(Communication(channel="email", direction="inbound", remote="x", ended_at=utc_now()))
+    assert a.run(a.engine.offer_waiting, "email") == [cid]
+    assert b.run(b.engine.offer_waiting, "email") == []           # the row exists: the sweep carries it on
+    assert offered_to(database, cid) == people["anna"] and offered_to(database, other) is None

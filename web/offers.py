@@ -33,12 +33,12 @@ def sweep_once(app) -> int:
             s.close()
 
 
-def offer_waiting(app) -> None:
-    """At start: conversations left waiting with no offer row get one (rows that exist carry on)."""
+def offer_waiting(app, channels=None) -> None:
+    """Conversations left waiting with no offer row get one (rows that exist carry on)."""
     with app.app_context():
         s = app.extensions["centrala.db"].sessions()
         try:
-            for channel in list(engine(app).presenters):
+            for channel in channels if channels is not None else list(engine(app).presenters):
                 engine(app).offer_waiting(s, channel)
         finally:
             s.close()
@@ -47,12 +47,13 @@ def offer_waiting(app) -> None:
 def _loop(app) -> None:
     stop = app.extensions["centrala.stop"]
     every = float(app.config.get("OFFER_SWEEP_INTERVAL", DEFAULT_INTERVAL))
-    try:
-        offer_waiting(app)
-    except Exception:
-        log.exception("offering waiting conversations failed")
+    started: set[str] = set()    # channels whose waiting conversations were looked at (once, at start)
     while not stop.wait(every):
         try:
+            new = [c for c in list(engine(app).presenters) if c not in started]
+            if new:
+                offer_waiting(app, new)
+                started.update(new)
             sweep_once(app)
         except Exception:
             log.exception("offer sweep failed")

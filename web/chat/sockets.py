@@ -13,8 +13,6 @@ import threading
 import time
 
 from flask import current_app, request
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import join_room
 
