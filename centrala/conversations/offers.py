@@ -226,22 +226,34 @@ class OfferEngine:
 
     def sweep(self, session) -> int:
         """Move on every open offer whose deadline passed (oldest conversation first).  Returns
-        how many this call changed; rows another process changed meanwhile are left to it."""
+        how many this call changed; rows another process changed meanwhile are left to it.
+        The eligible agents are read once per channel and pass (an offer does not make anyone
+        busier); a conversation waiting for someone to come Online costs nothing while nobody is."""
         now = self.clock()
-        due = list(session.scalars(select(ConversationOffer.id).where(
-            ConversationOffer.state == rules.OPEN, ConversationOffer.deadline <= now)
-            .order_by(ConversationOffer.communication_id)))
+        due = session.execute(select(ConversationOffer.id, ConversationOffer.channel, ConversationOffer.kind,
+                                     ConversationOffer.agent_id)
+                              .where(ConversationOffer.state == rules.OPEN, ConversationOffer.deadline <= now)
+                              .order_by(ConversationOffer.communication_id)).all()
+        known: dict[str, list[int]] = {}
+
+        def eligible_now(channel: str) -> list[int]:
+            if channel not in known:
+                known[channel] = candidates(session, channel)
+            return known[channel]
+
         session.rollback()
         changed = 0
-        for oid in due:
+        for oid, channel, kind, agent_id in due:
+            if kind == rules.OFFER and agent_id is None and not eligible_now(channel):
+                continue
             try:
-                changed += self._advance(session, oid, now)
+                changed += self._advance(session, oid, now, eligible_now)
             except Exception:
                 session.rollback()
                 log.exception("offer %s not moved on", oid)
         return changed
 
-    def _advance(self, session, offer_id: int, now: datetime) -> int:
+    def _advance(self, session, offer_id: int, now: datetime, eligible_now: Callable[[str], list[int]]) -> int:
         row = session.get(ConversationOffer, offer_id, populate_existing=True)
         if row is None or row.state != rules.OPEN or _aware(row.deadline) > now:
             session.rollback()
@@ -251,7 +263,7 @@ class OfferEngine:
         if row.kind == rules.OFFER:
             if c is None or c.ended_at is not None or c.agent_id is not None:
                 return self._close(session, before, rules.CLOSED, rules.ENDED)
-            aid, tried = rules.rollover(candidates(session, row.channel), list(before.tried))
+            aid, tried = rules.rollover(eligible_now(row.channel), list(before.tried))
             if aid is None and before.agent_id is None:
                 session.rollback()            # still nobody Online: look again next time
                 return 0
@@ -261,7 +273,7 @@ class OfferEngine:
         else:
             if c is None or c.ended_at is not None or c.agent_id != before.from_agent_id:
                 return self._close(session, before, rules.CLOSED, rules.ENDED)
-            others = candidates(session, row.channel) if before.anyone else []
+            others = eligible_now(row.channel) if before.anyone else []
             aid = rules.next_colleague(others, list(before.tried), before.from_agent_id)
             reason = rules.withdrawal_reason(anyone=before.anyone, target=offer_agent(session, before.agent_id))
             if aid is None:
