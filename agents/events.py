@@ -69,6 +69,16 @@ CHAT_TRANSFERRED = "chat.transferred"    # a colleague accepted the chat: {"comm
                                          #  "to_user_id"}
 ALL = ALL + (CHAT_STARTED, CHAT_ACCEPTED, CHAT_CLOSED, CHAT_OFFLINE_MESSAGE, CHAT_TRANSFERRED)
 
+# -- offers of conversations of any text channel (issue 11, centrala/conversations/offers.py) --
+CONVERSATION_OFFERED = "conversation.offered"    # {"communication_id", "channel", "kind": offer|transfer,
+                                                 #  "user_id", "from_user_id" (transfer) or None}
+CONVERSATION_ACCEPTED = "conversation.accepted"  # {"communication_id", "channel", "user_id", "wait_seconds"}
+CONVERSATION_TRANSFERRED = "conversation.transferred"  # a colleague accepted: {"communication_id", "channel",
+                                                       #  "from_user_id", "to_user_id"}
+CONVERSATION_OFFER_WITHDRAWN = "conversation.offer_withdrawn"  # an offer ended unaccepted: {"communication_id",
+                                                 #  "channel", "kind", "user_id", "reason", "final"}
+ALL = ALL + (CONVERSATION_OFFERED, CONVERSATION_ACCEPTED, CONVERSATION_TRANSFERRED, CONVERSATION_OFFER_WITHDRAWN)
+
 
 @dataclass(frozen=True)
 class Event:

@@ -11,7 +11,7 @@ from centrala.models import Communication, Notification, User
 from centrala.models_chat import ChatMessage
 
 from .helpers import EventRecorder, wait_for
-from .test_chat import chat, chat_id_of, offered  # noqa: F401  (the live server, agents and visitors)
+from .test_chat import chat, chat_id_of, offered, offered_now  # noqa: F401  (the live server, agents and visitors)
 
 pytestmark = pytest.mark.db
 NOTE = "Customer asks about invoice 12/2026"
@@ -21,7 +21,7 @@ def accepted_chat(chat, owner, visitor, body="hello", **extra):
     """A visitor writes, ``owner`` accepts: (chat id, the visitor's token)."""
     ack = visitor.emit("message", {"body": body, **extra})
     cid = ack["chat_id"]
-    wait_for(lambda: chat.app.extensions["centrala.chat"].router.current(cid) == owner.id, 5, what="offer to owner")
+    wait_for(lambda: offered_now(chat.database, cid) == owner.id, 5, what="offer to owner")
     assert owner.emit("chat:accept", {"chat_id": cid}) == {"ok": True}
     visitor.wait("accepted")
     return cid, ack["token"]
@@ -272,12 +272,12 @@ def test_anyone_available_nobody_accepts_and_closing_withdraws(chat, database):
 
     # the owner closes the chat while an offer waits: the colleague's item is taken back
     chat.settings(offer_timeout=60)
-    wait_for(lambda: not chat.app.extensions["centrala.chat"].transfers.pending(), 3, what="no transfer pending")
+    wait_for(lambda: offered_now(database, cid) is None, 3, what="no transfer pending")
     assert anna.emit("chat:transfer", {"chat_id": cid, "user_id": olek.id})["ok"]
     item = handed(olek, cid, after=1)
     assert anna.emit("chat:close", {"chat_id": cid}) == {"ok": True}
     olek.wait("chat:offer_withdrawn", lambda o: o["chat_id"] == cid)
-    assert not chat.app.extensions["centrala.chat"].transfers.pending()
+    assert offered_now(database, cid) is None
     assert olek.emit("chat:accept", {"chat_id": cid})["ok"] is False
     with database.session() as s:
         assert s.get(Communication, cid).agent_id == anna.id

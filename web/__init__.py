@@ -91,6 +91,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .calls.notifier import register as register_calls
 
     register_calls(app)
+    from . import offers
+
+    offers.init_app(app, start_background=start_background)   # offers of text conversations (issue 11)
     from .chat.sockets import register as register_chat
 
     register_chat(app, start_background=start_background)

@@ -8,14 +8,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from agents.chat import (MAX_MESSAGE, MAX_TRANSFER_NOTE, MAX_TRIGGER, ChatInputError, clean_email, clean_trigger,
-                         origin_allowed, origin_of, page_language, parse_origins, trigger_for)
+from agents.chat import (CHAT, MAX_MESSAGE, MAX_TRANSFER_NOTE, MAX_TRIGGER, ChatInputError, clean_email,
+                         clean_trigger, origin_allowed, origin_of, page_language, parse_origins, trigger_for)
+from agents.offers import TRANSFER
+from centrala.conversations import offers
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatTemplate
 
 from ..auth.permissions import admin_required
 from ..extensions import csrf, dbs, settings, socketio
 from . import services as svc
+from . import transfers
 
 bp = Blueprint("chat", __name__)
 
@@ -290,12 +293,11 @@ def index():
                                                  Communication.agent_id == current_user.id,
                                                  Communication.ended_at.is_(None))
                      .order_by(Communication.started_at.desc())).all()
-    from .sockets import hub
-
-    waiting_ids = [cid for cid in hub().router.pending() if hub().router.current(cid) == current_user.id]
-    waiting_ids += hub().transfers.for_agent(current_user.id)     # handed over by a colleague
+    offered = offers.offers_for(s, current_user.id, CHAT)       # waiting, or handed over by a colleague
+    waiting_ids = [o.communication_id for o in offered]
     waiting = s.scalars(select(Communication).where(Communication.id.in_(waiting_ids))).all() if waiting_ids else []
-    handed = {cid: hub().flow.offer_note(s, cid, current_user.id) for cid in hub().transfers.for_agent(current_user.id)}
+    handed = {o.communication_id: transfers.offer_note(s, o.communication_id, current_user.id)
+              for o in offered if o.kind == TRANSFER}
     return render_template("chat/index.html", active_tab="chats", chats=mine, waiting=waiting, handed=handed)
 
 
@@ -308,8 +310,9 @@ def view(chat_id: int):
     c, conv, v = svc.conversation(s, chat_id)
     if c is None or conv is None:
         abort(404)
-    handed = hub().flow.offer_note(s, chat_id, current_user.id)    # a colleague offers it to me
-    offered = hub().router.current(chat_id) == current_user.id or handed is not None
+    handed = transfers.offer_note(s, chat_id, current_user.id)    # a colleague offers it to me
+    pending = offers.open_offer(s, chat_id)
+    offered = pending is not None and pending.agent_id == current_user.id
     earlier = current_user.id in svc.previous_agents(s, chat_id)    # I had it and transferred it on
     if c.agent_id != current_user.id and not offered and not earlier and not current_user.is_admin:
         abort(403)
@@ -322,9 +325,10 @@ def view(chat_id: int):
     data = {"id": c.id, "me": current_user.id, "mine": c.agent_id == current_user.id, "offered": offered,
             "ended": c.ended_at is not None, "accept": request.args.get("accept") == "1",
             "messages": svc.transcript(s, c.id), "pages": svc.pages(s, c.id), "max": MAX_MESSAGE,
-            "transfer": hub().flow.pending_json(s, c.id) if mine else None,
+            "transfer": transfers.pending_json(s, c.id) if mine else None,
             "transferred_to": owner.name if owner and earlier and c.agent_id != current_user.id else None,
             "texts": {"visitor": _("Visitor"), "taken": _("Another agent has taken this chat."),
+                      "unavailable": _("You can take a chat only while you are Online and serve chat."),
                       "typing": _("typing…"), "closed": _("Chat closed"), "error": _("Could not send. Try again."),
                       "withdrawn": _("This chat is no longer offered to you."), "note": _("Note"),
                       "online": _("Online"), "break": _("Break"), "offline": _("Offline"),

@@ -15,7 +15,9 @@ from datetime import timezone
 
 from sqlalchemy import func, select
 
-from agents.chat import ChatAgent, eligible
+from agents.chat import CHAT
+from agents.offers import OfferAgent
+from centrala.conversations import offers
 from centrala.mail import MailError, send_mail
 from centrala.models import AccountSetting, Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatPageView, ChatTemplate, ChatVisitor
@@ -91,17 +93,12 @@ def allowed_origins(cfg: dict) -> list[str]:
 
 
 # -- agents ---------------------------------------------------------------------------
-def chat_agents(session) -> list[ChatAgent]:
-    counts = dict(session.execute(
-        select(Communication.agent_id, func.count()).where(
-            Communication.channel == "chat", Communication.ended_at.is_(None),
-            Communication.agent_id.is_not(None)).group_by(Communication.agent_id)).all())
-    return [ChatAgent(u.id, u.status, tuple(u.channels or ()), bool(u.active), counts.get(u.id, 0))
-            for u in session.scalars(select(User).where(User.active.is_(True)))]
+def chat_agents(session) -> list[OfferAgent]:
+    return offers.channel_agents(session, CHAT)
 
 
 def candidates(session) -> list[int]:
-    return eligible(chat_agents(session))
+    return offers.candidates(session, CHAT)
 
 
 def online_agent(session, prefer: int | None = None) -> User | None:
@@ -418,11 +415,6 @@ def attachment_json(value: str | None, key: str) -> dict | None:
 
 
 # -- transfer -----------------------------------------------------------------------------
-def chat_agent(session, user_id) -> ChatAgent | None:
-    u = session.get(User, user_id) if isinstance(user_id, int) else None
-    return ChatAgent(u.id, u.status, tuple(u.channels or ()), bool(u.active)) if u else None
-
-
 def transfer_targets(session, me: int) -> list[dict]:
     """Colleagues who serve chat (active, not me): Online ones first, each saying whether they
     can take the chat now (only Online agents can)."""

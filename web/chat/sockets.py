@@ -13,24 +13,25 @@ import threading
 import time
 
 from flask import current_app, request
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import join_room
 
 from agents import events
-from agents.chat import (ChatInputError, RateLimiter, Router, Transfers, anyone_online, clean_email,
-                         clean_message, clean_name, clean_page, origin_allowed, origin_of, page_language)
+from agents.chat import (CHAT, ChatInputError, RateLimiter, anyone_online, clean_email, clean_message, clean_name,
+                         clean_page, origin_allowed, origin_of, page_language)
 from sqlalchemy import insert, select
 
+from agents.offers import TRANSFER
+from centrala.conversations import offers
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatVisitor
 
 from ..extensions import dbs
 from .. import background
-from ..notifications import services as notifications
+from ..offers import engine as offer_engine
 from . import services as svc
-from .transfers import TransferFlow
+from . import transfers
+from .offers import ChatOffers
 
 log = logging.getLogger(__name__)
 VISITOR_NS = "/visitor"
@@ -51,15 +52,13 @@ RATE_LIMITS = {
 
 
 class ChatHub:
-    """Per-process state: which socket is which visitor, open offers, rate limits."""
+    """Per-process state: which socket is which visitor, rate limits.  Offers and transfers are
+    not here: they are rows of the offer engine (centrala/conversations/offers.py)."""
 
     def __init__(self, app):
         limits = {**RATE_LIMITS, **app.config.get("CHAT_RATE_LIMITS", {})}
         self.limits = {k: RateLimiter(*v) for k, v in limits.items()}
-        self.router = Router(30)
-        self.transfers = Transfers(30)          # accepted chats offered to a colleague (transfers.py)
         self.sids: dict[str, int] = {}          # visitor socket id -> visitor id
-        self.notes: dict[int, tuple[int, int]] = {}   # chat id -> (agent id, notification id)
         self.online: bool | None = None
         self.left: dict[int, float] = {}        # visitor id -> when their last socket closed
         self.lock = threading.Lock()
@@ -86,48 +85,22 @@ def register(app, start_background: bool = True) -> None:
     bus = app.extensions["centrala.bus"]
     chub = ChatHub(app)
     app.extensions["centrala.chat"] = chub
-    flow = chub.flow = TransferFlow(app, sio, bus, chub.transfers)
-    flow.register()
+    engine = offer_engine(app)
+    engine.register(CHAT, ChatOffers(app, sio, bus))
+    transfers.register(sio, engine)
     svc._CACHE.clear()   # a new app may face a database that was just recreated (tests)
 
     def session():
         return db.sessions()
 
-    # -- offers and rollover --------------------------------------------------------------
-    def offer_to(s, c: Communication, prev: int | None, agent_id: int | None) -> None:
-        """Take the drawer item from the previous agent and give one to the next."""
-        if prev is not None and chub.notes.get(c.id, (None,))[0] == prev:
-            _aid, nid = chub.notes.pop(c.id)
-            notifications.resolve(s, prev, nid, "ignored")
-        if agent_id is None:
-            return
-        rung = list(c.agents_rung or [])
-        if agent_id not in rung:
-            c.agents_rung = rung + [agent_id]
-        u = s.get(User, agent_id)
-        with app.test_request_context(), force_locale((u.language if u else None) or "pl"):
-            who = c.remote if not c.remote.startswith("#") else _("Visitor") + " " + c.remote
-            title = _("Chat with %(who)s", who=who)
-        conv = s.get(ChatConversation, c.id)
-        first = svc.transcript(s, c.id)
-        body = first[0]["body"][:200] if first else ""
-        items = notifications.push(s, [agent_id], "chat", title, body=body, link=f"/chat/{c.id}?accept=1")
-        chub.notes[c.id] = (agent_id, items[0].id)
-        sio.emit("chat:offered", {"chat_id": c.id, "origin": conv.origin if conv else ""},
-                 to=f"user:{agent_id}", namespace=AGENT_NS)
-
-    def start_offer(s, c: Communication) -> None:
-        chub.router.timeout = float(svc.get_settings(s)["offer_timeout"])
-        o = chub.router.offer(c.id, svc.candidates(s))
-        offer_to(s, c, None, o.agent_id)
-        s.commit()
-
+    # -- visitors who left before anyone accepted ----------------------------------------------
     def drop_abandoned(s, grace: float) -> None:
         """A visitor who left before anyone accepted: stop offering (like a caller hanging up);
-        the chat stays in History as missed."""
+        the chat stays in History as missed.  Presence is this process's sockets (see
+        docs/architecture-offers.md on several web processes)."""
         now = time.monotonic()
-        for chat_id in chub.router.pending():
-            conv = s.get(ChatConversation, chat_id)
+        for offer in offers.open_offers(s, CHAT):
+            conv = s.get(ChatConversation, offer.communication_id)
             if conv is None:
                 continue
             with chub.lock:
@@ -135,61 +108,33 @@ def register(app, start_background: bool = True) -> None:
                 left = chub.left.setdefault(conv.visitor_id, now) if not present else None
             if present or now - left < grace:
                 continue
-            offer = chub.router.drop(chat_id)
-            c = s.get(Communication, chat_id)
+            c = s.get(Communication, offer.communication_id)
             if c is None or c.agent_id is not None or c.ended_at is not None:
                 continue
-            if offer is not None and offer.agent_id is not None:
-                offer_to(s, c, offer.agent_id, None)   # takes the drawer item back
+            if not engine.conversation_ended(s, c.id):    # takes the drawer item back; once
+                continue
+            c = s.get(Communication, offer.communication_id, populate_existing=True)
+            if c.agent_id is not None or c.ended_at is not None:
+                continue
             svc.close_chat(s, c, s.get(ChatVisitor, conv.visitor_id), outcome="missed")
             s.commit()
             bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome="missed", user_id=None)
 
     def sweep_once() -> None:
-        if not chub.router.pending() and not chub.transfers.pending():
-            return
         with app.app_context():
             s = session()
             try:
-                chub.router.timeout = chub.transfers.timeout = float(svc.get_settings(s)["offer_timeout"])
                 drop_abandoned(s, float(app.config.get("CHAT_VISITOR_GRACE", VISITOR_GRACE)))
-                cands = svc.candidates(s)
-                for chat_id, prev, new in chub.router.due(lambda _cid: cands):
-                    c = s.get(Communication, chat_id)
-                    if c is None or c.ended_at is not None or c.agent_id is not None:
-                        chub.router.drop(chat_id)
-                        continue
-                    offer_to(s, c, prev, new)
-                    s.commit()
-                flow.sweep(s, cands)
             finally:
                 s.close()
-
-    def reoffer_waiting() -> None:
-        """After a restart: chats nobody accepted yet are offered again (offers live in memory)."""
-        with app.app_context():
-            s = session()
-            try:
-                for c in s.scalars(select(Communication).where(
-                        Communication.channel == "chat", Communication.agent_id.is_(None),
-                        Communication.ended_at.is_(None), Communication.outcome == "in_progress")):
-                    start_offer(s, c)
-            finally:
-                s.close()
-
-    chub.reoffer_waiting = reoffer_waiting
 
     def sweeper():
-        try:
-            reoffer_waiting()
-        except Exception:
-            log.exception("re-offering waiting chats failed")
         stop = app.extensions["centrala.stop"]
-        while not stop.wait(0.2):
+        while not stop.wait(0.5):
             try:
                 sweep_once()
             except Exception:
-                log.exception("chat offer sweep failed")
+                log.exception("abandoned chat sweep failed")
 
     chub.sweep_once = sweep_once
 
@@ -207,12 +152,6 @@ def register(app, start_background: bool = True) -> None:
             chub.online = on
             sio.emit("availability", {"online": on, "agent": card}, namespace=VISITOR_NS)
 
-    def agent_left(event) -> None:
-        if event.data.get("status") != "online" and event.data.get("user_id"):
-            chub.router.expire_agent(int(event.data["user_id"]))
-            chub.transfers.expire_agent(int(event.data["user_id"]))
-
-    app.extensions["centrala.bus"].subscribe(events.AGENT_STATUS_CHANGED, agent_left)
     app.extensions["centrala.bus"].subscribe(events.AGENT_STATUS_CHANGED, availability)
     app.extensions["centrala.bus"].subscribe(events.USERS_CHANGED, availability)
 
@@ -397,7 +336,7 @@ def register(app, start_background: bool = True) -> None:
             sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS, skip_sid=request.sid)
             if created is not None:
                 bus.publish(events.CHAT_STARTED, communication_id=c.id, visitor_id=v.id, origin=created_origin(s, c))
-                start_offer(s, c)
+                engine.offer(s, c.id)
             elif c.agent_id:
                 sio.emit("chat:message", {**out, "who": c.remote}, to=f"user:{c.agent_id}", namespace=AGENT_NS)
             return {"ok": True, "message": _public(out), "chat_id": c.id,
@@ -468,6 +407,7 @@ def register(app, start_background: bool = True) -> None:
 
     @sio.on("chat:accept", namespace=AGENT_NS)
     def a_accept(data=None):
+        """A waiting chat offered to me, or one a colleague hands over (the engine tells which)."""
         if not current_user.is_authenticated:
             return _err("unauthorized")
         try:
@@ -476,32 +416,13 @@ def register(app, start_background: bool = True) -> None:
             return _err("invalid")
         s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
-            c, _conv, v = svc.conversation(s, cid)
+            c, _conv, _v = svc.conversation(s, cid)
             if c is None:
                 return _err("not_found")
-            if c.agent_id is not None and c.agent_id != current_user.id and \
-                    chub.transfers.offered_to(cid) == current_user.id:
-                return flow.accept(s, c, v)       # a colleague hands the chat over
-            if c.agent_id == current_user.id:
-                return {"ok": True}
-            if c.agent_id is not None or c.ended_at is not None or not chub.router.accept(cid, current_user.id):
-                return _err("taken")
-            c.agent_id = current_user.id
-            c.answered_at = utcnow()
-            start = c.started_at if c.started_at.tzinfo else c.started_at.replace(tzinfo=c.answered_at.tzinfo)
-            c.wait_seconds = round((c.answered_at - start).total_seconds(), 1)
-            # the visitor sees the "joined" line live (the "accepted" event); kept for reloads and History
-            svc.add_message(s, c.id, "system", svc.system_body("joined", to=current_user.id))
-            note = chub.notes.pop(cid, None)
-            s.commit()
-            if note:
-                notifications.resolve(s, note[0], note[1], "answered")
-            cfg = svc.get_settings(s)
-            card = svc.agent_card(s.get(User, current_user.id), cfg["key"])
-            if v is not None:
-                sio.emit("accepted", {"chat_id": cid, "agent": card}, to=f"visitor:{v.id}", namespace=VISITOR_NS)
-            bus.publish(events.CHAT_ACCEPTED, communication_id=cid, user_id=current_user.id, wait_seconds=c.wait_seconds)
-            return {"ok": True}
+            r = engine.accept(s, cid, current_user.id)
+            if r.ok and r.offer is not None and r.offer.kind == TRANSFER:
+                return {"ok": True, "transferred": True}
+            return r.as_dict()
         finally:
             s.close()
 
@@ -547,7 +468,7 @@ def register(app, start_background: bool = True) -> None:
             if c.ended_at is None:
                 svc.close_chat(s, c, v)
                 s.commit()
-                flow.chat_closed(s, c.id)
+                engine.conversation_ended(s, c.id)     # a pending transfer is taken back
                 if v is not None:
                     sio.emit("closed", {"chat_id": c.id}, to=f"visitor:{v.id}", namespace=VISITOR_NS)
                 bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome=c.outcome, user_id=current_user.id)

@@ -117,6 +117,7 @@
   function accept() {
     socket.emit("chat:accept", { chat_id: D.id }, function (r) {
       if (r && r.ok) { becomeMine(); location.replace(location.pathname); }
+      else if (r && r.error === "unavailable") error(T.unavailable);   /* on Break/Offline, or no chat skill */
       else error($("chat-handed") ? T.withdrawn : T.taken);
     });
   }

@@ -1,0 +1,1 @@
+"""Conversations of every channel: use cases (issue 11)."""

@@ -1,0 +1,81 @@
+"""The offer engine's web side (issue 11): one ``OfferEngine`` per app, its sweep loop, and
+agents leaving.  Channels register their presenter (e.g. ``web/chat/offers.py``).
+
+The loop moves on offers whose deadline passed every ``OFFER_SWEEP_INTERVAL`` seconds (0.2 by
+default).  It holds no database connection while it waits, and its wait ends at once when the
+app stops.  Every web process runs one; the rows in ``conversation_offers`` and their claims keep
+them from acting twice (centrala/conversations/offers.py).
+"""
+from __future__ import annotations
+
+import logging
+
+from agents import events
+from centrala.conversations.offers import OfferEngine
+
+from . import background
+
+log = logging.getLogger(__name__)
+DEFAULT_INTERVAL = 0.2
+
+
+def engine(app) -> OfferEngine:
+    return app.extensions["centrala.offers"]
+
+
+def sweep_once(app) -> int:
+    """One pass of the sweep (also what tests call on an app built without background loops)."""
+    with app.app_context():
+        s = app.extensions["centrala.db"].sessions()
+        try:
+            return engine(app).sweep(s)
+        finally:
+            s.close()
+
+
+def offer_waiting(app, channels=None) -> None:
+    """Conversations left waiting with no offer row get one (rows that exist carry on)."""
+    with app.app_context():
+        s = app.extensions["centrala.db"].sessions()
+        try:
+            for channel in channels if channels is not None else list(engine(app).presenters):
+                engine(app).offer_waiting(s, channel)
+        finally:
+            s.close()
+
+
+def _loop(app) -> None:
+    stop = app.extensions["centrala.stop"]
+    every = float(app.config.get("OFFER_SWEEP_INTERVAL", DEFAULT_INTERVAL))
+    started: set[str] = set()    # channels whose waiting conversations were looked at (once, at start)
+    while not stop.wait(every):
+        try:
+            new = [c for c in list(engine(app).presenters) if c not in started]
+            if new:
+                offer_waiting(app, new)
+                started.update(new)
+            sweep_once(app)
+        except Exception:
+            log.exception("offer sweep failed")
+
+
+def init_app(app, start_background: bool = True) -> None:
+    app.extensions["centrala.offers"] = OfferEngine(app.extensions["centrala.bus"])
+    db = app.extensions["centrala.db"]
+
+    def agent_left(event) -> None:
+        """Break/Offline: the agent's offers move on at the next sweep, not after the timeout."""
+        if event.data.get("status") == "online" or not event.data.get("user_id"):
+            return
+        s = db.sessions()
+        try:
+            engine(app).agent_left(s, int(event.data["user_id"]))
+        except Exception:
+            s.rollback()
+            log.exception("offers of agent %s not moved on", event.data.get("user_id"))
+        finally:
+            s.close()
+
+    app.extensions["centrala.bus"].subscribe(events.AGENT_STATUS_CHANGED, agent_left)
+    if start_background:
+        background.start(app, _loop, app)
