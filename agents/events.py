@@ -69,6 +69,16 @@ CHAT_TRANSFERRED = "chat.transferred"    # a colleague accepted the chat: {"comm
                                          #  "to_user_id"}
 ALL = ALL + (CHAT_STARTED, CHAT_ACCEPTED, CHAT_CLOSED, CHAT_OFFLINE_MESSAGE, CHAT_TRANSFERRED)
 
+# -- the conversation core (issue 11), every channel: published by centrala/conversations/lifecycle.py
+# after the commit.  chat.* and call.* above stay while something subscribes to them (webhooks).
+CONVERSATION_OPENED = "conversation.opened"    # {"communication_id", "channel", "direction", "remote", "agent_id"}
+CONVERSATION_MESSAGE = "conversation.message"  # {"communication_id", "channel", "message_id", "direction":
+                                               #  inbound|outbound|internal, "author": customer|agent|system,
+                                               #  "user_id", "text", "attachments", "delivery"}
+CONVERSATION_CLOSED = "conversation.closed"    # {"communication_id", "channel", "outcome", "user_id",
+                                               #  "wait_seconds", "talk_seconds"}
+ALL = ALL + (CONVERSATION_OPENED, CONVERSATION_MESSAGE, CONVERSATION_CLOSED)
+
 
 @dataclass(frozen=True)
 class Event:

@@ -76,13 +76,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .voice.api import bp as voice_api_bp
     from .chat.http import bp as chat_bp
     from .chat.api import bp as chat_api_bp
+    from .conversations.api import bp as conversations_api_bp
 
     for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp,
-               voice_api_bp, contacts_bp, contacts_api_bp, chat_bp, chat_api_bp):
+               voice_api_bp, contacts_bp, contacts_api_bp, chat_bp, chat_api_bp, conversations_api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
     csrf.exempt(contacts_api_bp)
     csrf.exempt(chat_api_bp)
+    csrf.exempt(conversations_api_bp)
     from . import files, tasks  # Files and Tasks tabs (FIL, TSK): pages and REST API
 
     for feature in (files, tasks):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from agents.chat import (MAX_MESSAGE, MAX_TRANSFER_NOTE, MAX_TRIGGER, ChatInputError, clean_email, clean_trigger,
                          origin_allowed, origin_of, page_language, parse_origins, trigger_for)
+from centrala.conversations import lifecycle
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatTemplate
 
@@ -311,7 +312,7 @@ def view(chat_id: int):
     handed = hub().flow.offer_note(s, chat_id, current_user.id)    # a colleague offers it to me
     offered = hub().router.current(chat_id) == current_user.id or handed is not None
     earlier = current_user.id in svc.previous_agents(s, chat_id)    # I had it and transferred it on
-    if c.agent_id != current_user.id and not offered and not earlier and not current_user.is_admin:
+    if not lifecycle.may_take_part(current_user, c) and not offered and not earlier:
         abort(403)
     mine = c.agent_id == current_user.id and c.ended_at is None
     owner = s.get(User, c.agent_id) if c.agent_id else None

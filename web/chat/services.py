@@ -16,6 +16,8 @@ from datetime import timezone
 from sqlalchemy import func, select
 
 from agents.chat import ChatAgent, eligible
+from centrala.channels.chat import CHAT, attachment_json, display_name  # noqa: F401 - used by the adapters
+from centrala.conversations import lifecycle
 from centrala.mail import MailError, send_mail
 from centrala.models import AccountSetting, Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatPageView, ChatTemplate, ChatVisitor
@@ -139,12 +141,6 @@ def new_visitor(session, ip: str, language: str) -> tuple[ChatVisitor, str]:
     session.add(v)
     session.flush()
     return v, token
-
-
-def display_name(v: ChatVisitor) -> str:
-    if v.name and v.email:
-        return f"{v.name} <{v.email}>"[:64]
-    return (v.name or v.email or f"#{v.id}")[:64]
 
 
 def message_json(m: ChatMessage, names: dict | None = None, key: str = "") -> dict:
@@ -272,10 +268,9 @@ def add_page(session, v: ChatVisitor, url: str, title: str) -> ChatPageView | No
 
 
 def open_chat(session, v: ChatVisitor, origin: str, kind: str = "live") -> Communication:
-    c = Communication(channel="chat", direction="inbound", outcome="in_progress" if kind == "live" else "offline_form",
-                      remote=display_name(v), agents_rung=[])
-    session.add(c)
-    session.flush()
+    """A visitor's new chat (or, ``kind="offline"``, their contact form: closed at once)."""
+    c = lifecycle.open(session, CHAT.key, remote=display_name(v),
+                       outcome="in_progress" if kind == "live" else "offline_form")
     session.add(ChatConversation(communication_id=c.id, visitor_id=v.id, origin=origin[:255], kind=kind))
     if kind == "live":
         v.communication_id = c.id
@@ -283,8 +278,6 @@ def open_chat(session, v: ChatVisitor, origin: str, kind: str = "live") -> Commu
         for p in session.scalars(select(ChatPageView).where(ChatPageView.visitor_id == v.id,
                                                             ChatPageView.communication_id.is_(None))):
             p.communication_id = c.id
-    else:
-        c.ended_at = utcnow()
     return c
 
 
@@ -297,23 +290,12 @@ def add_message(session, comm_id: int, sender: str, body: str, user_id: int | No
 
 
 def conversation(session, comm_id: int) -> tuple[Communication | None, ChatConversation | None, ChatVisitor | None]:
-    c = session.get(Communication, comm_id)
-    if c is None or c.channel != "chat":
+    c = lifecycle.get(session, comm_id, CHAT.key)
+    if c is None:
         return None, None, None
     conv = session.get(ChatConversation, comm_id)
     v = session.get(ChatVisitor, conv.visitor_id) if conv else None
     return c, conv, v
-
-
-def close_chat(session, c: Communication, v: ChatVisitor | None, outcome: str = "answered") -> None:
-    now = utcnow()
-    c.ended_at = now
-    c.outcome = outcome
-    if c.answered_at:
-        start = c.answered_at if c.answered_at.tzinfo else c.answered_at.replace(tzinfo=timezone.utc)
-        c.talk_seconds = round((now - start).total_seconds(), 1)
-    if v is not None and v.communication_id == c.id:
-        v.communication_id = None
 
 
 def templates(session) -> list[ChatTemplate]:
@@ -409,12 +391,6 @@ def save_attachment(settings, stream, filename: str) -> str:
     return f"{stored}/{original}"
 
 
-def attachment_json(value: str | None, key: str) -> dict | None:
-    if not value:
-        return None
-    stored, _, original = value.partition("/")
-    ext = stored.rsplit(".", 1)[-1]
-    return {"name": original, "url": f"/widget/{key}/files/{stored}", "image": ext != "pdf"}
 
 
 # -- transfer -----------------------------------------------------------------------------

@@ -18,16 +18,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import join_room
 
-from agents import events
+from agents import conversation, events
 from agents.chat import (ChatInputError, RateLimiter, Router, Transfers, anyone_online, clean_email,
                          clean_message, clean_name, clean_page, origin_allowed, origin_of, page_language)
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from centrala.channels import ChannelError
+from centrala.channels.chat import CHAT
+from centrala.conversations import lifecycle
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatVisitor
 
 from ..extensions import dbs
 from .. import background
+from ..conversations import live
 from ..notifications import services as notifications
 from . import services as svc
 from .transfers import TransferFlow
@@ -141,9 +145,8 @@ def register(app, start_background: bool = True) -> None:
                 continue
             if offer is not None and offer.agent_id is not None:
                 offer_to(s, c, offer.agent_id, None)   # takes the drawer item back
-            svc.close_chat(s, c, s.get(ChatVisitor, conv.visitor_id), outcome="missed")
-            s.commit()
-            bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome="missed", user_id=None)
+            lifecycle.close(s, c, "missed")
+            lifecycle.commit(s, bus)
 
     def sweep_once() -> None:
         if not chub.router.pending() and not chub.transfers.pending():
@@ -322,26 +325,23 @@ def register(app, start_background: bool = True) -> None:
         svc.add_page(s, v, url, title)
         return v, token, None
 
-    def next_message(s, body: str) -> dict | None:
+    def next_message(s, inbound) -> dict | None:
         """The common case, kept lean (one query, one insert): a known visitor writing in an
         open chat.  None: take the full path (first message, data, closed chat...)."""
         with chub.lock:
             vid = chub.sids.get(request.sid)
         if vid is None:
             return None
-        row = s.execute(select(Communication.id, Communication.agent_id, Communication.remote)
+        row = s.execute(select(Communication.id, Communication.channel, Communication.agent_id, Communication.remote)
                         .join(ChatVisitor, ChatVisitor.communication_id == Communication.id)
                         .where(ChatVisitor.id == vid, Communication.ended_at.is_(None))).first()
         if row is None:
             return None
         if not chub.allow("visitor_message", f"v{vid}"):
             return _err("rate_limited")
-        now = utcnow()
-        mid = s.execute(insert(ChatMessage).values(communication_id=row.id, sender="visitor", body=body,
-                                                   created_at=now)).inserted_primary_key[0]
-        s.commit()
-        out = {"id": mid, "chat_id": row.id, "sender": "visitor", "body": body, "at": iso(now), "agent": None,
-               "file": None}
+        m = lifecycle.add_inbound(s, row, inbound)
+        lifecycle.commit(s, bus)
+        out = visitor_json(row.id, m)
         sio.emit("message", _public(out), to=f"visitor:{vid}", namespace=VISITOR_NS, skip_sid=request.sid)
         if row.agent_id:
             sio.emit("chat:message", {**out, "who": row.remote}, to=f"user:{row.agent_id}", namespace=AGENT_NS)
@@ -351,7 +351,7 @@ def register(app, start_background: bool = True) -> None:
     def v_message(data=None):
         data = data if isinstance(data, dict) else {}
         try:
-            body = clean_message(data.get("body"))
+            inbound = CHAT.receive(data)
         except ChatInputError as exc:
             return _err(exc.code, exc.field)
         if not chub.allow("address_message", _ip()):
@@ -359,7 +359,7 @@ def register(app, start_background: bool = True) -> None:
         s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             if data.get("name") is None and data.get("email") is None:
-                fast = next_message(s, body)
+                fast = next_message(s, inbound)
                 if fast is not None:
                     return fast
             cfg = svc.get_settings(s)
@@ -391,9 +391,9 @@ def register(app, start_background: bool = True) -> None:
                 c = created = svc.open_chat(s, v, origin_of(data.get("origin")) or "")
             elif name:
                 c.remote = svc.display_name(v)
-            m = svc.add_message(s, c.id, "visitor", body)
-            s.commit()
-            out = svc.message_json(m)
+            m = lifecycle.add_inbound(s, c, inbound)
+            lifecycle.commit(s, bus)
+            out = visitor_json(c.id, m)
             sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS, skip_sid=request.sid)
             if created is not None:
                 bus.publish(events.CHAT_STARTED, communication_id=c.id, visitor_id=v.id, origin=created_origin(s, c))
@@ -440,9 +440,9 @@ def register(app, start_background: bool = True) -> None:
                 return error
             v.name, v.email = name, email
             c = svc.open_chat(s, v, origin_of(data.get("origin")) or "", kind="offline")
-            svc.add_message(s, c.id, "visitor", body)
+            lifecycle.add_inbound(s, c, CHAT.receive({"body": body}))
             to = svc.default_address(s, cfg)
-            s.commit()
+            lifecycle.commit(s, bus)
             url, _title = clean_page(data.get("url"), data.get("title"))
             bus.publish(events.CHAT_OFFLINE_MESSAGE, communication_id=c.id, to=to)
             if to:
@@ -488,8 +488,7 @@ def register(app, start_background: bool = True) -> None:
                 return _err("taken")
             c.agent_id = current_user.id
             c.answered_at = utcnow()
-            start = c.started_at if c.started_at.tzinfo else c.started_at.replace(tzinfo=c.answered_at.tzinfo)
-            c.wait_seconds = round((c.answered_at - start).total_seconds(), 1)
+            c.wait_seconds = conversation.seconds_between(c.started_at, c.answered_at)
             # the visitor sees the "joined" line live (the "accepted" event); kept for reloads and History
             svc.add_message(s, c.id, "system", svc.system_body("joined", to=current_user.id))
             note = chub.notes.pop(cid, None)
@@ -513,16 +512,12 @@ def register(app, start_background: bool = True) -> None:
             if c is None or c.ended_at is not None:
                 return _err("forbidden")
             try:
-                body = clean_message((data or {}).get("body"))
-            except ChatInputError as exc:
-                return _err(exc.code, exc.field)
-            m = svc.add_message(s, c.id, "agent", body, user_id=current_user.id)
-            s.commit()
-            out = svc.message_json(m, {current_user.id: current_user.name})
-            if v is not None:
-                sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
-            sio.emit("chat:message", out, to=f"user:{current_user.id}", namespace=AGENT_NS, skip_sid=request.sid)
-            return {"ok": True, "message": out}
+                sent = lifecycle.reply(s, c, current_user, (data or {}).get("body"))
+            except ChannelError as exc:
+                lifecycle.discard(s)
+                return _err(exc.code, "message")
+            lifecycle.commit(s, bus)
+            return {"ok": True, "message": push_message(s, c, sent.message.id, skip_sid=request.sid)}
         finally:
             s.close()
 
@@ -544,19 +539,39 @@ def register(app, start_background: bool = True) -> None:
             c, v = mine(s, data)
             if c is None:
                 return _err("forbidden")
-            if c.ended_at is None:
-                svc.close_chat(s, c, v)
-                s.commit()
+            if lifecycle.close(s, c, "answered", by=current_user.id):
+                lifecycle.commit(s, bus)
                 flow.chat_closed(s, c.id)
                 if v is not None:
                     sio.emit("closed", {"chat_id": c.id}, to=f"visitor:{v.id}", namespace=VISITOR_NS)
-                bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome=c.outcome, user_id=current_user.id)
             return {"ok": True}
         finally:
             s.close()
 
+    def push_message(s, c: Communication, message_id: int, skip_sid: str | None = None) -> dict:
+        """An agent's stored reply, live to the visitor's widget and the agent's other panels
+        (the socket handler and the REST API alike, through ``web.conversations.live``)."""
+        m = s.get(ChatMessage, message_id)
+        author = s.get(User, m.user_id) if m.user_id else None
+        out = svc.message_json(m, {author.id: author.name} if author else {})
+        conv = s.get(ChatConversation, c.id)
+        v = s.get(ChatVisitor, conv.visitor_id) if conv else None
+        if v is not None:
+            sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
+        if c.agent_id:
+            sio.emit("chat:message", out, to=f"user:{c.agent_id}", namespace=AGENT_NS, skip_sid=skip_sid)
+        return out
+
+    live.register(app, CHAT.key, push_message)
+
     if start_background:
         background.start(app, sweeper)
+
+
+def visitor_json(chat_id: int, m) -> dict:
+    """A visitor's stored message (``centrala.channels.Message``) as the chat screens show it."""
+    return {"id": m.id, "chat_id": chat_id, "sender": "visitor", "body": m.text, "at": iso(m.at), "agent": None,
+            "file": None}
 
 
 def created_origin(s, c) -> str:

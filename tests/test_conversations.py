@@ -1,0 +1,122 @@
+"""The conversation core (issue 11): lifecycle events for every channel, and the channel-neutral
+REST messages resource (GET/POST /api/v1/communications/{id}/messages)."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from agents import events
+from centrala.models import Communication, User
+from centrala.tokens import create_api_token
+
+from .helpers import EventRecorder
+from .test_chat import chat, chat_id_of, offered  # noqa: F401 - the chat fixture and its helpers
+
+pytestmark = pytest.mark.db
+
+
+def token_for(database, user_id: int) -> dict:
+    with database.session() as s:
+        return {"Authorization": "Bearer " + create_api_token(s, s.get(User, user_id), "test")}
+
+
+def test_a_chat_announces_its_lifecycle_as_conversation_events(chat, database):  # noqa: F811
+    recorder = EventRecorder(chat.app.extensions["centrala.bus"])
+    agent = chat.agent("anna@example.com")
+    v = chat.visitor()
+    cid = v.emit("message", {"body": "Do you ship abroad?"})["chat_id"]
+    opened = recorder.wait(events.CONVERSATION_OPENED, 2, communication_id=cid)
+    assert opened.data["channel"] == "chat" and opened.data["direction"] == "inbound"
+    first = recorder.wait(events.CONVERSATION_MESSAGE, 2, communication_id=cid)
+    assert (first.data["direction"], first.data["author"], first.data["text"]) == \
+        ("inbound", "customer", "Do you ship abroad?")
+    offered(agent)
+    assert agent.emit("chat:accept", {"chat_id": cid}) == {"ok": True}
+    assert agent.emit("chat:send", {"chat_id": cid, "body": "Yes, everywhere."})["ok"]
+    reply = recorder.wait(events.CONVERSATION_MESSAGE, 2, communication_id=cid, direction="outbound")
+    assert reply.data["user_id"] == agent.id and reply.data["text"] == "Yes, everywhere."
+    assert v.emit("message", {"body": "Thanks"})["ok"]   # the lean path announces too
+    recorder.wait(events.CONVERSATION_MESSAGE, 2, communication_id=cid, text="Thanks")
+    assert agent.emit("chat:send", {"chat_id": cid, "body": ""}) == {"ok": False, "error": "required", "field": "message"}
+    assert agent.emit("chat:close", {"chat_id": cid}) == {"ok": True}
+    closed = recorder.wait(events.CONVERSATION_CLOSED, 2, communication_id=cid)
+    assert closed.data["outcome"] == "answered" and closed.data["user_id"] == agent.id
+    assert closed.data["talk_seconds"] is not None
+    # the old name stays while webhooks subscribe to it
+    recorder.wait(events.CHAT_CLOSED, 1, communication_id=cid, outcome="answered", user_id=agent.id)
+    assert [e.name for e in recorder.events].count(events.CONVERSATION_CLOSED) == 1
+
+
+def test_the_offline_form_opens_and_closes_at_once(chat, database):  # noqa: F811
+    recorder = EventRecorder(chat.app.extensions["centrala.bus"])
+    v = chat.visitor()
+    v.wait("state")
+    ack = v.emit("offline", {"name": "Jan", "email": "jan@example.com", "message": "Call me"})
+    closed = recorder.wait(events.CONVERSATION_CLOSED, 2, communication_id=ack["chat_id"])
+    assert closed.data["outcome"] == "offline_form" and closed.data["channel"] == "chat"
+    recorder.wait(events.CONVERSATION_MESSAGE, 2, communication_id=ack["chat_id"], text="Call me")
+    assert not [e for e in recorder.events if e.name == events.CHAT_CLOSED]   # as before: no chat.closed
+
+
+def test_rest_messages_of_a_chat_and_a_reply_reaching_the_widget(chat, database, make_user):  # noqa: F811
+    agent = chat.agent("anna@example.com")
+    other = chat.agent("olaf@example.com", online=False)
+    admin = make_user("boss@example.com", role="admin")
+    v = chat.visitor()
+    cid = v.emit("message", {"body": "Hello <b>there</b>"})["chat_id"]
+    offered(agent)
+    agent.emit("chat:accept", {"chat_id": cid})
+    url = f"{chat.url}/api/v1/communications/{cid}/messages"
+    mine, theirs, boss = token_for(database, agent.id), token_for(database, other.id), token_for(database, admin)
+
+    r = requests.post(url, json={"text": "Sent from our CRM"}, headers=mine)
+    assert r.status_code == 201, r.text
+    sent = r.json()
+    assert (sent["direction"], sent["text"], sent["delivery"]) == ("outbound", "Sent from our CRM", "sent")
+    assert sent["author"] == {"kind": "agent", "id": agent.id, "name": "Anna Agent"}
+    # live in the widget and in the agent's panel, like a reply typed in the panel
+    assert v.wait("message", lambda m: m["body"] == "Sent from our CRM")["sender"] == "agent"
+    assert agent.wait("chat:message", lambda m: m["body"] == "Sent from our CRM")["chat_id"] == cid
+
+    items = requests.get(url, headers=mine).json()["items"]
+    assert [(m["direction"], m["author"]["kind"], m["text"]) for m in items] == [
+        ("inbound", "customer", "Hello <b>there</b>"), ("internal", "system", ""),
+        ("outbound", "agent", "Sent from our CRM")]
+    assert all(set(m) == {"id", "direction", "author", "text", "attachments", "at", "delivery"} for m in items)
+    assert items[0]["delivery"] == "received" and items[0]["attachments"] == []
+    assert requests.get(url, headers=boss).status_code == 200                       # an administrator may
+    r = requests.get(url, headers=theirs)
+    assert r.status_code == 403 and r.json()["error"]["message"] == "This is another agent's conversation."
+    assert requests.post(url, json={"text": "mine now"}, headers=theirs).status_code == 403
+    assert requests.get(url).status_code == 401
+    for body, status, message in (({"text": " "}, 422, "text is required: a string that is not empty."),
+                                  ({"text": "x" * 2001}, 422, "text may be at most 2000 characters long."),
+                                  ({"text": 5}, 422, "text is required: a string that is not empty."),
+                                  ({"body": "hi"}, 422, "Only text can be sent.")):
+        r = requests.post(url, json=body, headers=mine)
+        assert (r.status_code, r.json()["error"]["message"]) == (status, message), body
+    assert requests.get(f"{chat.url}/api/v1/communications/999999/messages", headers=mine).status_code == 404
+
+    agent.emit("chat:close", {"chat_id": cid})
+    r = requests.post(url, json={"text": "too late"}, headers=mine)
+    assert r.status_code == 409 and r.json()["error"]["message"] == "This chat has ended."
+    assert len(requests.get(url, headers=mine).json()["items"]) == 3
+
+
+def test_rest_messages_of_a_call_are_refused_clearly(app, database, make_user):
+    ann = make_user("ann@example.com")
+    with database.session() as s:
+        call = Communication(channel="voice", direction="inbound", outcome="answered", remote="+48500100200",
+                             agent_id=ann, agents_rung=[ann], note="")
+        s.add(call)
+        s.flush()
+        cid = call.id
+    c = app.test_client()
+    h = token_for(database, ann)
+    r = c.get(f"/api/v1/communications/{cid}/messages", headers=h)
+    assert r.status_code == 422 and r.json["error"]["message"] == "This is a call: it has no written messages."
+    r = c.post(f"/api/v1/communications/{cid}/messages", json={"text": "hi"}, headers=h)
+    assert r.status_code == 422 and "This is a call" in r.json["error"]["message"]
+    doc = c.get("/api/v1/openapi.json").json
+    assert {"get", "post"} <= set(doc["paths"]["/communications/{id}/messages"])
+    assert "Message" in doc["components"]["schemas"]
