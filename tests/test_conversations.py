@@ -120,3 +120,52 @@ def test_rest_messages_of_a_call_are_refused_clearly(app, database, make_user):
     doc = c.get("/api/v1/openapi.json").json
     assert {"get", "post"} <= set(doc["paths"]["/communications/{id}/messages"])
     assert "Message" in doc["components"]["schemas"]
+
+
+def test_labels_of_the_vocabulary_follow_the_reader_language(app, database, make_user):
+    """One place for the labels (web/labels.py), evaluated per request: History's types, a row's
+    kind, an outcome, and the drawer kinds the panel's script gets."""
+    from .web_helpers import csrf, login
+
+    make_user("ann@example.com")
+    with database.session() as s:
+        s.add(Communication(channel="chat", direction="inbound", outcome="offline_form", remote="Ola",
+                            agents_rung=[], note=""))
+    c = app.test_client()
+    login(c, "ann@example.com")
+    html = c.get("/history").get_data(as_text=True)
+    assert '<option value="voicemail" >Voicemail</option>' in html and "Offline message" in html
+    assert '"voicemail": "Voicemail"' in c.get("/").get_data(as_text=True)
+    assert c.post("/language", data={"lang": "pl", "csrf_token": csrf(c, "/history")}).status_code == 302
+    html = c.get("/history").get_data(as_text=True)
+    assert '<option value="voicemail" >Poczta głosowa</option>' in html and "Wiadomość z formularza" in html
+    assert '<option value="chat" >Chaty</option>' in html
+    assert '"task": "Zadanie"' in c.get("/").get_data(as_text=True)
+
+
+def test_one_duration_rule_for_calls_and_chats(database):
+    """Calls were rounded to 2 decimals and chats to 1: both follow agents.conversation now."""
+    from datetime import datetime, timedelta, timezone
+
+    from centrala.conversations import lifecycle
+    from pbx import history as call_history
+
+    t = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    with database.session() as s:
+        call = Communication(channel="voice", direction="inbound", outcome="in_progress", remote="+48500100200",
+                             agents_rung=[], note="", started_at=t, answered_at=t + timedelta(seconds=1.234),
+                             ended_at=t + timedelta(seconds=5.678))
+        chat = Communication(channel="chat", direction="inbound", outcome="in_progress", remote="Ola",
+                             agents_rung=[], note="", started_at=t - timedelta(seconds=0.04))
+        s.add_all([call, chat])
+        s.flush()
+        ids = call.id, chat.id
+    call_history.finish(database, ids[0])
+    with database.session() as s:
+        c = s.get(Communication, ids[1])
+        c.answered_at = datetime.now(timezone.utc) - timedelta(seconds=2.345)
+        lifecycle.close(s, c, "answered")
+    with database.session() as s:
+        call, chat = s.get(Communication, ids[0]), s.get(Communication, ids[1])
+        assert call.talk_seconds == 4.4                      # was 4.44
+        assert chat.talk_seconds == round(chat.talk_seconds, 1) and 2.3 <= chat.talk_seconds <= 3.0

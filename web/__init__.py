@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    from . import labels
+
+    labels.init_app(app)   # the conversation vocabulary's labels for every template
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale

@@ -69,6 +69,7 @@ class Channel:
     # the names this channel published before the conversation core ("closed" -> "chat.closed"):
     # the core publishes them beside conversation.* while something (webhooks) subscribes to them
     legacy_events: dict[str, str] = {}
+    remote_is_phone: bool = False   # the remote party is a phone number (History offers "Add to contacts")
 
     @property
     def skills(self) -> tuple[str, ...]:

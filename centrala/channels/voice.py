@@ -12,6 +12,7 @@ class VoiceChannel(Channel):
     key = "voice"
     real_time = True
     text = False
+    remote_is_phone = True
 
     def receive(self, payload: dict) -> Inbound:
         """The controller's ``call.entered``: the caller's number and the number dialled."""

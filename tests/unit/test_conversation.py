@@ -52,3 +52,34 @@ def test_one_duration_rule_for_every_channel():
     missed = conv.times(t, None, t + timedelta(seconds=30.04))
     assert missed == conv.Times(wait=30.0, talk=None, handle=30.0)
     assert conv.times(t, None, None) == conv.Times(None, None, None)
+
+
+def test_the_web_labels_cover_the_vocabulary_in_one_place():
+    from web import labels
+
+    assert set(labels.TYPE_LABELS) == set(conv.TYPES)
+    assert set(labels.KIND_LABELS) == set(conv.DRAWER_KINDS)
+    assert set(labels.SKILL_LABELS) == set(conv.SKILLS)
+    assert set(labels.OUTCOME_LABELS) == set(conv.OUTCOMES)
+    assert {ch for ch, _direction in labels.DIRECTED_LABELS} <= set(conv.CHANNELS)
+
+
+def test_no_channel_branches_outside_a_channels_own_modules():
+    """DESIGN.md: no ``channel == …`` outside a channel's module (chat: centrala/channels/chat.py,
+    web/chat/; voice: centrala/channels/voice.py, web/calls/, web/voice/, pbx/)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    own = ("centrala/channels/", "web/chat/", "web/calls/", "web/voice/", "pbx/", "templates/chat/")
+    pattern = re.compile(r"""channel\s*(==|!=|\bin\b)\s*[\(\[]?\s*['"](voice|voicemail|chat|email|sms|facebook)['"]""")
+    found = []
+    for path in [*root.glob("web/**/*.py"), *root.glob("web/templates/**/*.html"), *root.glob("centrala/**/*.py"),
+                 *root.glob("agents/**/*.py"), *root.glob("web/static/*.js")]:
+        rel = path.relative_to(root).as_posix()
+        if any(rel.startswith(o) or ("/" + o) in rel for o in own):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern.search(line):
+                found.append(f"{rel}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)
