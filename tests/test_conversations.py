@@ -169,3 +169,36 @@ def test_one_duration_rule_for_calls_and_chats(database):
         call, chat = s.get(Communication, ids[0]), s.get(Communication, ids[1])
         assert call.talk_seconds == 4.4                      # was 4.44
         assert chat.talk_seconds == round(chat.talk_seconds, 1) and 2.3 <= chat.talk_seconds <= 3.0
+
+
+def test_one_notifier_writes_incoming_work_for_the_agents_serving_it(app, database, make_user):
+    """Voicemail (and the ringing call card) go through web/notifications/notifier.py: a drawer
+    item for every active agent with the channel's inbound skill, in the agent's language."""
+    from sqlalchemy import select
+
+    from centrala.models import Notification
+    from web.notifications import notifier
+
+    from .web_helpers import login
+
+    vera = make_user("vera@example.com", channels=("voice_in",))
+    chad = make_user("chad@example.com", channels=("chat",))
+    gone = make_user("gone@example.com", channels=("voice_in", "voice_out"))
+    with database.session() as s:
+        s.get(User, vera).language = "pl"
+        s.get(User, gone).active = False
+    http = app.test_client()
+    login(http, "chad@example.com")
+    panel = app.extensions["socketio"].test_client(app, namespace="/agent", flask_test_client=http)
+    panel.get_received("/agent")
+    bus = app.extensions["centrala.bus"]
+    bus.publish(events.VOICEMAIL_RECEIVED, communication_id=77, caller="+48500100200")
+    with database.session() as s:
+        items = s.scalars(select(Notification)).all()
+        assert [(n.user_id, n.channel, n.title, n.link) for n in items] == [
+            (vera, "voicemail", "Wiadomość głosowa od +48500100200", "/history/77")]
+    bus.publish(events.AGENT_RINGING, user_id=chad, call_id="pbx-1", caller="+48500100200", communication_id=78)
+    rang = [e["args"][0] for e in panel.get_received("/agent") if e["name"] == "call"]
+    assert rang and rang[0]["state"] == "ringing" and rang[0]["communication_id"] == 78
+    with pytest.raises(ValueError):
+        notifier.Work("fax", [vera], lambda: "x")

@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         feature.init_app(app)
     register_presence(app, start_background=start_background)
     from .calls.notifier import register as register_calls
+    from .notifications.notifier import register as register_notifier
 
+    register_notifier(app)   # incoming work of every kind: drawer items and pushes
     register_calls(app)
     from .chat.sockets import register as register_chat
 
