@@ -202,3 +202,22 @@ def test_one_notifier_writes_incoming_work_for_the_agents_serving_it(app, databa
     assert rang and rang[0]["state"] == "ringing" and rang[0]["communication_id"] == 78
     with pytest.raises(ValueError):
         notifier.Work("fax", [vera], lambda: "x")
+
+
+def test_a_logged_call_is_a_closed_conversation_too(app, database, make_user):
+    from datetime import datetime, timedelta, timezone
+
+    ann = make_user("ann@example.com")
+    t = datetime.now(timezone.utc) - timedelta(seconds=30)
+    with database.session() as s:
+        call = Communication(channel="voice", direction="inbound", outcome="missed", remote="+48500100200",
+                             agents_rung=[ann], note="", started_at=t, ended_at=t + timedelta(seconds=12),
+                             wait_seconds=12.0)
+        s.add(call)
+        s.flush()
+        cid = call.id
+    bus = app.extensions["centrala.bus"]
+    recorder = EventRecorder(bus)
+    bus.publish(events.CALL_LOGGED, communication_id=cid, outcome="missed", call_id="pbx-9")
+    closed = recorder.wait(events.CONVERSATION_CLOSED, 2, communication_id=cid)
+    assert (closed.data["channel"], closed.data["outcome"], closed.data["wait_seconds"]) == ("voice", "missed", 12.0)

@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .notifications.notifier import register as register_notifier
 
     register_notifier(app)   # incoming work of every kind: drawer items and pushes
+    from centrala.conversations import calls as call_conversations
+
+    call_conversations.register(app.extensions["centrala.bus"], app.extensions["centrala.db"])
     register_calls(app)
     from .chat.sockets import register as register_chat
 

@@ -87,7 +87,7 @@ def open(session, channel: str, *, remote: str, direction: str = "inbound", agen
              remote=c.remote, agent_id=agent_id)
     if outcome != conversation.IN_PROGRESS:   # over as it starts (a chat's offline form)
         c.ended_at = c.started_at or utcnow()
-        _closed(session, c, outcome, agent_id)
+        announce_closed(session, c, by=agent_id)
     return c
 
 
@@ -135,13 +135,14 @@ def close(session, c: Communication, outcome: str = conversation.ANSWERED, *, by
         c.wait_seconds = t.wait
     ch = registry.get(c.channel)
     ch.closed(session, c)
-    _closed(session, c, outcome, by)
+    announce_closed(session, c, by=by)
     if "closed" in ch.legacy_events:      # e.g. chat.closed, still offered to webhooks
         announce(session, ch.legacy_events["closed"], communication_id=c.id, outcome=outcome, user_id=by)
     return True
 
 
-def _closed(session, c: Communication, outcome: str, by: int | None) -> None:
-    announce(session, events.CONVERSATION_CLOSED, communication_id=c.id, channel=c.channel, outcome=outcome,
+def announce_closed(session, c: Communication, *, by: int | None) -> None:
+    """``conversation.closed`` for a conversation that has just ended (its outcome and times set)."""
+    announce(session, events.CONVERSATION_CLOSED, communication_id=c.id, channel=c.channel, outcome=c.outcome,
              user_id=by if by is not None else c.agent_id, wait_seconds=c.wait_seconds,
              talk_seconds=c.talk_seconds)

@@ -6,6 +6,8 @@ from sqlalchemy import select
 from agents import events
 from agents.numbers import to_e164
 from centrala.account import default_region, saved
+from centrala.channels.voice import VOICE
+from centrala.conversations import lifecycle
 from centrala.models import Communication, Number, Trunk, User
 
 
@@ -33,11 +35,10 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
     if pool_number is None:
         raise CallError("no such company number" if from_number else "no company number to call from")
     trunk = session.get(Trunk, pool_number.trunk_id)
-    row = Communication(channel="voice", direction="outbound", outcome="in_progress", remote=customer,
-                        our_number=pool_number.number, trunk=trunk.name, agent_id=user.id,
-                        agents_rung=[user.id], note="")
-    session.add(row)
-    session.commit()
+    row = lifecycle.open(session, VOICE.key, direction="outbound", remote=customer, agent_id=user.id,
+                         our_number=pool_number.number, trunk=trunk.name)
+    row.agents_rung = [user.id]
+    lifecycle.commit(session, bus)   # conversation.opened
     bus.publish(events.CALL_REQUESTED, communication_id=row.id, sip_username=user.sip_username,
                 number=customer, our_number=pool_number.number, trunk=trunk.name,
                 ring_timeout=account.get("ring_timeout") or settings.ring_timeout,
