@@ -221,3 +221,33 @@ def test_a_logged_call_is_a_closed_conversation_too(app, database, make_user):
     bus.publish(events.CALL_LOGGED, communication_id=cid, outcome="missed", call_id="pbx-9")
     closed = recorder.wait(events.CONVERSATION_CLOSED, 2, communication_id=cid)
     assert (closed.data["channel"], closed.data["outcome"], closed.data["wait_seconds"]) == ("voice", "missed", 12.0)
+
+
+def test_files_both_ways_are_messages_of_the_conversation(chat, database):  # noqa: F811
+    """Uploads go through the lifecycle too: announced, and listed with their attachment."""
+    import re
+
+    from .test_chat import _png
+
+    recorder = EventRecorder(chat.app.extensions["centrala.bus"])
+    agent = chat.agent("anna@example.com")
+    v = chat.visitor()
+    ack = v.emit("message", {"body": "photo coming"})
+    token, cid = ack["token"], ack["chat_id"]
+    offered(agent)
+    agent.emit("chat:accept", {"chat_id": cid})
+    ok = requests.post(f"{chat.url}/widget/{chat.key}/upload", files={"file": ("photo.png", _png())},
+                       headers={"X-Visitor-Token": token})
+    assert ok.status_code == 200
+    got = recorder.wait(events.CONVERSATION_MESSAGE, 2, communication_id=cid, text="photo.png")
+    assert got.data["direction"] == "inbound" and got.data["attachments"][0]["name"] == "photo.png"
+    page = agent.http.get(chat.url + f"/chat/{cid}").text
+    csrf_token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    r = agent.http.post(chat.url + f"/chat/{cid}/upload", files={"file": ("offer.pdf", b"%PDF-1.4\n%%EOF\n")},
+                        headers={"X-CSRFToken": csrf_token})
+    assert r.status_code == 200 and r.json()["message"]["file"]["name"] == "offer.pdf"
+    recorder.wait(events.CONVERSATION_MESSAGE, 2, communication_id=cid, direction="outbound", text="offer.pdf")
+    items = requests.get(f"{chat.url}/api/v1/communications/{cid}/messages", headers=token_for(database, agent.id)).json()["items"]
+    files = [(m["direction"], m["attachments"][0]["name"], m["attachments"][0]["image"]) for m in items if m["attachments"]]
+    assert files == [("inbound", "photo.png", True), ("outbound", "offer.pdf", False)]
+    assert items[-1]["attachments"][0]["url"].startswith(f"/widget/{chat.key}/files/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Sequence
 
 from agents import conversation
 
@@ -32,7 +33,7 @@ class Inbound:
     """An inbound message, normalised from whatever the provider sent."""
     remote: str                                     # the customer's address/number/visitor
     text: str = ""
-    attachments: list[dict] = field(default_factory=list)
+    attachments: list[dict] = field(default_factory=list)   # {"ref": <channel's reference>, "name"}
     external_id: str | None = None                  # the provider's id of the message
     data: dict = field(default_factory=dict)        # what only this channel needs
 
@@ -91,8 +92,9 @@ class Channel:
         """Keep a received message of the conversation (the caller commits)."""
         raise ChannelError(422, f"The {self.key} channel has no messages.", "no_messages")
 
-    def send(self, session, comm, author_id: int, text: str) -> Sent:
-        """Store an agent's reply and hand it to the provider: the message with its delivery state."""
+    def send(self, session, comm, author_id: int, text: str, attachments: Sequence[dict] = ()) -> Sent:
+        """Store an agent's reply and hand it to the provider: the message with its delivery state.
+        ``attachments``: files the channel already stored, ``{"ref": <channel's reference>, "name"}``."""
         raise ChannelError(422, f"Replies cannot be written on the {self.key} channel.", "no_messages")
 
     def closed(self, session, comm) -> None:

@@ -46,30 +46,37 @@ class ChatChannel(Channel):
                        data={k: payload.get(k) for k in ("name", "email", "origin", "url", "title")})
 
     def store_inbound(self, session, comm, inbound: Inbound) -> Message:
-        """The visitor's message; one INSERT (the hot path of a busy widget)."""
+        """The visitor's message (text, or one file stored by ``save_attachment``); one INSERT
+        (the hot path of a busy widget)."""
         now = utcnow()
+        ref = inbound.attachments[0]["ref"] if inbound.attachments else None
         mid = session.execute(insert(ChatMessage).values(communication_id=comm.id, sender="visitor",
-                                                         body=inbound.text, created_at=now)).inserted_primary_key[0]
+                                                         body=inbound.text, attachment=ref,
+                                                         created_at=now)).inserted_primary_key[0]
+        files = [attachment_json(ref, self.account_key(session))] if ref else []
         return Message(id=mid, direction="inbound", author={"kind": "customer", "id": None, "name": None},
-                       text=inbound.text, attachments=[], at=now, delivery=RECEIVED)
+                       text=inbound.text, attachments=files, at=now, delivery=RECEIVED)
 
     def closed(self, session, comm) -> None:
         """The visitor's widget no longer has an open chat."""
         for v in session.scalars(select(ChatVisitor).where(ChatVisitor.communication_id == comm.id)):
             v.communication_id = None
 
-    def send(self, session, comm, author_id: int, text) -> Sent:
+    def send(self, session, comm, author_id: int, text, attachments=()) -> Sent:
         if comm.ended_at is not None:
             raise ChannelError(409, "This chat has ended.", "closed")
         try:
             body = clean_message(text)
         except ChatInputError as exc:
             raise ChannelError(422, _INPUT_TEXT.get(exc.code, "The reply is not valid."), exc.code) from None
-        m = ChatMessage(communication_id=comm.id, sender="agent", body=body, user_id=author_id, created_at=utcnow())
+        ref = attachments[0]["ref"] if attachments else None
+        m = ChatMessage(communication_id=comm.id, sender="agent", body=body, user_id=author_id, attachment=ref,
+                        created_at=utcnow())
         session.add(m)
         session.flush()
         author = session.get(User, author_id)
-        return Sent(self._message(m, {author_id: author.name if author else None}, ""))
+        return Sent(self._message(m, {author_id: author.name if author else None},
+                                  self.account_key(session) if ref else ""))
 
     def messages(self, session, comm) -> list[Message]:
         rows = session.scalars(select(ChatMessage).where(ChatMessage.communication_id == comm.id)

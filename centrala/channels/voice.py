@@ -19,7 +19,7 @@ class VoiceChannel(Channel):
         return Inbound(remote=str(payload.get("caller") or ""), external_id=payload.get("call_id"),
                        data={"number": payload.get("number")})
 
-    def send(self, session, comm, author_id: int, text) -> Sent:
+    def send(self, session, comm, author_id: int, text, attachments=()) -> Sent:
         raise ChannelError(422, "This is a call: it has no written messages to reply to.", "no_messages")
 
     def messages(self, session, comm):

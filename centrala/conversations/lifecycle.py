@@ -106,11 +106,11 @@ def add_inbound(session, c: Communication, inbound: Inbound) -> Message:
     return m
 
 
-def reply(session, c: Communication, user: User, text) -> Sent:
+def reply(session, c: Communication, user: User, text, attachments=()) -> Sent:
     """An agent's reply through the conversation's own channel (checks who may write)."""
     if not may_take_part(user, c):
         raise ConversationError(403, "This is another agent's conversation.", "forbidden")
-    sent = registry.get(c.channel).send(session, c, user.id, text)
+    sent = registry.get(c.channel).send(session, c, user.id, text, attachments)
     _message_event(session, c, sent.message)
     return sent
 

@@ -549,17 +549,19 @@ def register(app, start_background: bool = True) -> None:
             s.close()
 
     def push_message(s, c: Communication, message_id: int, skip_sid: str | None = None) -> dict:
-        """An agent's stored reply, live to the visitor's widget and the agent's other panels
-        (the socket handler and the REST API alike, through ``web.conversations.live``)."""
+        """A stored message, live to the visitor's widget and the agent's panels: an agent's reply
+        (socket, upload, REST API alike, through ``web.conversations.live``) or a visitor's file."""
         m = s.get(ChatMessage, message_id)
         author = s.get(User, m.user_id) if m.user_id else None
-        out = svc.message_json(m, {author.id: author.name} if author else {})
+        out = svc.message_json(m, {author.id: author.name} if author else {},
+                               key=svc.account_key(s) if m.attachment else "")
         conv = s.get(ChatConversation, c.id)
         v = s.get(ChatVisitor, conv.visitor_id) if conv else None
         if v is not None:
             sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
         if c.agent_id:
-            sio.emit("chat:message", out, to=f"user:{c.agent_id}", namespace=AGENT_NS, skip_sid=skip_sid)
+            sio.emit("chat:message", {**out, "who": c.remote} if m.sender == "visitor" else out,
+                     to=f"user:{c.agent_id}", namespace=AGENT_NS, skip_sid=skip_sid)
         return out
 
     live.register(app, CHAT.key, push_message)

@@ -16,7 +16,7 @@ def register(app, channel: str, pusher: Pusher) -> None:
     app.extensions.setdefault("centrala.live", {})[channel] = pusher
 
 
-def push(app, session, c, message_id: int) -> None:
+def push(app, session, c, message_id: int) -> dict | None:
+    """Show a stored message live; returns it as the channel's screens show it (None: not real-time)."""
     pusher = app.extensions.get("centrala.live", {}).get(c.channel)
-    if pusher is not None:
-        pusher(session, c, message_id)
+    return pusher(session, c, message_id) if pusher is not None else None
