@@ -4,6 +4,8 @@ The widget's Socket.IO adapter (``web/chat/sockets.py``) turns visitor events in
 conversation core; this module is what the core needs to know of chat."""
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import insert, select
 
 from agents import events
@@ -14,6 +16,15 @@ from centrala.models_chat import ChatMessage, ChatVisitor
 from . import registry
 from .base import DELIVERED, RECEIVED, SENT, Channel, ChannelError, Inbound, Message, Sent
 
+# Settings / General, Chat, Triggers: account_settings rows "chat.<name>" over these defaults
+CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+DEFAULTS = {
+    "company": "", "website": "", "origins": [], "default_email": "",
+    "color": "#7318b6", "offset_x": 20, "offset_y": 20, "corner": "bottom-right",
+    "enabled": True, "ask_data": False, "force_data": False, "offer_timeout": 30,
+    "triggers_enabled": False, "triggers": {},
+    "embed_seen_at": None, "embed_seen_url": "", "logo": "",
+}
 _DIRECTION = {"visitor": "inbound", "agent": "outbound", "system": "internal"}
 _AUTHOR = {"visitor": "customer", "agent": "agent", "system": "system"}
 
@@ -89,10 +100,26 @@ class ChatChannel(Channel):
     def offer_link(self, comm) -> str:
         return f"/chat/{comm.id}?accept=1"
 
+    def settings(self, session) -> dict:
+        """The widget's settings; the account key (the embed snippet's public id) is made on
+        first use.  ``web/chat/services.get_settings`` caches this for a second."""
+        rows = {r.key[5:]: r.value for r in session.scalars(
+            select(AccountSetting).where(AccountSetting.key.like("chat.%")))}
+        out = {k: rows.get(k, v) if rows.get(k) is not None else v for k, v in DEFAULTS.items()}
+        out["key"] = rows.get("key") or self._new_key(session)
+        return out
+
     @staticmethod
-    def account_key(session) -> str:
+    def _new_key(session) -> str:
+        key = secrets.token_hex(16)
+        session.add(AccountSetting(key="chat.key", value=key))
+        session.commit()
+        return key
+
+    def account_key(self, session) -> str:
+        """The account's widget key (in the embed snippet and attachment URLs)."""
         row = session.get(AccountSetting, "chat.key")
-        return row.value if row and row.value else ""
+        return row.value if row and row.value else self.settings(session)["key"]
 
     @staticmethod
     def _message(m: ChatMessage, names: dict, key: str) -> Message:

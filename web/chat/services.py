@@ -16,23 +16,13 @@ from datetime import timezone
 from sqlalchemy import func, select
 
 from agents.chat import ChatAgent, eligible
-from centrala.channels.chat import CHAT, attachment_json, display_name  # noqa: F401 - used by the adapters
+from centrala.channels.chat import CHAT, CORNERS, DEFAULTS, attachment_json, display_name  # noqa: F401 - used by the adapters
 from centrala.conversations import lifecycle
 from centrala.mail import MailError, send_mail
 from centrala.models import AccountSetting, Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatPageView, ChatTemplate, ChatVisitor
 
 log = logging.getLogger(__name__)
-
-CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
-DEFAULTS = {
-    "company": "", "website": "", "origins": [], "default_email": "",
-    "color": "#7318b6", "offset_x": 20, "offset_y": 20, "corner": "bottom-right",
-    "enabled": True, "ask_data": False, "force_data": False, "offer_timeout": 30,
-    "triggers_enabled": False, "triggers": {},
-    "embed_seen_at": None, "embed_seen_url": "", "logo": "",
-}
-
 
 _CACHE: dict[str, tuple[float, dict]] = {}
 CACHE_SECONDS = 1.0   # every visitor event reads the settings; another process's change shows within 1 s
@@ -45,24 +35,9 @@ def get_settings(session) -> dict:
     hit = _CACHE.get(where)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return dict(hit[1])
-    out = _load_settings(session)
+    out = CHAT.settings(session)
     _CACHE[where] = (time.monotonic(), out)
     return dict(out)
-
-
-def _load_settings(session) -> dict:
-    rows = {r.key[5:]: r.value for r in session.scalars(
-        select(AccountSetting).where(AccountSetting.key.like("chat.%")))}
-    out = {k: rows.get(k, v) if rows.get(k) is not None else v for k, v in DEFAULTS.items()}
-    out["key"] = rows.get("key") or _new_key(session)
-    return out
-
-
-def _new_key(session) -> str:
-    key = secrets.token_hex(16)
-    session.add(AccountSetting(key="chat.key", value=key))
-    session.commit()
-    return key
 
 
 def save_settings(session, values: dict) -> None:
@@ -239,8 +214,7 @@ def transcript(session, comm_id: int) -> list[dict]:
 
 
 def account_key(session) -> str:
-    row = session.get(AccountSetting, "chat.key")
-    return row.value if row and row.value else get_settings(session)["key"]
+    return CHAT.account_key(session)
 
 
 def pages(session, comm_id: int) -> list[dict]:
