@@ -39,6 +39,6 @@ def outcome_label(outcome: str) -> str:
 def init_app(app) -> None:
     """Jinja globals (also seen by imported macros such as history/_labels.html)."""
     app.jinja_env.globals.update(
-        type_labels=TYPE_LABELS, kind_labels=kind_labels,
+        type_labels=TYPE_LABELS, drawer_kind_labels=kind_labels,
         history_types=registry.types(), communication_label=communication_label,
         outcome_label_text=outcome_label, channel_of=registry.get)
