@@ -251,3 +251,18 @@ def test_files_both_ways_are_messages_of_the_conversation(chat, database):  # no
     files = [(m["direction"], m["attachments"][0]["name"], m["attachments"][0]["image"]) for m in items if m["attachments"]]
     assert files == [("inbound", "photo.png", True), ("outbound", "offer.pdf", False)]
     assert items[-1]["attachments"][0]["url"].startswith(f"/widget/{chat.key}/files/")
+
+
+def test_the_pbx_opens_inbound_calls_through_the_core(app, database):
+    from pbx import history as call_history
+
+    bus = app.extensions["centrala.bus"]
+    recorder = EventRecorder(bus)
+    cid = call_history.open_call(database, "pbx-7", "48500100200", "+48221234567", "gsm", bus=bus)
+    opened = recorder.wait(events.CONVERSATION_OPENED, 1, communication_id=cid)
+    assert (opened.data["channel"], opened.data["direction"], opened.data["remote"]) == ("voice", "inbound", "48500100200")
+    quiet = call_history.open_call(database, "pbx-8", "48500100201", None, None)   # no bus: nothing announced
+    with database.session() as s:
+        row = s.get(Communication, quiet)
+        assert (row.channel, row.outcome, row.pbx_id, row.agents_rung) == ("voice", "in_progress", "pbx-8", [])
+    assert not [e for e in recorder.events if e.data.get("communication_id") == quiet]

@@ -39,6 +39,11 @@ def commit(session, bus) -> list[events.Event]:
 def discard(session) -> None:
     """Roll back and forget the announced events."""
     session.rollback()
+    discard_events(session)
+
+
+def discard_events(session) -> None:
+    """Forget the announced events (a caller with no bus to publish them on)."""
     session.info.pop(_QUEUE, None)
 
 
