@@ -83,3 +83,30 @@ def test_no_channel_branches_outside_a_channels_own_modules():
             if pattern.search(line):
                 found.append(f"{rel}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_the_channel_registry():
+    import pytest
+
+    from centrala.channels import Channel, ChannelError, registry
+
+    assert registry.keys() == ("voice", "chat") and registry.types() == ("voice", "voicemail", "chat")
+    chat, voice = registry.get("chat"), registry.get("voice")
+    assert (chat.skills, chat.inbound_skill, chat.text) == (("chat",), "chat", True)
+    assert (voice.skills, voice.inbound_skill, voice.text, voice.remote_is_phone) == \
+        (("voice_in", "voice_out"), "voice_in", False, True)
+    assert "offline_form" in chat.outcomes() and "voicemail" in voice.outcomes()
+    with pytest.raises(ChannelError) as refused:
+        registry.get("fax")
+    assert refused.value.status == 422
+    with pytest.raises(ChannelError) as refused:
+        voice.send(None, None, 1, "hello")
+    assert refused.value.status == 422 and "call" in str(refused.value)
+
+    class Fax(Channel):
+        key = "fax"
+
+    with pytest.raises(ValueError):
+        registry.register(Fax())      # a key must be in agents/conversation.py first
+    inbound = chat.receive({"body": "  hi  ", "origin": "https://shop.test"})
+    assert inbound.text == "hi" and inbound.data["origin"] == "https://shop.test"
