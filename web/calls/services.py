@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from agents import events
+from agents.conversation import OUTBOUND_SKILL
 from agents.numbers import to_e164
 from centrala.account import default_region, saved
 from centrala.channels.voice import VOICE
@@ -19,7 +20,7 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
     account = saved(session)
     if not (settings.voice_outbound if account.get("voice_outbound") is None else account["voice_outbound"]):
         raise CallError("outbound calls are switched off (Settings / Voice / General)")   # VOI-6
-    if "voice_out" not in (user.channels or []):
+    if OUTBOUND_SKILL[VOICE.key] not in (user.channels or []):
         raise CallError("this user does not take part in outbound calls")   # VOI-6: Settings / Voice / Users
     region = default_region(session, settings)
     customer = to_e164(number, region)
