@@ -96,6 +96,7 @@ def test_rest_messages_of_a_chat_and_a_reply_reaching_the_widget(chat, database,
         r = requests.post(url, json=body, headers=mine)
         assert (r.status_code, r.json()["error"]["message"]) == (status, message), body
     assert requests.get(f"{chat.url}/api/v1/communications/999999/messages", headers=mine).status_code == 404
+    assert requests.get(f"{chat.url}/api/v1/communications/{2 ** 63}/messages", headers=mine).status_code == 404
 
     agent.emit("chat:close", {"chat_id": cid})
     r = requests.post(url, json={"text": "too late"}, headers=mine)

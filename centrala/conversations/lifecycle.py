@@ -50,7 +50,9 @@ def discard_events(session) -> None:
 # -- reading ---------------------------------------------------------------------------------
 def get(session, comm_id, channel: str | None = None) -> Communication | None:
     """A conversation by id (of one channel, when given)."""
-    c = session.get(Communication, comm_id) if isinstance(comm_id, int) else None
+    if not isinstance(comm_id, int) or isinstance(comm_id, bool) or not 0 < comm_id < 2 ** 63:
+        return None   # no such row (and no 64-bit overflow in the database driver)
+    c = session.get(Communication, comm_id)
     if c is None or (channel is not None and c.channel != channel):
         return None
     return c
