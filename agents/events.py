@@ -78,6 +78,15 @@ CONVERSATION_TRANSFERRED = "conversation.transferred"  # a colleague accepted: {
 CONVERSATION_OFFER_WITHDRAWN = "conversation.offer_withdrawn"  # an offer ended unaccepted: {"communication_id",
                                                  #  "channel", "kind", "user_id", "reason", "final"}
 ALL = ALL + (CONVERSATION_OFFERED, CONVERSATION_ACCEPTED, CONVERSATION_TRANSFERRED, CONVERSATION_OFFER_WITHDRAWN)
+# -- the conversation core (issue 11), every channel: published by centrala/conversations/lifecycle.py
+# after the commit.  chat.* and call.* above stay while something subscribes to them (webhooks).
+CONVERSATION_OPENED = "conversation.opened"    # {"communication_id", "channel", "direction", "remote", "agent_id"}
+CONVERSATION_MESSAGE = "conversation.message"  # {"communication_id", "channel", "message_id", "direction":
+                                               #  inbound|outbound|internal, "author": customer|agent|system,
+                                               #  "user_id", "text", "attachments", "delivery"}
+CONVERSATION_CLOSED = "conversation.closed"    # {"communication_id", "channel", "outcome", "user_id",
+                                               #  "wait_seconds", "talk_seconds"}
+ALL = ALL + (CONVERSATION_OPENED, CONVERSATION_MESSAGE, CONVERSATION_CLOSED)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-VOICE_IN = "voice_in"
+from .conversation import INBOUND_SKILL, VOICE
+
+VOICE_IN = INBOUND_SKILL[VOICE]   # "voice_in"
 BREAK_REASON = "break"
 
 

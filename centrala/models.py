@@ -120,7 +120,7 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))   # a kind: agents.conversation.DRAWER_KINDS
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(300), default="")
@@ -180,7 +180,7 @@ class Communication(Base):
     __tablename__ = "communications"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))                 # voice | voicemail | chat | ...
+    channel: Mapped[str] = mapped_column(String(20))                 # agents.conversation.CHANNELS
     direction: Mapped[str] = mapped_column(String(10))               # inbound | outbound
     outcome: Mapped[str] = mapped_column(String(12), default="in_progress")
     remote: Mapped[str] = mapped_column(String(64), default="")      # the customer's number/address

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 from agents import events
 
-# Domain events a webhook may subscribe to (no contact event exists on the bus yet).
-EVENTS = (events.CALL_LOGGED, events.VOICEMAIL_RECEIVED, events.CHAT_ACCEPTED, events.CHAT_CLOSED,
-          events.TASK_CHANGED)
+# Domain events a webhook may subscribe to (no contact event exists on the bus yet).  The
+# conversation.* ones cover every channel; chat.*/call.* stay for the webhooks that chose them.
+EVENTS = (events.CONVERSATION_MESSAGE, events.CONVERSATION_CLOSED, events.CALL_LOGGED, events.VOICEMAIL_RECEIVED,
+          events.CHAT_ACCEPTED, events.CHAT_CLOSED, events.TASK_CHANGED)
 PING = "ping"                       # "Send test": queued for one webhook, whatever it subscribes to
 MAX_URL = 2000
 BACKOFF = (10.0, 60.0, 300.0, 1800.0)   # seconds before retry 1, 2, 3, 4; then failed

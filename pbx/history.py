@@ -7,16 +7,25 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from agents.history import outcome, seconds_between
+from centrala.channels.voice import VOICE
+from centrala.conversations import lifecycle
 from centrala.models import Communication, User, utcnow
 
 
-def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None) -> int:
-    with db.session() as s:
-        row = Communication(channel="voice", direction="inbound", outcome="in_progress", remote=remote,
-                            our_number=our_number, trunk=trunk, pbx_id=pbx_id, agents_rung=[], note="")
-        s.add(row)
-        s.flush()
+def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None, bus=None) -> int:
+    """An inbound call's History row, opened by the conversation core; with ``bus`` it is also
+    announced (``conversation.opened``)."""
+    s = db.sessions()
+    try:
+        row = lifecycle.open(s, VOICE.key, remote=remote, our_number=our_number, trunk=trunk, pbx_id=pbx_id)
+        if bus is not None:
+            lifecycle.commit(s, bus)
+        else:
+            lifecycle.discard_events(s)
+            s.commit()
         return row.id
+    finally:
+        s.close()
 
 
 def user_for_interface(db, interface: str) -> int | None:

@@ -17,7 +17,7 @@ def at(day: str, hour: int) -> datetime:
 
 @pytest.fixture
 def history(app, make_user, database):
-    """Ann, Bob, the contact Jan Kowalski (+48 600 100 200) and six communications."""
+    """Ann, Bob, the contact Jan Kowalski (+48 600 100 200) and seven communications."""
     from centrala.contacts import ContactData, create
     from centrala.models_chat import ChatMessage
 
@@ -37,8 +37,13 @@ def history(app, make_user, database):
                                      started_at=at("2026-11-21", 12)),
             "chat": Communication(channel="chat", direction="inbound", outcome="answered", remote="Ewa",
                                   agent_id=ann, agents_rung=[ann], note="", started_at=at("2026-11-22", 8)),
-            "voicemail": Communication(channel="voicemail", direction="inbound", outcome="voicemail",
+            # stored as the pbx controller stores a voicemail: a voice call whose outcome is voicemail
+            "voicemail": Communication(channel="voice", direction="inbound", outcome="voicemail",
                                        remote="+48700111222", agents_rung=[], note="", started_at=at("2026-11-23", 22)),
+            # the chat's contact form while nobody was Online (CHT-6)
+            "offline": Communication(channel="chat", direction="inbound", outcome="offline_form",
+                                     remote="Ola <ola@example.com>", agents_rung=[], note="",
+                                     started_at=at("2026-11-24", 7), ended_at=at("2026-11-24", 7)),
             # 23:30 UTC on the 29th is already the 30th in Warsaw (UTC+1)
             "late": Communication(channel="voice", direction="inbound", outcome="missed", remote="+48700111333",
                                   agents_rung=[], note="", started_at=at("2026-11-29", 23) .replace(minute=30)),
@@ -86,8 +91,13 @@ def test_filters_combine_and_the_pager_keeps_them(app, history, database):
     c = app.test_client()
     login(c, "ann@example.com")
     ann, bob = history["ann"], history["bob"]
-    assert names(listed(c, "?channel=chat"), history) == {"chat"}
+    assert names(listed(c, "?channel=chat"), history) == {"chat", "offline"}
+    # History's Voicemail type finds a real voicemail (a voice call that ended in a message)
     assert names(listed(c, "?channel=voicemail"), history) == {"voicemail"}
+    assert names(listed(c, "?channel=voice&direction=inbound&outcome=missed"), history) == {"jan_missed", "late"}
+    # the offline form's outcome is one the filter knows (its chip too)
+    assert names(listed(c, "?outcome=offline_form"), history) == {"offline"}
+    assert 'href="/history?outcome=offline_form"' in c.get("/history").get_data(as_text=True)
     assert names(listed(c, "?direction=outbound"), history) == {"invoice"}
     assert names(listed(c, f"?agent={ann}"), history) == {"jan_call", "chat"}
     assert names(listed(c, f"?agent={bob}&channel=voice"), history) == {"invoice"}
@@ -146,6 +156,10 @@ def test_api_searches_and_filters(app, history):
     assert ids(f"?contact_id={history['jan']}&direction=inbound&outcome=answered") == {"jan_call"}
     assert ids(f"?agent_id={history['bob']}") == {"invoice"}
     assert ids("?from=2026-11-23&to=2026-11-23") == {"voicemail"}
+    assert ids("?channel=voicemail") == {"voicemail"} and ids("?outcome=offline_form") == {"offline"}
+    assert ids("?channel=chat&outcome=offline_form") == {"offline"}
+    r = c.get("/api/v1/communications?channel=voicemail", headers=h).json["items"][0]
+    assert (r["channel"], r["type"], r["outcome"]) == ("voice", "voicemail", "voicemail")
     for query, message in (("?from=yesterday", "from must be a date (YYYY-MM-DD)."),
                            ("?from=2026-11-02&to=2026-11-01", "to must not be before from."),
                            ("?agent_id=ann", "agent_id must be an integer."),

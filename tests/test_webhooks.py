@@ -356,3 +356,30 @@ def test_event_is_kept_when_no_connection_is_free_and_written_later(admin, app, 
     finally:
         stop_background(starved)
         small.dispose()
+def test_conversation_events_are_offered_and_queued_for_any_channel(app, admin, database, receiver):
+    """Issue 11: conversation.message and conversation.closed in Settings / Webhooks, fed by the
+    conversation core after its commit."""
+    from centrala.channels import Inbound
+    from centrala.conversations import lifecycle
+
+    html = admin.get("/settings/webhooks/new").get_data(as_text=True)
+    assert 'value="conversation.message"' in html and "Message in a conversation (any channel)" in html
+    assert 'value="conversation.closed"' in html and "Conversation closed (any channel)" in html
+    hid = add_webhook(admin, receiver.url, [events.CONVERSATION_MESSAGE, events.CONVERSATION_CLOSED])
+    bus = app.extensions["centrala.bus"]
+    with database.session() as s:
+        c = lifecycle.open(s, "chat", remote="Ola")
+        lifecycle.add_inbound(s, c, Inbound(remote="Ola", text="Is my parcel on its way?"))
+        lifecycle.discard(s)          # rolled back: nothing was announced
+    assert deliveries(database, hid) == []
+    with database.session() as s:
+        c = lifecycle.open(s, "chat", remote="Ola")
+        lifecycle.add_inbound(s, c, Inbound(remote="Ola", text="Is my parcel on its way?"))
+        lifecycle.close(s, c, "missed")
+        lifecycle.commit(s, bus)
+        cid = c.id
+    sent = [(d.event, json.loads(d.payload)["data"]) for d in deliveries(database, hid)]
+    assert [e for e, _d in sent] == ["conversation.message", "conversation.closed"]
+    assert sent[0][1]["text"] == "Is my parcel on its way?" and sent[0][1]["direction"] == "inbound"
+    assert sent[1][1]["communication_id"] == cid and sent[1][1]["outcome"] == "missed"
+    assert sent[1][1]["channel"] == "chat" and sent[1][1]["wait_seconds"] is not None

@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    from . import labels
+
+    labels.init_app(app)   # the conversation vocabulary's labels for every template
     from flask_babel import get_locale
 
     app.jinja_env.globals["get_locale"] = get_locale
@@ -76,20 +79,27 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .voice.api import bp as voice_api_bp
     from .chat.http import bp as chat_bp
     from .chat.api import bp as chat_api_bp
+    from .conversations.api import bp as conversations_api_bp
 
     for bp in (health_bp, auth_bp, panel_bp, profile_bp, settings_bp, voice_bp, history_bp, calls_bp, supervisor_bp, api_bp,
-               voice_api_bp, contacts_bp, contacts_api_bp, chat_bp, chat_api_bp):
+               voice_api_bp, contacts_bp, contacts_api_bp, chat_bp, chat_api_bp, conversations_api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing to forge
     csrf.exempt(contacts_api_bp)
     csrf.exempt(chat_api_bp)
+    csrf.exempt(conversations_api_bp)
     from . import files, tasks  # Files and Tasks tabs (FIL, TSK): pages and REST API
 
     for feature in (files, tasks):
         feature.init_app(app)
     register_presence(app, start_background=start_background)
     from .calls.notifier import register as register_calls
+    from .notifications.notifier import register as register_notifier
 
+    register_notifier(app)   # incoming work of every kind: drawer items and pushes
+    from centrala.conversations import calls as call_conversations
+
+    call_conversations.register(app.extensions["centrala.bus"], app.extensions["centrala.db"])
     register_calls(app)
     from . import offers
 

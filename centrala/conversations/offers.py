@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agents import events
+from agents import conversation, events
 from agents import offers as rules
 from agents.offers import OfferAgent
 from centrala.models import Communication, User
@@ -371,7 +371,7 @@ class OfferEngine:
             change = {"agent_id": agent_id}
         else:
             moved = (Communication.agent_id.is_(None),)
-            wait = round((now - _aware(c.started_at)).total_seconds(), 1)
+            wait = conversation.seconds_between(c.started_at, now)
             change = {"agent_id": agent_id, "answered_at": now, "wait_seconds": wait}
         won = session.execute(update(ConversationOffer).where(*guard)
                               .values(state=rules.ACCEPTED, version=ConversationOffer.version + 1, updated_at=now)

@@ -351,6 +351,9 @@ def test_voicemail_is_playable_and_announced(pbx_instance, controller, pooled_nu
     api = app.test_client()
     items = api.get("/api/v1/communications?outcome=voicemail", headers={"Authorization": f"Bearer {token}"}).json["items"]
     assert items[0]["id"] == cid and items[0]["recording_url"] == f"/api/v1/communications/{cid}/recording"
+    # History's Voicemail type finds the message a real caller left (issue 11), in the API …
+    typed = api.get("/api/v1/communications?channel=voicemail", headers={"Authorization": f"Bearer {token}"}).json
+    assert [(i["id"], i["channel"], i["type"]) for i in typed["items"]][:1] == [(cid, "voice", "voicemail")]
     r = api.get(items[0]["recording_url"], headers={"Authorization": f"Bearer {token}", "Range": "bytes=0-43"})
     assert r.status_code == 206 and r.data[:4] == b"RIFF" and len(r.data) == 44
     # Vera was offline: the message waits in her drawer for when she comes back
@@ -361,6 +364,8 @@ def test_voicemail_is_playable_and_announced(pbx_instance, controller, pooled_nu
     assert any(n["channel"] == "voicemail" and n["link"] == f"/history/{cid}" for n in snap["notifications"])
     detail = http.get(f"/history/{cid}").get_data(as_text=True)
     assert f'src="/recordings/{cid}"' in detail
+    # … and in the panel
+    assert f'<tr data-id="{cid}"' in http.get("/history?channel=voicemail").get_data(as_text=True)
     assert http.get(f"/recordings/{cid}", headers={"Range": "bytes=0-3"}).status_code == 206
     assert app.test_client().get(f"/recordings/{cid}").status_code == 302   # not logged in: to the login page
     with db.session() as s:

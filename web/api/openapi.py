@@ -1,7 +1,9 @@
 """The OpenAPI 3 document of /api/v1 (kept next to the routes it describes)."""
 from __future__ import annotations
 
+from agents import conversation
 from agents.channels import CHANNELS
+from centrala.channels import registry
 
 ERROR = {"$ref": "#/components/responses/Error"}
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -92,7 +94,8 @@ def _core(base_url: str) -> dict:
                 "parameters": [
                     {"name": "q", "in": "query", "description": "search: number or address (any form), contact "
                      "name/organisation/email/phone, note, chat text", "schema": {"type": "string", "maxLength": 100}},
-                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": ["voice", "voicemail", "chat"]}},
+                    {"name": "channel", "in": "query", "description": "the type: a channel, or voicemail (voice "
+                     "calls that ended in a message)", "schema": {"type": "string", "enum": list(registry.types())}},
                     {"name": "agent_id", "in": "query", "schema": {"type": "integer"}},
                     {"name": "contact_id", "in": "query", "description": "only this contact's communications",
                      "schema": {"type": "integer"}},
@@ -101,8 +104,8 @@ def _core(base_url: str) -> dict:
                     {"name": "to", "in": "query", "description": "last day, inclusive (account time zone)",
                      "schema": {"type": "string", "format": "date"}},
                     {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["inbound", "outbound"]}},
-                    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
-                        "answered", "missed", "abandoned", "voicemail", "failed", "in_progress"]}},
+                    {"name": "outcome", "in": "query", "schema": {"type": "string",
+                                                                  "enum": list(conversation.OUTCOMES)}},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
                 "responses": {"200": _resp("A page of communications", {"type": "object", "properties": {
@@ -164,9 +167,10 @@ def _core(base_url: str) -> dict:
                     "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}}}},
                 "Status": {"type": "string", "enum": ["online", "break", "offline"]},
                 "Communication": {"type": "object", "properties": {
-                    "id": {"type": "integer"}, "channel": {"type": "string"},
+                    "id": {"type": "integer"}, "channel": {"type": "string", "enum": list(conversation.CHANNELS)},
+                    "type": {"type": "string", "enum": list(conversation.TYPES)},
                     "direction": {"type": "string", "enum": ["inbound", "outbound"]},
-                    "outcome": {"type": "string"}, "number": {"type": "string"},
+                    "outcome": {"type": "string", "enum": list(conversation.OUTCOMES)}, "number": {"type": "string"},
                     "our_number": {"type": "string", "nullable": True}, "trunk": {"type": "string", "nullable": True},
                     "agent": {"type": "object", "nullable": True, "properties": {
                         "id": {"type": "integer"}, "name": {"type": "string", "nullable": True}}},

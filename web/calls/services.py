@@ -4,8 +4,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from agents import events
+from agents.conversation import OUTBOUND_SKILL
 from agents.numbers import to_e164
 from centrala.account import default_region, saved
+from centrala.channels.voice import VOICE
+from centrala.conversations import lifecycle
 from centrala.models import Communication, Number, Trunk, User
 
 
@@ -17,7 +20,7 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
     account = saved(session)
     if not (settings.voice_outbound if account.get("voice_outbound") is None else account["voice_outbound"]):
         raise CallError("outbound calls are switched off (Settings / Voice / General)")   # VOI-6
-    if "voice_out" not in (user.channels or []):
+    if OUTBOUND_SKILL[VOICE.key] not in (user.channels or []):
         raise CallError("this user does not take part in outbound calls")   # VOI-6: Settings / Voice / Users
     region = default_region(session, settings)
     customer = to_e164(number, region)
@@ -33,11 +36,10 @@ def request_call(session, bus, settings, user: User, number: str, from_number: s
     if pool_number is None:
         raise CallError("no such company number" if from_number else "no company number to call from")
     trunk = session.get(Trunk, pool_number.trunk_id)
-    row = Communication(channel="voice", direction="outbound", outcome="in_progress", remote=customer,
-                        our_number=pool_number.number, trunk=trunk.name, agent_id=user.id,
-                        agents_rung=[user.id], note="")
-    session.add(row)
-    session.commit()
+    row = lifecycle.open(session, VOICE.key, direction="outbound", remote=customer, agent_id=user.id,
+                         our_number=pool_number.number, trunk=trunk.name)
+    row.agents_rung = [user.id]
+    lifecycle.commit(session, bus)   # conversation.opened
     bus.publish(events.CALL_REQUESTED, communication_id=row.id, sip_username=user.sip_username,
                 number=customer, our_number=pool_number.number, trunk=trunk.name,
                 ring_timeout=account.get("ring_timeout") or settings.ring_timeout,

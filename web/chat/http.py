@@ -2,7 +2,7 @@
 and Settings / General, Chat, Triggers (administrators)."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -11,12 +11,14 @@ from sqlalchemy import select
 from agents.chat import (CHAT, MAX_MESSAGE, MAX_TRANSFER_NOTE, MAX_TRIGGER, ChatInputError, clean_email,
                          clean_trigger, origin_allowed, origin_of, page_language, parse_origins, trigger_for)
 from agents.offers import TRANSFER
-from centrala.conversations import offers
+from centrala.channels import Inbound
+from centrala.conversations import lifecycle, offers
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatTemplate
 
 from ..auth.permissions import admin_required
-from ..extensions import csrf, dbs, settings, socketio
+from ..conversations import live
+from ..extensions import bus, csrf, dbs, settings
 from . import services as svc
 from . import transfers
 
@@ -211,10 +213,10 @@ def _attachment_error(code: str, status: int = 400):
 def visitor_upload(key: str):
     from flask_babel import force_locale
 
-    from .sockets import AGENT_NS, VISITOR_NS, _public, hub
+    from .sockets import _public, hub
 
     s = dbs()
-    cfg = _config_or_404(key)
+    _config_or_404(key)
     v = svc.visitor_by_token(s, request.headers.get("X-Visitor-Token"))
     with force_locale(v.language if v else "en"):
         c = s.get(Communication, v.communication_id) if v and v.communication_id else None
@@ -228,13 +230,10 @@ def visitor_upload(key: str):
                                         upload.filename if upload else "")
         except svc.AttachmentError as exc:
             return _attachment_error(exc.code)
-    m = svc.add_message(s, c.id, "visitor", value.partition("/")[2], attachment=value)
-    s.commit()
-    out = svc.message_json(m, key=cfg["key"])
-    sio = socketio()
-    sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
-    if c.agent_id:
-        sio.emit("chat:message", {**out, "who": c.remote}, to=f"user:{c.agent_id}", namespace=AGENT_NS)
+    name = value.partition("/")[2]
+    m = lifecycle.add_inbound(s, c, Inbound(remote=c.remote, text=name, attachments=[{"ref": value, "name": name}]))
+    lifecycle.commit(s, bus())
+    out = live.push(current_app, s, c, m.id)
     return jsonify({"ok": True, "message": _public(out)})
 
 
@@ -246,10 +245,8 @@ class _Empty:
 @bp.post("/chat/<int:chat_id>/upload")
 @login_required
 def agent_upload(chat_id: int):
-    from .sockets import AGENT_NS, VISITOR_NS, _public
-
     s = dbs()
-    c, _conv, v = svc.conversation(s, chat_id)
+    c, _conv, _v = svc.conversation(s, chat_id)
     if c is None or c.agent_id != current_user.id or c.ended_at is not None:
         return _attachment_error("forbidden", 403)
     upload = request.files.get("file")
@@ -257,14 +254,10 @@ def agent_upload(chat_id: int):
         value = svc.save_attachment(settings(), upload.stream if upload else _Empty(), upload.filename if upload else "")
     except svc.AttachmentError as exc:
         return _attachment_error(exc.code)
-    m = svc.add_message(s, c.id, "agent", value.partition("/")[2], user_id=current_user.id, attachment=value)
-    s.commit()
-    out = svc.message_json(m, {current_user.id: current_user.name}, key=svc.account_key(s))
-    sio = socketio()
-    if v is not None:
-        sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
-    sio.emit("chat:message", out, to=f"user:{current_user.id}", namespace=AGENT_NS)
-    return jsonify({"ok": True, "message": out})
+    name = value.partition("/")[2]
+    sent = lifecycle.reply(s, c, current_user, name, attachments=[{"ref": value, "name": name}])
+    lifecycle.commit(s, bus())
+    return jsonify({"ok": True, "message": live.push(current_app, s, c, sent.message.id)})
 
 
 @bp.get("/widget/<key>/files/<name>")
@@ -314,7 +307,7 @@ def view(chat_id: int):
     pending = offers.open_offer(s, chat_id)
     offered = pending is not None and pending.agent_id == current_user.id
     earlier = current_user.id in svc.previous_agents(s, chat_id)    # I had it and transferred it on
-    if c.agent_id != current_user.id and not offered and not earlier and not current_user.is_admin:
+    if not lifecycle.may_take_part(current_user, c) and not offered and not earlier:
         abort(403)
     mine = c.agent_id == current_user.id and c.ended_at is None
     owner = s.get(User, c.agent_id) if c.agent_id else None

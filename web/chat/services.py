@@ -15,24 +15,14 @@ from datetime import timezone
 
 from sqlalchemy import func, select
 
-from agents.chat import CHAT
 from agents.offers import OfferAgent
-from centrala.conversations import offers
+from centrala.channels.chat import CHAT, CORNERS, DEFAULTS, attachment_json, display_name  # noqa: F401 - used by the adapters
+from centrala.conversations import lifecycle, offers
 from centrala.mail import MailError, send_mail
 from centrala.models import AccountSetting, Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatPageView, ChatTemplate, ChatVisitor
 
 log = logging.getLogger(__name__)
-
-CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
-DEFAULTS = {
-    "company": "", "website": "", "origins": [], "default_email": "",
-    "color": "#7318b6", "offset_x": 20, "offset_y": 20, "corner": "bottom-right",
-    "enabled": True, "ask_data": False, "force_data": False, "offer_timeout": 30,
-    "triggers_enabled": False, "triggers": {},
-    "embed_seen_at": None, "embed_seen_url": "", "logo": "",
-}
-
 
 _CACHE: dict[str, tuple[float, dict]] = {}
 CACHE_SECONDS = 1.0   # every visitor event reads the settings; another process's change shows within 1 s
@@ -45,24 +35,9 @@ def get_settings(session) -> dict:
     hit = _CACHE.get(where)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return dict(hit[1])
-    out = _load_settings(session)
+    out = CHAT.settings(session)
     _CACHE[where] = (time.monotonic(), out)
     return dict(out)
-
-
-def _load_settings(session) -> dict:
-    rows = {r.key[5:]: r.value for r in session.scalars(
-        select(AccountSetting).where(AccountSetting.key.like("chat.%")))}
-    out = {k: rows.get(k, v) if rows.get(k) is not None else v for k, v in DEFAULTS.items()}
-    out["key"] = rows.get("key") or _new_key(session)
-    return out
-
-
-def _new_key(session) -> str:
-    key = secrets.token_hex(16)
-    session.add(AccountSetting(key="chat.key", value=key))
-    session.commit()
-    return key
 
 
 def save_settings(session, values: dict) -> None:
@@ -136,12 +111,6 @@ def new_visitor(session, ip: str, language: str) -> tuple[ChatVisitor, str]:
     session.add(v)
     session.flush()
     return v, token
-
-
-def display_name(v: ChatVisitor) -> str:
-    if v.name and v.email:
-        return f"{v.name} <{v.email}>"[:64]
-    return (v.name or v.email or f"#{v.id}")[:64]
 
 
 def message_json(m: ChatMessage, names: dict | None = None, key: str = "") -> dict:
@@ -240,8 +209,7 @@ def transcript(session, comm_id: int) -> list[dict]:
 
 
 def account_key(session) -> str:
-    row = session.get(AccountSetting, "chat.key")
-    return row.value if row and row.value else get_settings(session)["key"]
+    return CHAT.account_key(session)
 
 
 def pages(session, comm_id: int) -> list[dict]:
@@ -269,10 +237,9 @@ def add_page(session, v: ChatVisitor, url: str, title: str) -> ChatPageView | No
 
 
 def open_chat(session, v: ChatVisitor, origin: str, kind: str = "live") -> Communication:
-    c = Communication(channel="chat", direction="inbound", outcome="in_progress" if kind == "live" else "offline_form",
-                      remote=display_name(v), agents_rung=[])
-    session.add(c)
-    session.flush()
+    """A visitor's new chat (or, ``kind="offline"``, their contact form: closed at once)."""
+    c = lifecycle.open(session, CHAT.key, remote=display_name(v),
+                       outcome="in_progress" if kind == "live" else "offline_form")
     session.add(ChatConversation(communication_id=c.id, visitor_id=v.id, origin=origin[:255], kind=kind))
     if kind == "live":
         v.communication_id = c.id
@@ -280,8 +247,6 @@ def open_chat(session, v: ChatVisitor, origin: str, kind: str = "live") -> Commu
         for p in session.scalars(select(ChatPageView).where(ChatPageView.visitor_id == v.id,
                                                             ChatPageView.communication_id.is_(None))):
             p.communication_id = c.id
-    else:
-        c.ended_at = utcnow()
     return c
 
 
@@ -294,23 +259,12 @@ def add_message(session, comm_id: int, sender: str, body: str, user_id: int | No
 
 
 def conversation(session, comm_id: int) -> tuple[Communication | None, ChatConversation | None, ChatVisitor | None]:
-    c = session.get(Communication, comm_id)
-    if c is None or c.channel != "chat":
+    c = lifecycle.get(session, comm_id, CHAT.key)
+    if c is None:
         return None, None, None
     conv = session.get(ChatConversation, comm_id)
     v = session.get(ChatVisitor, conv.visitor_id) if conv else None
     return c, conv, v
-
-
-def close_chat(session, c: Communication, v: ChatVisitor | None, outcome: str = "answered") -> None:
-    now = utcnow()
-    c.ended_at = now
-    c.outcome = outcome
-    if c.answered_at:
-        start = c.answered_at if c.answered_at.tzinfo else c.answered_at.replace(tzinfo=timezone.utc)
-        c.talk_seconds = round((now - start).total_seconds(), 1)
-    if v is not None and v.communication_id == c.id:
-        v.communication_id = None
 
 
 def templates(session) -> list[ChatTemplate]:
@@ -406,12 +360,6 @@ def save_attachment(settings, stream, filename: str) -> str:
     return f"{stored}/{original}"
 
 
-def attachment_json(value: str | None, key: str) -> dict | None:
-    if not value:
-        return None
-    stored, _, original = value.partition("/")
-    ext = stored.rsplit(".", 1)[-1]
-    return {"name": original, "url": f"/widget/{key}/files/{stored}", "image": ext != "pdf"}
 
 
 # -- transfer -----------------------------------------------------------------------------

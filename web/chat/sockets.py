@@ -17,17 +17,20 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from agents import events
-from agents.chat import (CHAT, ChatInputError, RateLimiter, anyone_online, clean_email, clean_message, clean_name,
+from agents.chat import (ChatInputError, RateLimiter, anyone_online, clean_email, clean_message, clean_name,
                          clean_page, origin_allowed, origin_of, page_language)
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from agents.offers import TRANSFER
-from centrala.conversations import offers
+from centrala.channels import ChannelError
+from centrala.channels.chat import CHAT
+from centrala.conversations import lifecycle, offers
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatVisitor
 
 from ..extensions import dbs
 from .. import background
+from ..conversations import live
 from ..offers import engine as offer_engine
 from . import services as svc
 from . import transfers
@@ -116,9 +119,8 @@ def register(app, start_background: bool = True) -> None:
             c = s.get(Communication, offer.communication_id, populate_existing=True)
             if c.agent_id is not None or c.ended_at is not None:
                 continue
-            svc.close_chat(s, c, s.get(ChatVisitor, conv.visitor_id), outcome="missed")
-            s.commit()
-            bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome="missed", user_id=None)
+            lifecycle.close(s, c, "missed")
+            lifecycle.commit(s, bus)
 
     def sweep_once() -> None:
         with app.app_context():
@@ -261,26 +263,23 @@ def register(app, start_background: bool = True) -> None:
         svc.add_page(s, v, url, title)
         return v, token, None
 
-    def next_message(s, body: str) -> dict | None:
+    def next_message(s, inbound) -> dict | None:
         """The common case, kept lean (one query, one insert): a known visitor writing in an
         open chat.  None: take the full path (first message, data, closed chat...)."""
         with chub.lock:
             vid = chub.sids.get(request.sid)
         if vid is None:
             return None
-        row = s.execute(select(Communication.id, Communication.agent_id, Communication.remote)
+        row = s.execute(select(Communication.id, Communication.channel, Communication.agent_id, Communication.remote)
                         .join(ChatVisitor, ChatVisitor.communication_id == Communication.id)
                         .where(ChatVisitor.id == vid, Communication.ended_at.is_(None))).first()
         if row is None:
             return None
         if not chub.allow("visitor_message", f"v{vid}"):
             return _err("rate_limited")
-        now = utcnow()
-        mid = s.execute(insert(ChatMessage).values(communication_id=row.id, sender="visitor", body=body,
-                                                   created_at=now)).inserted_primary_key[0]
-        s.commit()
-        out = {"id": mid, "chat_id": row.id, "sender": "visitor", "body": body, "at": iso(now), "agent": None,
-               "file": None}
+        m = lifecycle.add_inbound(s, row, inbound)
+        lifecycle.commit(s, bus)
+        out = visitor_json(row.id, m)
         sio.emit("message", _public(out), to=f"visitor:{vid}", namespace=VISITOR_NS, skip_sid=request.sid)
         if row.agent_id:
             sio.emit("chat:message", {**out, "who": row.remote}, to=f"user:{row.agent_id}", namespace=AGENT_NS)
@@ -290,7 +289,7 @@ def register(app, start_background: bool = True) -> None:
     def v_message(data=None):
         data = data if isinstance(data, dict) else {}
         try:
-            body = clean_message(data.get("body"))
+            inbound = CHAT.receive(data)
         except ChatInputError as exc:
             return _err(exc.code, exc.field)
         if not chub.allow("address_message", _ip()):
@@ -298,7 +297,7 @@ def register(app, start_background: bool = True) -> None:
         s = dbs()   # one session per event: Flask-Login's user loader uses it too (no second pool slot)
         try:
             if data.get("name") is None and data.get("email") is None:
-                fast = next_message(s, body)
+                fast = next_message(s, inbound)
                 if fast is not None:
                     return fast
             cfg = svc.get_settings(s)
@@ -330,9 +329,9 @@ def register(app, start_background: bool = True) -> None:
                 c = created = svc.open_chat(s, v, origin_of(data.get("origin")) or "")
             elif name:
                 c.remote = svc.display_name(v)
-            m = svc.add_message(s, c.id, "visitor", body)
-            s.commit()
-            out = svc.message_json(m)
+            m = lifecycle.add_inbound(s, c, inbound)
+            lifecycle.commit(s, bus)
+            out = visitor_json(c.id, m)
             sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS, skip_sid=request.sid)
             if created is not None:
                 bus.publish(events.CHAT_STARTED, communication_id=c.id, visitor_id=v.id, origin=created_origin(s, c))
@@ -379,9 +378,9 @@ def register(app, start_background: bool = True) -> None:
                 return error
             v.name, v.email = name, email
             c = svc.open_chat(s, v, origin_of(data.get("origin")) or "", kind="offline")
-            svc.add_message(s, c.id, "visitor", body)
+            lifecycle.add_inbound(s, c, CHAT.receive({"body": body}))
             to = svc.default_address(s, cfg)
-            s.commit()
+            lifecycle.commit(s, bus)
             url, _title = clean_page(data.get("url"), data.get("title"))
             bus.publish(events.CHAT_OFFLINE_MESSAGE, communication_id=c.id, to=to)
             if to:
@@ -434,16 +433,12 @@ def register(app, start_background: bool = True) -> None:
             if c is None or c.ended_at is not None:
                 return _err("forbidden")
             try:
-                body = clean_message((data or {}).get("body"))
-            except ChatInputError as exc:
-                return _err(exc.code, exc.field)
-            m = svc.add_message(s, c.id, "agent", body, user_id=current_user.id)
-            s.commit()
-            out = svc.message_json(m, {current_user.id: current_user.name})
-            if v is not None:
-                sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
-            sio.emit("chat:message", out, to=f"user:{current_user.id}", namespace=AGENT_NS, skip_sid=request.sid)
-            return {"ok": True, "message": out}
+                sent = lifecycle.reply(s, c, current_user, (data or {}).get("body"))
+            except ChannelError as exc:
+                lifecycle.discard(s)
+                return _err(exc.code, "message")
+            lifecycle.commit(s, bus)
+            return {"ok": True, "message": push_message(s, c, sent.message.id, skip_sid=request.sid)}
         finally:
             s.close()
 
@@ -465,19 +460,41 @@ def register(app, start_background: bool = True) -> None:
             c, v = mine(s, data)
             if c is None:
                 return _err("forbidden")
-            if c.ended_at is None:
-                svc.close_chat(s, c, v)
-                s.commit()
+            if lifecycle.close(s, c, "answered", by=current_user.id):
+                lifecycle.commit(s, bus)
                 engine.conversation_ended(s, c.id)     # a pending transfer is taken back
                 if v is not None:
                     sio.emit("closed", {"chat_id": c.id}, to=f"visitor:{v.id}", namespace=VISITOR_NS)
-                bus.publish(events.CHAT_CLOSED, communication_id=c.id, outcome=c.outcome, user_id=current_user.id)
             return {"ok": True}
         finally:
             s.close()
 
+    def push_message(s, c: Communication, message_id: int, skip_sid: str | None = None) -> dict:
+        """A stored message, live to the visitor's widget and the agent's panels: an agent's reply
+        (socket, upload, REST API alike, through ``web.conversations.live``) or a visitor's file."""
+        m = s.get(ChatMessage, message_id)
+        author = s.get(User, m.user_id) if m.user_id else None
+        out = svc.message_json(m, {author.id: author.name} if author else {},
+                               key=svc.account_key(s) if m.attachment else "")
+        conv = s.get(ChatConversation, c.id)
+        v = s.get(ChatVisitor, conv.visitor_id) if conv else None
+        if v is not None:
+            sio.emit("message", _public(out), to=f"visitor:{v.id}", namespace=VISITOR_NS)
+        if c.agent_id:
+            sio.emit("chat:message", {**out, "who": c.remote} if m.sender == "visitor" else out,
+                     to=f"user:{c.agent_id}", namespace=AGENT_NS, skip_sid=skip_sid)
+        return out
+
+    live.register(app, CHAT.key, push_message)
+
     if start_background:
         background.start(app, sweeper)
+
+
+def visitor_json(chat_id: int, m) -> dict:
+    """A visitor's stored message (``centrala.channels.Message``) as the chat screens show it."""
+    return {"id": m.id, "chat_id": chat_id, "sender": "visitor", "body": m.text, "at": iso(m.at), "agent": None,
+            "file": None}
 
 
 def created_origin(s, c) -> str:

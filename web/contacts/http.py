@@ -22,6 +22,7 @@ from centrala.models_contacts import Contact, ContactImport, CustomField
 
 from ..auth.permissions import admin_required
 from ..extensions import client_ip, db, dbs, settings
+from ..labels import communication_label
 from . import services as S
 
 bp = Blueprint("contacts", __name__)
@@ -440,8 +441,7 @@ def _panel_json(s, contact: Contact) -> dict:
         "communications": [{
             "id": m.id, "started_at": m.started_at.isoformat(), "remote": m.remote, "outcome": m.outcome,
             "outcome_label": str(S.OUTCOME_LABELS.get(m.outcome, m.outcome)),
-            "channel": (_("Inbound call") if m.direction == "inbound" else _("Outbound call"))
-            if m.channel in ("voice", "voicemail") else (_("Chat") if m.channel == "chat" else m.channel),
+            "channel": communication_label(m.channel, m.direction),
             "url": url_for("history.detail", comm_id=m.id)} for m in comms],
         "tasks": [{"id": t.id, "title": t.title, "status": t.status,
                    "status_label": str(STATUS_LABELS.get(t.status, t.status)),

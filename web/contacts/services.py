@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from centrala.contacts import ContactData
 from centrala.models_contacts import EMAIL_KINDS, PHONE_KINDS
 
+from ..labels import OUTCOME_LABELS  # noqa: F401 - one place for the conversation vocabulary's labels
+
 EMAIL_KIND_LABELS = {"work": _l("Work"), "home": _l("Home"), "other": _l("Other")}
 PHONE_KIND_LABELS = {"mobile": _l("Mobile"), "work": _l("Work"), "home": _l("Home"), "fax": _l("Fax"),
                      "other": _l("Other")}
@@ -18,8 +20,7 @@ FIELD_LABELS = {
     "address": _l("Address"), "note": _l("Note"), "email": _l("Email"), "email_type": _l("Email type"),
     "phone": _l("Phone"), "phone_type": _l("Phone type"),
 }
-OUTCOME_LABELS = {"answered": _l("Answered"), "missed": _l("Missed"), "abandoned": _l("Abandoned"),
-                  "voicemail": _l("Voicemail"), "failed": _l("Failed"), "in_progress": _l("In progress")}
+
 STATUS_LABELS = {"uploaded": _l("To configure"), "verifying": _l("Verifying…"), "verified": _l("Verified"),
                  "importing": _l("Importing…"), "done": _l("Imported"), "failed": _l("Failed")}
 

@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, or_, select
 
+from agents import conversation
+from centrala.channels import registry
 from centrala.models import Communication, User, iso
 
-OUTCOMES = ("answered", "missed", "abandoned", "voicemail", "failed", "in_progress")
-CHANNELS = ("voice", "voicemail", "chat")
+OUTCOMES = conversation.OUTCOMES
+CHANNELS = registry.types()   # History's "type" filter: the channels that exist, and voicemail
 DIRECTIONS = ("inbound", "outbound")
 Q_MAX = 100
 CONTACTS_MATCHED = 50   # a name search looks at the numbers and addresses of this many contacts
@@ -92,7 +94,10 @@ def query(channel: str | None = None, direction: str | None = None, outcome: str
     f = filters or Filters(channel=channel, direction=direction, outcome=outcome)
     q = select(Communication)
     if f.channel:
-        q = q.where(Communication.channel == f.channel)
+        kind = conversation.TYPES[f.channel]
+        q = q.where(Communication.channel == kind.channel)
+        if kind.outcome:
+            q = q.where(Communication.outcome == kind.outcome)
     if f.direction:
         q = q.where(Communication.direction == f.direction)
     if f.outcome:
@@ -187,7 +192,8 @@ def contacts_of(session, rows, region: str) -> dict[int, tuple[int, str]]:
 
 
 def as_dict(c: Communication, names: dict[int, str], recording_url: str | None) -> dict:
-    return {"id": c.id, "channel": c.channel, "direction": c.direction, "outcome": c.outcome,
+    return {"id": c.id, "channel": c.channel, "type": conversation.kind_of(c.channel, c.outcome),
+            "direction": c.direction, "outcome": c.outcome,
             "number": c.remote, "our_number": c.our_number, "trunk": c.trunk,
             "agent": {"id": c.agent_id, "name": names.get(c.agent_id)} if c.agent_id else None,
             "agents_rung": list(c.agents_rung or []), "wait_seconds": c.wait_seconds,

@@ -18,14 +18,12 @@ from ..auth.services import send_password_link
 from agents import events
 
 from ..extensions import bus, client_ip, dbs, settings
+from ..labels import SKILL_LABELS
 from ..presence.services import change_status
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-CHANNEL_LABELS = {
-    "chat": _l("Chat"), "email": _l("Email"), "voice_in": _l("Inbound voice"),
-    "voice_out": _l("Outbound voice"), "sms": _l("SMS"), "facebook": _l("Facebook"),
-}
+CHANNEL_LABELS = SKILL_LABELS   # the skills on a user's form
 ROLE_LABELS = {"admin": _l("Administrator"), "agent": _l("Agent")}
 # The side menu of Settings: (key, label, endpoint). A new section adds one line here.
 SECTIONS = [

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from flask_babel import force_locale, gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from agents import ownership
@@ -21,6 +21,9 @@ from centrala.models_contacts import Contact, CustomField
 from centrala.models_files import Folder, StoredFile
 from centrala.models_tasks import PRIORITIES, STATUSES, Task
 
+from agents.conversation import TASK
+
+from ..notifications import notifier
 from ..notifications import services as notifications
 
 PRIORITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "urgent": _l("Urgent"), "critical": _l("Critical")}
@@ -298,16 +301,14 @@ def after_change(session, t: Task | None, actor: User, action: str, before: dict
 
 
 def _notify(session, user_id: int, what: str, t: Task) -> None:
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        return
-    with force_locale(user.language or "pl"):
-        if what == "assigned":
-            title = _("New task: %(title)s", title=t.title)
-        else:
-            title = _("Task done: %(title)s", title=t.title)
-        body = _("Due %(when)s", when=due_label(t)) if t.due_at else ""
-    notifications.push(session, [user_id], "task", title, body=body, link=f"/tasks/{t.id}")
+    """A task for an agent: through the one notifier (their drawer, in their language)."""
+    if what == "assigned":
+        title = lambda: _("New task: %(title)s", title=t.title)   # noqa: E731
+    else:
+        title = lambda: _("Task done: %(title)s", title=t.title)  # noqa: E731
+    notifier.notify(current_app, session, notifier.Work(
+        TASK, [user_id], title, link=f"/tasks/{t.id}",
+        body=lambda: _("Due %(when)s", when=due_label(t)) if t.due_at else ""))
 
 
 def emit_badges(session, user_ids) -> None:

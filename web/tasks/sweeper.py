@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask_babel import force_locale
 from sqlalchemy import select, update
 
 from agents import events
+from agents.conversation import TASK
 from centrala.models import User
 from centrala.models_tasks import Task
 
 from .. import background
+from ..notifications import notifier
 from ..notifications import services as notifications
 from . import services
 
@@ -68,10 +69,9 @@ def _remind(app, s, task_id: int, now: datetime) -> bool:
     t = s.get(Task, task_id, populate_existing=True)
     user = s.get(User, t.assignee_id)
     items = []
-    if user is not None and user.active:   # a deactivated assignee: claimed, nobody to tell
-        with app.test_request_context(), force_locale(user.language or "pl"):
-            title, body = services.reminder_texts(t)
-        items = notifications.create(s, [user.id], "task", title, body=body, link=f"/tasks/{t.id}")
+    if user is not None:   # a deactivated assignee: claimed, nobody to tell (stage skips them)
+        items = notifier.stage(app, s, notifier.Work(TASK, [user.id], lambda: services.reminder_texts(t)[0],
+                                                     link=f"/tasks/{t.id}", body=lambda: services.reminder_texts(t)[1]))
     s.commit()
     if items:
         notifications.deliver(s, items)

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from agents import events
 from centrala import audit
+from centrala.channels.voice import VOICE
 from centrala.models import User
 
 from ..auth.permissions import admin_required
 from ..extensions import bus, client_ip, dbs
 from .http import bp
 
-VOICE_CHANNELS = ("voice_in", "voice_out")
+VOICE_CHANNELS = VOICE.skills   # voice_in, voice_out (agents/conversation.py)
 
 
 @bp.route("/users", methods=["GET", "POST"])

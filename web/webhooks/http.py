@@ -21,6 +21,8 @@ from . import worker
 bp = Blueprint("webhooks", __name__, url_prefix="/settings/webhooks")
 
 EVENT_LABELS = {
+    events.CONVERSATION_MESSAGE: _l("Message in a conversation (any channel)"),
+    events.CONVERSATION_CLOSED: _l("Conversation closed (any channel)"),
     events.CALL_LOGGED: _l("Call logged"),
     events.VOICEMAIL_RECEIVED: _l("Voicemail received"),
     events.CHAT_ACCEPTED: _l("Chat accepted"),
