@@ -7,11 +7,13 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
 
 from agents.channels import clean_channels
 from agents.status import AgentStatus
 
 from .models import User, utcnow
+from .secretbox import of_session
 
 ROLES = ("admin", "agent")
 _hasher = PasswordHasher()
@@ -74,11 +76,17 @@ def create_user(session, email: str, name: str, role: str = "agent", password: s
 
 
 def give_sip_account(user: User) -> None:
-    """Every user gets a SIP account for a softphone (VOI-7) with a strong random password."""
+    """Every user gets a SIP account for a softphone (VOI-7) with a strong random password,
+    stored encrypted with the data dir's key (the user's database session carries it)."""
     if not user.sip_username:
         user.sip_username = f"agent{user.id}"
     if not user.sip_password:
-        user.sip_password = secrets.token_urlsafe(18)
+        user.sip_password = of_session(object_session(user)).seal(secrets.token_urlsafe(18))
+
+
+def sip_password(box, user: User) -> str | None:
+    """The plain SIP password, for the agent's own profile and ``centrala sip show``."""
+    return box.open(user.sip_password)
 
 
 def active_count(session) -> int:

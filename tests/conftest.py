@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from agents.events import EventBus
 from centrala.db import Database
+from centrala.secretbox import SecretBox
 from pbx.controller import Controller, ControllerThread
 from pbx.runtime import AsteriskRuntime
 from web.background import stop as stop_background
@@ -41,8 +42,9 @@ def database_url(tmp_path):
 
 
 @pytest.fixture
-def database(database_url):
-    db = Database(database_url)
+def database(database_url, tmp_path):
+    # the key of the data dir the settings fixtures use (tmp_path / "data")
+    db = Database(database_url, secret_box=SecretBox.for_data_dir(tmp_path / "data"))
     db.upgrade()
     yield db
     db.dispose()
@@ -65,7 +67,7 @@ def pbx_instance(tmp_path_factory):
         settings = instance_settings(data / f"data{attempt}", f"sqlite:///{data / f'pbx{attempt}.db'}",
                                      CENTRALA_RING_TIMEOUT=2, CENTRALA_QUEUE_STRATEGY="linear",
                                      CENTRALA_RECORD_CALLS=1)
-        db = Database(settings.db_url)
+        db = Database.for_settings(settings)
         db.upgrade()
         runtime = AsteriskRuntime(settings)
         try:

@@ -171,8 +171,9 @@ def test_profile_shows_sip_account(agent, database, web_settings):
     html = agent.get("/profile").get_data(as_text=True)
     with database.session() as s:
         u = s.scalar(select(User).where(User.email == "agent@example.com"))
-    assert u.sip_username and len(u.sip_password) >= 20
-    assert f'id="sip-username">{u.sip_username}<' in html and f'data-secret="{u.sip_password}"' in html
+    plain = database.secret_box.open(u.sip_password)   # stored encrypted (issue 12, defect 10)
+    assert u.sip_username and len(plain) >= 20 and plain not in u.sip_password
+    assert f'id="sip-username">{u.sip_username}<' in html and f'data-secret="{plain}"' in html
     assert "Not registered" in html and f"<code>{web_settings.sip_port}</code>" in html
 
 

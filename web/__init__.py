@@ -10,6 +10,7 @@ from agents.events import EventBus
 from agents.presence import PresenceTracker
 from centrala.config import Settings
 from centrala.db import Database
+from centrala.secretbox import SecretBox
 
 from .extensions import babel, close_dbs, csrf, login_manager
 from .i18n import select_locale
@@ -38,7 +39,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     # set to stop this app's background loops (tests build many apps on one database)
     app.extensions["centrala.stop"] = __import__("threading").Event()
     app.extensions["centrala.background"] = []   # their threads (web/background.py)
-    app.extensions["centrala.db"] = db or Database(settings.db_url)
+    db = db or Database.for_settings(settings)
+    if db.secret_box is None:   # SIP and trunk passwords are sealed with the data dir's key
+        db.use_secret_box(SecretBox.for_settings(settings))
+    app.extensions["centrala.db"] = db
     app.extensions["centrala.bus"] = bus or EventBus()
     if bus is None and settings.redis_url:
         from centrala.eventbridge import RedisBridge  # web and pbx in separate processes
