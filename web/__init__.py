@@ -61,6 +61,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     # sockets only (the default): a foreign page cannot ride an agent's session cookie.
     SocketIO(app, async_mode="threading", message_queue=settings.redis_url or None,
              channel="flask-socketio", manage_session=False)
+    from .proxies import install as trust_proxies
+
+    trust_proxies(app, settings.proxy_networks)   # CENTRALA_TRUSTED_PROXIES: the client's real address
     app.teardown_appcontext(close_dbs)
 
     from .api.http import bp as api_bp

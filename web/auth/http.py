@@ -19,7 +19,7 @@ from centrala.users import set_password as store_password
 
 from ..extensions import client_ip, dbs, settings
 from ..presence.services import change_status
-from .services import authenticate, record_failure, send_password_link, too_many_failures
+from .services import authenticate, login_refusal, record_failure, send_password_link
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -47,9 +47,12 @@ def login():
         s = dbs()
         ip = client_ip()
         email = request.form.get("email", "").strip()
-        if too_many_failures(s, ip, settings().login_attempts):
-            return render_template("auth/login.html", email=email,
-                                   error=_("Too many failed logins from your address. Wait a minute and try again.")), 429
+        refusal = login_refusal(s, settings(), ip, email)
+        if refusal is not None:
+            error = (_("Too many failed logins for this account. Wait a few minutes and try again.")
+                     if refusal == "account" else
+                     _("Too many failed logins from your address. Wait a minute and try again."))
+            return render_template("auth/login.html", email=email, error=error), 429
         user = authenticate(s, email, request.form.get("password", ""))
         if user is None:
             record_failure(s, ip, email)
