@@ -69,6 +69,11 @@ CHAT_TRANSFERRED = "chat.transferred"    # a colleague accepted the chat: {"comm
                                          #  "to_user_id"}
 ALL = ALL + (CHAT_STARTED, CHAT_ACCEPTED, CHAT_CLOSED, CHAT_OFFLINE_MESSAGE, CHAT_TRANSFERRED)
 
+# -- web security (issue 12) --
+SESSIONS_ENDED = "sessions.ended"        # panel logins of a user ended (logout, everywhere, password,
+                                         # deactivation): {"user_id"}; their sockets are disconnected
+ALL = ALL + (SESSIONS_ENDED,)
+
 
 @dataclass(frozen=True)
 class Event:

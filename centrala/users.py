@@ -98,9 +98,19 @@ def by_email(session, email: str) -> User | None:
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password ends every panel login of the user (the caller logs in again)."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    _end_logins(user)
+
+
+def _end_logins(user: User) -> None:
+    from .login_sessions import end_all
+
+    s = object_session(user)
+    if s is not None and user.id is not None:
+        end_all(s, user.id)
 
 
 def set_status(user: User, status: str) -> bool:
@@ -119,6 +129,7 @@ def deactivate(user: User) -> None:
     """A deactivated user cannot log in and drops out of routing (Offline)."""
     user.active = False
     set_status(user, AgentStatus.OFFLINE.value)
+    _end_logins(user)
 
 
 def online_users(session, channel: str | None = None) -> list[User]:

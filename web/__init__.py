@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
 
     for feature in (files, tasks):
         feature.init_app(app)
+    from .auth.sessions import register as register_login_sockets
+
+    register_login_sockets(app)   # sockets of ended logins are disconnected
     register_presence(app, start_background=start_background)
     from .calls.notifier import register as register_calls
 

@@ -19,6 +19,7 @@ from centrala.users import set_password as store_password
 
 from ..extensions import client_ip, dbs, settings
 from ..presence.services import change_status
+from . import sessions
 from .services import authenticate, login_refusal, record_failure, send_password_link
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def login():
         if lang and not user.language:
             user.language = lang
         login_user(user)
+        sessions.start(s, user.id, ip)
         audit.record(s, audit.LOGIN, actor=user, target=user.email, ip=ip)
         s.commit()
         return redirect(_safe_next(request.args.get("next")))
@@ -79,10 +81,29 @@ def logout():
     user = s.get(User, current_user.id)
     change_status(s, user, "offline", actor=user)
     audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip())
+    sessions.end_here(s)
     s.commit()
+    sessions.announce(user.id)
     logout_user()
     session.clear()
     flash(_("You have been logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    """My profile's "Log out everywhere": every login of this user ends, this one too."""
+    s = dbs()
+    user = s.get(User, current_user.id)
+    ended = sessions.end_everywhere(s, user.id)
+    change_status(s, user, "offline", actor=user)
+    audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip(), everywhere=True, sessions=ended)
+    s.commit()
+    sessions.announce(user.id)
+    logout_user()
+    session.clear()
+    flash(_("You have been logged out on every device."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -151,7 +172,8 @@ def set_password(token: str):
         if error is None:
             consume_link_token(s, row)
             audit.record(s, audit.PASSWORD_SET, actor=user, target=user.email, ip=client_ip(), via=row.purpose)
-            s.commit()
+            s.commit()   # store_password ended every login of the user
+            sessions.announce(user.id)
             if current_user.is_authenticated:
                 logout_user()
             flash(_("Your password is set. You can log in now."), "success")
