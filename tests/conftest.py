@@ -171,7 +171,7 @@ def mail_link(message) -> str:
     import re
 
     body = message.get_body(preferencelist=("plain",)).get_content()
-    return re.search(r"https?://\S+/password/reset/\S+", body).group(0)
+    return re.search(r"https?://\S+/password/set#\S+", body).group(0)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from centrala.models import AuditEntry, User
 from centrala.users import online_users
 from tests.conftest import mail_link
 
-from .web_helpers import csrf, login, post
+from .web_helpers import csrf, login, open_link, post
 
 pytestmark = pytest.mark.db
 
@@ -51,11 +51,9 @@ def test_admin_adds_user_who_gets_an_invitation(app, admin, smtp_server, databas
     msg = smtp_server.wait_for("ewa@example.com", subject_contains="invited")
     assert msg["From"] == "Centrala <centrala@example.com>"
     link = mail_link(msg)
-    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
     newcomer = app.test_client()
-    assert "Welcome, Ewa Nowak" in newcomer.get(path).get_data(as_text=True)
-    token = csrf(newcomer, path)
-    r = newcomer.post(path, data={"password": "ewa's password", "confirm": "ewa's password", "csrf_token": token})
+    assert "Welcome, Ewa Nowak" in open_link(newcomer, link).get_data(as_text=True)
+    r = open_link(newcomer, link, password="ewa's password", confirm="ewa's password")
     assert r.status_code == 302
     assert login(newcomer, "ewa@example.com", "ewa's password").status_code == 302
     with database.session() as s:

@@ -148,10 +148,22 @@ def _send_in_background(user_id: int, purpose: str, locale: str) -> None:
     threading.Thread(target=work, name="mail", daemon=True).start()
 
 
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
-def set_password(token: str):
+@bp.get("/password/reset/<token>")
+def legacy_password_link(token: str):
+    """Links emailed before the token moved into the fragment: the same page, token in the
+    fragment (this one request still names it in the access log)."""
+    return redirect(url_for("auth.set_password") + "#" + token)
+
+
+@bp.route("/password/set", methods=["GET", "POST"])
+def set_password():
+    """The emailed link is ``/password/set#<token>``: browsers never send the fragment, so the
+    token is in no access log, proxy log or Referer.  The page's script posts it in the body."""
+    if request.method == "GET":
+        return render_template("auth/open_link.html")
     s = dbs()
-    row = find_link_token(s, token)
+    token = request.form.get("token", "")
+    row = find_link_token(s, token) if token else None
     if row is None:
         return render_template("auth/message.html", title=_("This link is no longer valid"),
                                message=_("The link has already been used or has expired. Ask for a new one."),
@@ -160,7 +172,7 @@ def set_password(token: str):
     if user is None or not user.active:
         abort(410)
     error = None
-    if request.method == "POST":
+    if "password" in request.form:
         password = request.form.get("password", "")
         if password != request.form.get("confirm", ""):
             error = _("The passwords do not match.")
@@ -178,4 +190,5 @@ def set_password(token: str):
                 logout_user()
             flash(_("Your password is set. You can log in now."), "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/set_password.html", user=user, purpose=row.purpose, error=error), (400 if error else 200)
+    return render_template("auth/set_password.html", user=user, purpose=row.purpose, token=token,
+                           error=error), (400 if error else 200)

@@ -60,7 +60,7 @@ def send_password_link(settings, session, user: User, purpose: str, locale: str 
     hours = settings.invite_token_hours if purpose == "invite" else settings.reset_token_hours
     token = issue_link_token(session, user, purpose, timedelta(hours=hours))
     session.commit()  # the link must work the moment the email arrives
-    link = settings.base_url + url_for("auth.set_password", token=token)
+    link = settings.base_url + url_for("auth.set_password") + "#" + token   # the fragment: in no log
     with force_locale(user.language or locale or str(get_locale() or "en")):
         if purpose == "invite":
             subject = _("You are invited to Centrala")
