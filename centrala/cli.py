@@ -325,7 +325,7 @@ def number_add(ctx, value, trunk_name, kind, label):
 @click.pass_context
 def run(ctx, no_asterisk):
     """Start Asterisk (if not up), the pbx controller and the web server."""
-    from werkzeug.serving import make_server
+    from web.serving import make_server   # no "Server: Werkzeug/…" banner
 
     from agents.events import EventBus
     from pbx.controller import Controller, ControllerThread
@@ -359,7 +359,7 @@ def run(ctx, no_asterisk):
     controller = ControllerThread(Controller(settings, database, bus)).start()
     app = create_app(settings, db=database, bus=bus)
     try:
-        server = make_server(settings.http_host, settings.http_port, app, threaded=True)
+        server = make_server(settings.http_host, settings.http_port, app)
     except OSError as exc:
         controller.stop()
         if started_asterisk:

@@ -196,9 +196,9 @@ def live_server(app, web_settings):
     """The app served by a real threaded HTTP server on loopback (for the browser tests)."""
     import threading
 
-    from werkzeug.serving import make_server
+    from web.serving import make_server
 
-    server = make_server("127.0.0.1", web_settings.http_port, app, threaded=True)
+    server = make_server("127.0.0.1", web_settings.http_port, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{web_settings.http_port}"

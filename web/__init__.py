@@ -111,6 +111,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
 
     webhooks.init_app(app, start_background=start_background)   # outgoing webhooks (BEY-1)
     _register_errors(app)
+    from .security_headers import install as security_headers
+
+    security_headers(app, settings)   # CSP, framing, nosniff, Referrer-Policy, HSTS
     return app
 
 
