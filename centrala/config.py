@@ -26,6 +26,16 @@ def _bool(value) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _private(path: Path, mode: int) -> None:
+    """chmod what we own; a path owned by someone else (a mounted volume) is left as it is."""
+    try:
+        os.chmod(path, mode)
+    except PermissionError:
+        import logging
+
+        logging.getLogger(__name__).warning("cannot make %s private (mode %o): not its owner", path, mode)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("./var")
@@ -155,12 +165,12 @@ class Settings:
         for p in (self.data_dir, self.asterisk_dir, self.recordings_dir, self.prompts_dir,
                   self.uploads_dir, self.avatars_dir, self.log_dir, self.files_dir):
             p.mkdir(parents=True, exist_ok=True)
-            os.chmod(p, 0o700)
+            _private(p, 0o700)
         if self.db_url.startswith("sqlite:///"):   # a database file made before this rule
             db_file = Path(self.db_url[len("sqlite:///"):])
             for f in (db_file, *db_file.parent.glob(db_file.name + "-*")):
                 if f.is_file():
-                    os.chmod(f, 0o600)
+                    _private(f, 0o600)
 
     @property
     def proxy_networks(self) -> list:

@@ -47,8 +47,3 @@ def end_all(s, user_id: int) -> int:
     """End every login of a user; return how many there were."""
     return s.execute(delete(LoginSession).where(LoginSession.user_id == user_id)).rowcount or 0
 
-
-def count(s, user_id: int) -> int:
-    from sqlalchemy import func
-
-    return s.scalar(select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user_id))

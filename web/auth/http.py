@@ -77,33 +77,31 @@ def login():
 def logout():
     if request.method == "GET":
         return render_template("auth/logout.html")
-    s = dbs()
-    user = s.get(User, current_user.id)
-    change_status(s, user, "offline", actor=user)
-    audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip())
-    sessions.end_here(s)
-    s.commit()
-    sessions.announce(user.id)
-    logout_user()
-    session.clear()
-    flash(_("You have been logged out."), "info")
-    return redirect(url_for("auth.login"))
+    return _log_out(everywhere=False)
 
 
 @bp.post("/logout/everywhere")
 @login_required
 def logout_everywhere():
     """My profile's "Log out everywhere": every login of this user ends, this one too."""
+    return _log_out(everywhere=True)
+
+
+def _log_out(everywhere: bool):
     s = dbs()
     user = s.get(User, current_user.id)
-    ended = sessions.end_everywhere(s, user.id)
     change_status(s, user, "offline", actor=user)
-    audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip(), everywhere=True, sessions=ended)
+    if everywhere:
+        ended = sessions.end_everywhere(s, user.id)
+        audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip(), everywhere=True, sessions=ended)
+    else:
+        sessions.end_here(s)
+        audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip())
     s.commit()
-    sessions.announce(user.id)
+    sessions.announce(user.id)   # sockets of the ended logins are disconnected
     logout_user()
     session.clear()
-    flash(_("You have been logged out on every device."), "info")
+    flash(_("You have been logged out on every device.") if everywhere else _("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
