@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 
-from .models import LoginSession
+from .models import LoginSession, User
 from .tokens import digest
 
 MAX_AGE = timedelta(days=31)   # as Flask's permanent session lifetime: older logins are over
@@ -28,14 +28,18 @@ def open_session(s, user_id: int, ip: str = "") -> str:
     return token
 
 
-def is_live(s, user_id: int, token: str | None) -> bool:
+def live_user(s, user_id: int, token: str | None) -> User | None:
+    """The user of a live login (one query: the loader runs it on every request and socket
+    event), or None when the login has been ended, has expired or belongs to someone else."""
     if not token:
-        return False
-    row = s.scalar(select(LoginSession).where(LoginSession.token_hash == digest(token)))
-    if row is None or row.user_id != user_id:
-        return False
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
-    return created > datetime.now(timezone.utc) - MAX_AGE
+        return None
+    return s.scalar(select(User).join(LoginSession, LoginSession.user_id == User.id)
+                    .where(User.id == user_id, LoginSession.token_hash == digest(token),
+                           LoginSession.created_at > datetime.now(timezone.utc) - MAX_AGE))
+
+
+def is_live(s, user_id: int, token: str | None) -> bool:
+    return live_user(s, user_id, token) is not None
 
 
 def end_session(s, token: str | None) -> None:

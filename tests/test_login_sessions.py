@@ -133,3 +133,15 @@ def test_sockets_of_ended_logins_are_disconnected_and_refused(app, live_server, 
     finally:
         panel.close()
         other_panel.close()
+
+
+def test_a_login_expires_after_31_days(app, make_user, database):
+    from datetime import datetime, timedelta, timezone
+
+    make_user("anna@example.com")
+    anna = app.test_client()
+    login(anna, "anna@example.com")
+    assert _opens_history(anna)
+    with database.session() as s:
+        s.scalar(select(LoginSession)).created_at = datetime.now(timezone.utc) - timedelta(days=31, minutes=1)
+    assert not _opens_history(anna)

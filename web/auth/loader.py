@@ -5,8 +5,6 @@ from __future__ import annotations
 from flask import redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from centrala.models import User
-
 from ..extensions import dbs, login_manager
 from . import sessions
 
@@ -20,10 +18,8 @@ def load_user(identity: str):
     user_id, _, stamp = identity.partition(".")
     if not user_id.isdigit():
         return None
-    user = dbs().get(User, int(user_id))
+    user = sessions.live_user(dbs(), int(user_id))   # None: the login was ended server-side
     if user is None or not user.active or user.get_id() != identity:
-        return None
-    if not sessions.live(dbs(), user.id):   # the login was ended server-side
         return None
     return user
 

@@ -24,8 +24,9 @@ def start(s, user_id: int, ip: str) -> None:
     session[TOKEN] = login_sessions.open_session(s, user_id, ip)
 
 
-def live(s, user_id: int) -> bool:
-    return login_sessions.is_live(s, user_id, session.get(TOKEN))
+def live_user(s, user_id: int):
+    """The user, if this request's cookie carries a live login of theirs."""
+    return login_sessions.live_user(s, user_id, session.get(TOKEN))
 
 
 def end_here(s) -> None:
