@@ -24,7 +24,7 @@ def test_panel_pages_carry_the_headers(admin, app):
         csp = h["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp, path
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "object-src 'none'" in csp
-        assert "connect-src 'self' ws://localhost" in csp
+        assert "connect-src 'self' ws://localhost wss://localhost;" in csp
         assert h["X-Frame-Options"] == "DENY" and h["X-Content-Type-Options"] == "nosniff"
         assert h["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in h   # the public URL is http here
@@ -35,7 +35,7 @@ def test_hsts_when_the_public_url_is_https(tmp_path, database):
                      db=database, start_background=False)
     r = app.test_client().get("/login", base_url="https://cc.example.com")
     assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
-    assert "connect-src 'self' wss://cc.example.com" in r.headers["Content-Security-Policy"]
+    assert "connect-src 'self' ws://cc.example.com wss://cc.example.com;" in r.headers["Content-Security-Policy"]
 
 
 def test_widget_frame_may_be_framed_only_by_the_allowed_origins(app, database):

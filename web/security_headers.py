@@ -21,8 +21,9 @@ HSTS = "max-age=31536000"
 
 
 def websocket_origin() -> str:
-    """This site's websocket origin (CSP 'self' covers ws:/wss: only in newer browsers)."""
-    return ("wss://" if request.scheme == "https" else "ws://") + request.host
+    """This site's websocket origins (CSP 'self' covers ws:/wss: only in newer browsers; both
+    schemes, as a TLS proxy not listed as trusted leaves the request looking like http)."""
+    return f"ws://{request.host} wss://{request.host}"
 
 
 def panel_policy() -> str:
