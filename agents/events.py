@@ -87,6 +87,10 @@ CONVERSATION_MESSAGE = "conversation.message"  # {"communication_id", "channel",
 CONVERSATION_CLOSED = "conversation.closed"    # {"communication_id", "channel", "outcome", "user_id",
                                                #  "wait_seconds", "talk_seconds"}
 ALL = ALL + (CONVERSATION_OPENED, CONVERSATION_MESSAGE, CONVERSATION_CLOSED)
+# -- web security (issue 12) --
+SESSIONS_ENDED = "sessions.ended"        # panel logins of a user ended (logout, everywhere, password,
+                                         # deactivation): {"user_id"}; their sockets are disconnected
+ALL = ALL + (SESSIONS_ENDED,)
 
 
 @dataclass(frozen=True)

@@ -329,7 +329,7 @@ class Instance:
                 self.tmp / f"data{attempt}", f"sqlite:///{self.tmp / f'bench{attempt}.db'}",
                 CENTRALA_USER_LIMIT=self.n_agents + 10, CENTRALA_RTP_START=rtp,
                 CENTRALA_RTP_END=rtp + self.rtp_ports, **self.env)
-            self.db = Database(self.settings.db_url)
+            self.db = Database.for_settings(self.settings)
             self.db.upgrade()
             self._seed()
             self.runtime = AsteriskRuntime(self.settings)
@@ -372,7 +372,7 @@ class Instance:
                 # Argon2 costs ~50 ms a user: only agents that log in to the panel get a password
                 u = create_user(s, email, f"Agent {i}", "agent", "bench password" if self.agent_passwords else None,
                                 channels=["voice_in"])
-                self.agents.append({"id": u.id, "username": u.sip_username, "password": u.sip_password,
+                self.agents.append({"id": u.id, "username": u.sip_username, "password": self.db.secret_box.open(u.sip_password),
                                     "email": email})
             assert s.scalar(select(func.count(User.id))) == self.n_agents
 

@@ -275,7 +275,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="chat-bench-"))
     db_url = f"sqlite:///{tmp / 'bench.db'}"
-    db = Database(db_url)
+    from centrala.secretbox import SecretBox
+
+    db = Database(db_url, secret_box=SecretBox.for_data_dir(tmp / "data"))   # the server's data dir
     db.upgrade()
     with db.session() as s:
         for i in range(args.agents):

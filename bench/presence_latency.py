@@ -57,7 +57,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp())
     settings = instance_settings(tmp / "data", f"sqlite:///{tmp / 'bench.db'}", CENTRALA_USER_LIMIT=args.panels + 1)
-    db = Database(settings.db_url)
+    db = Database.for_settings(settings)
     db.upgrade()
     with db.session() as s:
         for i in range(args.panels):

@@ -42,7 +42,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="widget-size-"))
     settings = instance_settings(tmp / "data", f"sqlite:///{tmp / 'db.sqlite'}")
-    db = Database(settings.db_url)
+    db = Database.for_settings(settings)
     db.upgrade()
     app = create_app(settings, db=db, start_background=False)
     with db.session() as s:

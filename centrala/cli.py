@@ -52,13 +52,13 @@ def db_upgrade(ctx):
     """Apply all Alembic migrations."""
     settings = _settings(ctx)
     settings.ensure_dirs()
-    Database(settings.db_url).upgrade()
+    Database.for_settings(settings).upgrade()   # 0017 encrypts stored secrets with the data dir's key
     click.echo("database is up to date")
 
 
 def _open_db(settings: Settings) -> Database:
     settings.ensure_dirs()
-    database = Database(settings.db_url)
+    database = Database.for_settings(settings)
     database.upgrade()
     return database
 
@@ -239,7 +239,7 @@ def sip():
 @click.pass_context
 def sip_show(ctx, email):
     """Print the SIP softphone credentials of a user."""
-    from .users import by_email, give_sip_account
+    from .users import by_email, give_sip_account, sip_password
 
     settings = _settings(ctx)
     database = _open_db(settings)
@@ -250,7 +250,7 @@ def sip_show(ctx, email):
         give_sip_account(u)
         click.echo(f"server   {settings.sip_public_host or settings.sip_host}\n"
                    f"port     {settings.sip_port}/udp\n"
-                   f"username {u.sip_username}\npassword {u.sip_password}\n"
+                   f"username {u.sip_username}\npassword {sip_password(database.secret_box, u)}\n"
                    f"state    {'registered ' + u.sip_contact if u.sip_contact else 'not registered'}")
 
 
@@ -325,7 +325,7 @@ def number_add(ctx, value, trunk_name, kind, label):
 @click.pass_context
 def run(ctx, no_asterisk):
     """Start Asterisk (if not up), the pbx controller and the web server."""
-    from werkzeug.serving import make_server
+    from web.serving import make_server   # no "Server: Werkzeug/…" banner
 
     from agents.events import EventBus
     from pbx.controller import Controller, ControllerThread
@@ -359,7 +359,7 @@ def run(ctx, no_asterisk):
     controller = ControllerThread(Controller(settings, database, bus)).start()
     app = create_app(settings, db=database, bus=bus)
     try:
-        server = make_server(settings.http_host, settings.http_port, app, threaded=True)
+        server = make_server(settings.http_host, settings.http_port, app)
     except OSError as exc:
         controller.stop()
         if started_asterisk:

@@ -6,6 +6,7 @@ configuration reference; keep the two in step.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -23,6 +24,16 @@ def _int(value) -> int:
 
 def _bool(value) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _private(path: Path, mode: int) -> None:
+    """chmod what we own; a path owned by someone else (a mounted volume) is left as it is."""
+    try:
+        os.chmod(path, mode)
+    except PermissionError:
+        import logging
+
+        logging.getLogger(__name__).warning("cannot make %s private (mode %o): not its owner", path, mode)
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,10 @@ class Settings:
     user_limit: int = 10              # licence limit shown as "N/limit"
     reset_token_hours: float = 1.0
     invite_token_hours: float = 72.0
-    login_attempts: int = 5           # failed logins per address and minute before 429
+    login_attempts: int = 5           # failed logins per account + address pair and minute before 429
+    login_address_attempts: int = 20  # failed logins per address (any accounts) and minute
+    login_account_attempts: int = 50  # failed logins per account (any addresses) in 15 minutes
+    trusted_proxies: str = ""         # reverse proxies' addresses/CIDRs whose X-Forwarded-For is read
     presence_grace_seconds: float = 60.0  # all panels gone this long -> Offline
     ring_timeout: int = 30            # seconds an agent's phone rings before the next agent (INB-3)
     wrapup_seconds: int = 0           # pause after a call before the next one is offered (BEY-4)
@@ -73,7 +87,8 @@ class Settings:
         "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
         "ami_port": _int, "ari_port": _int, "health_stale_seconds": float, "smtp_port": _int,
         "user_limit": _int, "reset_token_hours": float, "invite_token_hours": float,
-        "login_attempts": _int, "presence_grace_seconds": float, "ring_timeout": _int,
+        "login_attempts": _int, "login_address_attempts": _int, "login_account_attempts": _int,
+        "presence_grace_seconds": float, "ring_timeout": _int,
         "wrapup_seconds": _int, "voicemail_max_seconds": _int, "record_calls": _bool,
         "voice_inbound": _bool, "voice_outbound": _bool,
         "data_dir": Path, "asterisk_root": Path,
@@ -144,9 +159,26 @@ class Settings:
         return self.data_dir / "logs"
 
     def ensure_dirs(self) -> None:
+        """Create the data dir's directories, private to the service's user (0700); the umask
+        set here (0077) makes every later file in it (database, uploads, secrets) 0600."""
+        os.umask(0o077)
         for p in (self.data_dir, self.asterisk_dir, self.recordings_dir, self.prompts_dir,
                   self.uploads_dir, self.avatars_dir, self.log_dir, self.files_dir):
             p.mkdir(parents=True, exist_ok=True)
+            _private(p, 0o700)
+        if self.db_url.startswith("sqlite:///"):   # a database file made before this rule
+            db_file = Path(self.db_url[len("sqlite:///"):])
+            for f in (db_file, *db_file.parent.glob(db_file.name + "-*")):
+                if f.is_file():
+                    _private(f, 0o600)
+
+    @property
+    def proxy_networks(self) -> list:
+        """``trusted_proxies`` parsed: the networks whose X-Forwarded-For is believed."""
+        import ipaddress
+
+        return [ipaddress.ip_network(part.strip(), strict=False)
+                for part in self.trusted_proxies.replace(";", ",").split(",") if part.strip()]
 
     @property
     def secrets(self) -> "Secrets":
@@ -161,6 +193,7 @@ class Secrets:
     ari_user: str = "centrala"
     ari_password: str = ""
     flask_secret_key: str = ""
+    fernet_key: str = ""              # encrypts SIP and trunk passwords in the database
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -170,9 +203,11 @@ class Secrets:
         if path.exists():
             data = json.loads(path.read_text())
         changed = False
-        for name in ("ami_password", "ari_password", "flask_secret_key"):
+        for name in ("ami_password", "ari_password", "flask_secret_key", "fernet_key"):
             if not data.get(name):
-                data[name] = _secrets.token_urlsafe(32)
+                # a Fernet key is 32 random bytes in URL-safe base64, like the others
+                data[name] = base64.urlsafe_b64encode(_secrets.token_bytes(32)).decode() \
+                    if name == "fernet_key" else _secrets.token_urlsafe(32)
                 changed = True
         if changed:
             path.parent.mkdir(parents=True, exist_ok=True)

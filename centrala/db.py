@@ -53,12 +53,29 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """One engine and session factory per process and database URL."""
+    """One engine and session factory per process and database URL.  ``secret_box``
+    (``centrala.secretbox.SecretBox``) seals SIP and trunk passwords written through its
+    sessions; ``Database.for_settings`` opens it with the data dir's key."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, secret_box=None):
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.secret_box = None
+        if secret_box is not None:
+            self.use_secret_box(secret_box)
+
+    @classmethod
+    def for_settings(cls, settings) -> "Database":
+        from .secretbox import SecretBox
+
+        return cls(settings.db_url, secret_box=SecretBox.for_settings(settings))
+
+    def use_secret_box(self, box) -> None:
+        from .secretbox import SESSION_KEY
+
+        self.secret_box = box
+        self.sessions.configure(info={SESSION_KEY: box})
 
     @contextmanager
     def session(self) -> Session:
@@ -81,7 +98,7 @@ class Database:
             return False
 
     def upgrade(self) -> None:
-        upgrade(self.url)
+        upgrade(self.url, secret_box=self.secret_box)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -96,10 +113,13 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", secret_box=None) -> None:
+    """Migrate; ``secret_box`` is needed when a migration encrypts stored secrets (0017)."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    cfg.attributes["secret_box"] = secret_box
+    command.upgrade(cfg, revision)
 
 
 def current_revision(url: str) -> str | None:

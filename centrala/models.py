@@ -41,7 +41,8 @@ class User(Base):
     channels: Mapped[list] = mapped_column(JSON, default=list)               # agents.channels.CHANNELS
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sip_username: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
-    sip_password: Mapped[str | None] = mapped_column(String(64), nullable=True)  # rendered into pjsip.conf
+    # a Fernet token (centrala.secretbox): opened only to render pjsip.conf and for My profile
+    sip_password: Mapped[str | None] = mapped_column(String(512), nullable=True)
     sip_contact: Mapped[str | None] = mapped_column(String(255), nullable=True)  # registered softphone, if any
 
     @property
@@ -93,12 +94,28 @@ class AuthToken(Base):
 
 
 class LoginFailure(Base):
+    """A failed login: counted per address, per account and per account + address pair."""
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_ip_at", "ip", "at"),)
+    __table_args__ = (Index("ix_login_failures_ip_at", "ip", "at"),
+                      Index("ix_login_failures_account_at", "account", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ip: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(254), default="", server_default="")   # the email typed, lower-case
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginSession(Base):
+    """A panel login (the signed cookie carries its random id; only the SHA-256 is stored).
+    Deleting the row ends the session wherever the cookie is: logout, log out everywhere,
+    deactivation, a new password."""
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64), default="")
 
 
 class AuditEntry(Base):
@@ -139,7 +156,7 @@ class Trunk(Base):
     host: Mapped[str] = mapped_column(String(255))
     port: Mapped[int] = mapped_column(Integer, default=5060)
     username: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    password: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    password: Mapped[str | None] = mapped_column(String(512), nullable=True)   # a Fernet token
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # VOI-1 "identified by registration": REGISTER at the carrier with username/password

@@ -19,6 +19,7 @@ from agents.inbound import HoursError, Schedule, is_open
 from agents.numbers import to_e164
 
 from .models import Number, Trunk
+from .secretbox import of_session
 
 KINDS = ("gsm", "tdm", "own")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -89,7 +90,8 @@ def create_trunk(s, name: str, host: str, port=5060, username: str | None = None
     if password and not username:
         raise TelephonyError("username", "username_needed", "a password needs a user name")
     register = _check_register(register, username, password)
-    t = Trunk(name=name, host=host, port=port, username=username, password=(password or None) if username else None,
+    t = Trunk(name=name, host=host, port=port, username=username,
+              password=of_session(s).seal(password or None) if username else None,
               enabled=bool(enabled), register=register, registration=None)
     s.add(t)
     s.flush()
@@ -111,12 +113,17 @@ def update_trunk(s, t: Trunk, *, name=None, host=None, port=None, username=..., 
             raise TelephonyError("username", "username_needed", "a password needs a user name")
         new_password = None
     new_register = _check_register(t.register if register is None else register, new_username, new_password)
-    before = (t.host, t.port, t.username, t.password, bool(t.register), bool(t.enabled))
-    t.name, t.host, t.port, t.username, t.password = name, host, port, new_username, new_password
+    box = of_session(s)
+    password_changed = (new_password is None) != (t.password is None) or (
+        given is not None and t.password is not None and box.open(t.password) != given)
+    before = (t.host, t.port, t.username, bool(t.register), bool(t.enabled))
+    if password_changed:   # stored encrypted; an unchanged one keeps its token
+        t.password = box.seal(given) if given else None
+    t.name, t.host, t.port, t.username = name, host, port, new_username
     t.register = new_register
     if enabled is not None:
         t.enabled = bool(enabled)
-    if before != (t.host, t.port, t.username, t.password, bool(t.register), bool(t.enabled)):
+    if password_changed or before != (t.host, t.port, t.username, bool(t.register), bool(t.enabled)):
         t.registration = None   # the old state says nothing about the new registration
     s.flush()
     return t

@@ -7,11 +7,13 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
 
 from agents.channels import clean_channels
 from agents.status import AgentStatus
 
 from .models import User, utcnow
+from .secretbox import of_session
 
 ROLES = ("admin", "agent")
 _hasher = PasswordHasher()
@@ -74,11 +76,17 @@ def create_user(session, email: str, name: str, role: str = "agent", password: s
 
 
 def give_sip_account(user: User) -> None:
-    """Every user gets a SIP account for a softphone (VOI-7) with a strong random password."""
+    """Every user gets a SIP account for a softphone (VOI-7) with a strong random password,
+    stored encrypted with the data dir's key (the user's database session carries it)."""
     if not user.sip_username:
         user.sip_username = f"agent{user.id}"
     if not user.sip_password:
-        user.sip_password = secrets.token_urlsafe(18)
+        user.sip_password = of_session(object_session(user)).seal(secrets.token_urlsafe(18))
+
+
+def sip_password(box, user: User) -> str | None:
+    """The plain SIP password, for the agent's own profile and ``centrala sip show``."""
+    return box.open(user.sip_password)
 
 
 def active_count(session) -> int:
@@ -90,9 +98,19 @@ def by_email(session, email: str) -> User | None:
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password ends every panel login of the user (the caller logs in again)."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    _end_logins(user)
+
+
+def _end_logins(user: User) -> None:
+    from .login_sessions import end_all
+
+    s = object_session(user)
+    if s is not None and user.id is not None:
+        end_all(s, user.id)
 
 
 def set_status(user: User, status: str) -> bool:
@@ -111,6 +129,7 @@ def deactivate(user: User) -> None:
     """A deactivated user cannot log in and drops out of routing (Offline)."""
     user.active = False
     set_status(user, AgentStatus.OFFLINE.value)
+    _end_logins(user)
 
 
 def online_users(session, channel: str | None = None) -> list[User]:

@@ -170,11 +170,29 @@ def agents_from_db(db) -> list:
                               .order_by(User.id)))
 
 
+class _Opened:
+    """A row whose one encrypted column reads as plain text: what the 0600 pjsip.conf needs."""
+
+    def __init__(self, row, column: str, plain: str | None):
+        self._row, self._column, self._plain = row, column, plain
+
+    def __getattr__(self, name):
+        return self._plain if name == self._column else getattr(self._row, name)
+
+
+def opened(rows: list, column: str, box) -> list:
+    """The rows with ``column`` decrypted (SIP and trunk passwords are Fernet tokens at rest)."""
+    return [_Opened(r, column, box.open(getattr(r, column))) for r in rows]
+
+
 def render_from_db(settings: Settings, mod_dir: str, db) -> list[Path]:
     from centrala.account import effective
+    from centrala.secretbox import SecretBox
 
     settings = effective(settings, db)  # ring timeout, wrap-up, recording as set in the panel
-    return render(settings, mod_dir, trunks_from_db(db), agents_from_db(db),
+    box = SecretBox.for_settings(settings)
+    return render(settings, mod_dir, opened(trunks_from_db(db), "password", box),
+                  opened(agents_from_db(db), "sip_password", box),
                   plan_from_db(db, settings.prompts_dir), outbound_from_db(db))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from agents.events import EventBus
 from centrala.db import Database
+from centrala.secretbox import SecretBox
 from pbx.controller import Controller, ControllerThread
 from pbx.runtime import AsteriskRuntime
 from web.background import stop as stop_background
@@ -41,8 +42,9 @@ def database_url(tmp_path):
 
 
 @pytest.fixture
-def database(database_url):
-    db = Database(database_url)
+def database(database_url, tmp_path):
+    # the key of the data dir the settings fixtures use (tmp_path / "data")
+    db = Database(database_url, secret_box=SecretBox.for_data_dir(tmp_path / "data"))
     db.upgrade()
     yield db
     db.dispose()
@@ -65,7 +67,7 @@ def pbx_instance(tmp_path_factory):
         settings = instance_settings(data / f"data{attempt}", f"sqlite:///{data / f'pbx{attempt}.db'}",
                                      CENTRALA_RING_TIMEOUT=2, CENTRALA_QUEUE_STRATEGY="linear",
                                      CENTRALA_RECORD_CALLS=1)
-        db = Database(settings.db_url)
+        db = Database.for_settings(settings)
         db.upgrade()
         runtime = AsteriskRuntime(settings)
         try:
@@ -169,7 +171,7 @@ def mail_link(message) -> str:
     import re
 
     body = message.get_body(preferencelist=("plain",)).get_content()
-    return re.search(r"https?://\S+/password/reset/\S+", body).group(0)
+    return re.search(r"https?://\S+/password/set#\S+", body).group(0)
 
 
 @pytest.fixture
@@ -194,9 +196,9 @@ def live_server(app, web_settings):
     """The app served by a real threaded HTTP server on loopback (for the browser tests)."""
     import threading
 
-    from werkzeug.serving import make_server
+    from web.serving import make_server
 
-    server = make_server("127.0.0.1", web_settings.http_port, app, threaded=True)
+    server = make_server("127.0.0.1", web_settings.http_port, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{web_settings.http_port}"

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from centrala.models import AuditEntry, AuthToken, User
 from tests.conftest import mail_link
 
-from .web_helpers import PASSWORD, csrf, login, post
+from .web_helpers import PASSWORD, csrf, login, open_link, post
 
 pytestmark = pytest.mark.db
 
@@ -111,17 +111,15 @@ def test_password_reset_link_single_use_and_no_enumeration(client, make_user, sm
     msg = smtp_server.wait_for("anna@example.com", subject_contains="Reset")
     assert smtp_server.count("ghost@example.com") == 0
     link = mail_link(msg)
-    path = link.split("://", 1)[1].split("/", 1)[1]
-    path = "/" + path
-    assert client.get(path).status_code == 200
-    token = csrf(client, path)
-    r = client.post(path, data={"password": "short", "confirm": "short", "csrf_token": token})
+    assert client.get("/password/set").status_code == 200
+    assert open_link(client, link).status_code == 200
+    r = open_link(client, link, password="short", confirm="short")
     assert r.status_code == 400 and "at least 10 characters" in r.get_data(as_text=True)
-    r = client.post(path, data={"password": "brand new pass", "confirm": "brand new pass!", "csrf_token": token})
+    r = open_link(client, link, password="brand new pass", confirm="brand new pass!")
     assert r.status_code == 400 and "do not match" in r.get_data(as_text=True)
-    r = client.post(path, data={"password": "brand new pass", "confirm": "brand new pass", "csrf_token": token})
+    r = open_link(client, link, password="brand new pass", confirm="brand new pass")
     assert r.status_code == 302
-    assert client.get(path).status_code == 410          # single use
+    assert open_link(client, link).status_code == 410          # single use
     assert login(client, "anna@example.com", PASSWORD).status_code == 401
     assert login(client, "anna@example.com", "brand new pass").status_code == 302
 
@@ -130,7 +128,7 @@ def test_reset_link_expires(client, make_user, smtp_server, database):
     make_user("anna@example.com")
     token = csrf(client, "/password/forgot")
     client.post("/password/forgot", data={"email": "anna@example.com", "csrf_token": token})
-    path = "/" + mail_link(smtp_server.wait_for("anna@example.com")).split("://", 1)[1].split("/", 1)[1]
+    link = mail_link(smtp_server.wait_for("anna@example.com"))
     with database.session() as s:
         row = s.scalar(select(AuthToken))
         assert row.purpose == "reset"
@@ -138,7 +136,7 @@ def test_reset_link_expires(client, make_user, smtp_server, database):
             - datetime.now(timezone.utc)
         assert timedelta(minutes=59) < lifetime <= timedelta(hours=1)   # 1 h default
         row.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
-    r = client.get(path)
+    r = open_link(client, link)
     assert r.status_code == 410 and "expired" in r.get_data(as_text=True)
 
 

@@ -1,7 +1,9 @@
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from centrala.cli import main
+from centrala.models import User
 
 pytestmark = pytest.mark.db
 
@@ -35,4 +37,7 @@ def test_sip_show(settings, database):
     lines = dict(line.split(None, 1) for line in r.output.strip().splitlines()[-5:])
     assert lines["port"] == "5099/udp" and lines["username"].startswith("agent")
     assert len(lines["password"]) >= 20 and lines["state"] == "not registered"
+    with database.session() as s:   # the plain password of the encrypted column (issue 12)
+        stored = s.scalar(select(User.sip_password).where(User.email == "a@example.com"))
+    assert lines["password"] == database.secret_box.open(stored) and lines["password"] not in stored
     assert runner.invoke(main, ["sip", "show", "--email", "b@example.com"], env=env).exit_code == 1

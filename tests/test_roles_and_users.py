@@ -10,7 +10,7 @@ from centrala.models import AuditEntry, User
 from centrala.users import online_users
 from tests.conftest import mail_link
 
-from .web_helpers import csrf, login, post
+from .web_helpers import csrf, login, open_link, post
 
 pytestmark = pytest.mark.db
 
@@ -51,11 +51,9 @@ def test_admin_adds_user_who_gets_an_invitation(app, admin, smtp_server, databas
     msg = smtp_server.wait_for("ewa@example.com", subject_contains="invited")
     assert msg["From"] == "Centrala <centrala@example.com>"
     link = mail_link(msg)
-    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
     newcomer = app.test_client()
-    assert "Welcome, Ewa Nowak" in newcomer.get(path).get_data(as_text=True)
-    token = csrf(newcomer, path)
-    r = newcomer.post(path, data={"password": "ewa's password", "confirm": "ewa's password", "csrf_token": token})
+    assert "Welcome, Ewa Nowak" in open_link(newcomer, link).get_data(as_text=True)
+    r = open_link(newcomer, link, password="ewa's password", confirm="ewa's password")
     assert r.status_code == 302
     assert login(newcomer, "ewa@example.com", "ewa's password").status_code == 302
     with database.session() as s:
@@ -171,8 +169,9 @@ def test_profile_shows_sip_account(agent, database, web_settings):
     html = agent.get("/profile").get_data(as_text=True)
     with database.session() as s:
         u = s.scalar(select(User).where(User.email == "agent@example.com"))
-    assert u.sip_username and len(u.sip_password) >= 20
-    assert f'id="sip-username">{u.sip_username}<' in html and f'data-secret="{u.sip_password}"' in html
+    plain = database.secret_box.open(u.sip_password)   # stored encrypted (issue 12, defect 10)
+    assert u.sip_username and len(plain) >= 20 and plain not in u.sip_password
+    assert f'id="sip-username">{u.sip_username}<' in html and f'data-secret="{plain}"' in html
     assert "Not registered" in html and f"<code>{web_settings.sip_port}</code>" in html
 
 

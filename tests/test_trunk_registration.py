@@ -38,7 +38,7 @@ def test_service_layer_needs_credentials_to_register(database):
         # a registering trunk keeps its stored password across edits that leave the field empty
         telephony.update_trunk(s, t, password="pw2", register=True)
         telephony.update_trunk(s, t, password="", host="192.0.2.2")
-        assert (t.password, t.host, t.register) == ("pw2", "192.0.2.2", True)
+        assert (database.secret_box.open(t.password), t.host, t.register) == ("pw2", "192.0.2.2", True)
 
 
 def test_store_registrations_maps_asterisk_states(database):
@@ -104,7 +104,7 @@ def test_settings_form_and_live_state_in_the_list(app, admin, agent, database):
                               "password": "", "enabled": "1"}, page=edit).status_code == 303
     with database.session() as s:
         t = s.get(Trunk, trunk_id)
-        assert (t.register, t.registration, t.password) == (False, None, "s3cret")
+        assert (t.register, t.registration, database.secret_box.open(t.password)) == (False, None, "s3cret")
 
 
 def test_api_register_and_registration_state(app, admin, database):

@@ -57,7 +57,7 @@ def test_admin_manages_trunks_in_settings_and_asterisk_config_follows(app, admin
                               "password": "", "enabled": "1"}, page=edit).status_code == 303
     with database.session() as s:
         t = s.get(Trunk, trunk_id)
-        assert (t.host, t.password) == ("192.0.2.11", "s3cret-pass")
+        assert (t.host, database.secret_box.open(t.password)) == ("192.0.2.11", "s3cret-pass")
     render.render_from_db(web_settings, "/mods", database)
     pjsip = (web_settings.asterisk_dir / "etc" / "pjsip.conf").read_text()
     assert "match = 192.0.2.11:5062" in pjsip and "password = s3cret-pass" in pjsip

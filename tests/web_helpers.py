@@ -19,6 +19,13 @@ def login(client, email: str, password: str = PASSWORD, headers=None):
                        headers=headers or {})
 
 
+def open_link(client, link: str, **fields):
+    """What the password link's page does: post the fragment's token (and ``fields``)."""
+    path, token = link.split("://", 1)[1].split("/", 1)[1].split("#", 1)
+    assert path == "password/set" and token
+    return client.post("/password/set", data={"token": token, "csrf_token": csrf(client, "/password/set"), **fields})
+
+
 def post(client, path: str, data: dict | None = None, page: str = "/"):
     data = dict(data or {})
     data["csrf_token"] = csrf(client, page)

@@ -10,6 +10,7 @@ from agents.events import EventBus
 from agents.presence import PresenceTracker
 from centrala.config import Settings
 from centrala.db import Database
+from centrala.secretbox import SecretBox
 
 from .extensions import babel, close_dbs, csrf, login_manager
 from .i18n import select_locale
@@ -38,7 +39,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     # set to stop this app's background loops (tests build many apps on one database)
     app.extensions["centrala.stop"] = __import__("threading").Event()
     app.extensions["centrala.background"] = []   # their threads (web/background.py)
-    app.extensions["centrala.db"] = db or Database(settings.db_url)
+    db = db or Database.for_settings(settings)
+    if db.secret_box is None:   # SIP and trunk passwords are sealed with the data dir's key
+        db.use_secret_box(SecretBox.for_settings(settings))
+    app.extensions["centrala.db"] = db
     app.extensions["centrala.bus"] = bus or EventBus()
     if bus is None and settings.redis_url:
         from centrala.eventbridge import RedisBridge  # web and pbx in separate processes
@@ -60,6 +64,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     # sockets only (the default): a foreign page cannot ride an agent's session cookie.
     SocketIO(app, async_mode="threading", message_queue=settings.redis_url or None,
              channel="flask-socketio", manage_session=False)
+    from .proxies import install as trust_proxies
+
+    trust_proxies(app, settings.proxy_networks)   # CENTRALA_TRUSTED_PROXIES: the client's real address
     app.teardown_appcontext(close_dbs)
 
     from .api.http import bp as api_bp
@@ -92,6 +99,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
 
     for feature in (files, tasks):
         feature.init_app(app)
+    from .auth.sessions import register as register_login_sockets
+
+    register_login_sockets(app)   # sockets of ended logins are disconnected
     register_presence(app, start_background=start_background)
     from .calls.notifier import register as register_calls
     from .notifications.notifier import register as register_notifier
@@ -114,6 +124,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
 
     webhooks.init_app(app, start_background=start_background)   # outgoing webhooks (BEY-1)
     _register_errors(app)
+    from .security_headers import install as security_headers
+
+    security_headers(app, settings)   # CSP, framing, nosniff, Referrer-Policy, HSTS
     return app
 
 

@@ -22,14 +22,31 @@ def browser():
         b.close()
 
 
+# Every page and frame reports Content-Security-Policy violations (issue 12, defect 5): a
+# browser test fails when anything the panel or the widget does is blocked by their CSP.
+CSP_WATCH = """document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspSeen = (window.__cspSeen || 0) + 1;
+  window.__centralaCsp(e.effectiveDirective + " blocked " + (e.blockedURI || "inline") + " at " +
+                       (e.sourceFile || location.href) + ":" + e.lineNumber);
+});"""
+
+
 @pytest.fixture
-def new_context(browser, live_server):
+def csp_violations():
+    return []
+
+
+@pytest.fixture
+def new_context(browser, live_server, csp_violations):
     """new_context(locale='en-US') -> a fresh context (own cookies) on the live server."""
     contexts = []
 
     def make(locale: str = "en-US", **kwargs):
         ctx = browser.new_context(base_url=live_server.url, locale=locale, viewport=VIEWPORT, **kwargs)
         ctx.set_default_timeout(5000)
+        ctx.expose_binding("__centralaCsp", lambda _source, text: csp_violations.append(text))
+        ctx.add_init_script(CSP_WATCH)
+        ctx.on("console", lambda m: "Content Security Policy" in m.text and csp_violations.append(m.text))
         try:
             ctx.grant_permissions(["notifications"], origin=live_server.url)
         except Exception:  # noqa: BLE001  (not every Chromium build knows the permission)
@@ -40,6 +57,7 @@ def new_context(browser, live_server):
     yield make
     for ctx in contexts:
         ctx.close()
+    assert not csp_violations, "blocked by the Content-Security-Policy:\n" + "\n".join(csp_violations)
 
 
 def log_in(page, email: str, password: str = PASSWORD):

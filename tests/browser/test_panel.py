@@ -150,7 +150,7 @@ def test_admin_invites_a_user_who_sets_a_password_and_logs_in(make_user, new_con
 
     message = smtp_server.wait_for("bartek@example.com", timeout=10)
     link = mail_link(message)
-    assert re.search(r"/password/reset/[\w-]+$", link), link
+    assert re.search(r"/password/set#[\w-]+$", link), link
 
     newbie = new_context().new_page()
     newbie.goto(link)

@@ -37,7 +37,7 @@ class SoftphoneAgent:
         self.settings, self.db, self.bus, self.tmp = settings, db, bus, tmp_path
         with db.session() as s:
             u = create_user(s, email, name, "agent", "agent password", channels=["voice_in", "voice_out"])
-            self.user_id, self.username, self.password = u.id, u.sip_username, u.sip_password
+            self.user_id, self.username, self.password = u.id, u.sip_username, db.secret_box.open(u.sip_password)
         self.port = free_port()
         self.answer = answer
         self.uas = None

@@ -19,7 +19,8 @@ from centrala.users import set_password as store_password
 
 from ..extensions import client_ip, dbs, settings
 from ..presence.services import change_status
-from .services import authenticate, record_failure, send_password_link, too_many_failures
+from . import sessions
+from .services import authenticate, login_refusal, record_failure, send_password_link
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -47,9 +48,12 @@ def login():
         s = dbs()
         ip = client_ip()
         email = request.form.get("email", "").strip()
-        if too_many_failures(s, ip, settings().login_attempts):
-            return render_template("auth/login.html", email=email,
-                                   error=_("Too many failed logins from your address. Wait a minute and try again.")), 429
+        refusal = login_refusal(s, settings(), ip, email)
+        if refusal is not None:
+            error = (_("Too many failed logins for this account. Wait a few minutes and try again.")
+                     if refusal == "account" else
+                     _("Too many failed logins from your address. Wait a minute and try again."))
+            return render_template("auth/login.html", email=email, error=error), 429
         user = authenticate(s, email, request.form.get("password", ""))
         if user is None:
             record_failure(s, ip, email)
@@ -61,6 +65,7 @@ def login():
         if lang and not user.language:
             user.language = lang
         login_user(user)
+        sessions.start(s, user.id, ip)
         audit.record(s, audit.LOGIN, actor=user, target=user.email, ip=ip)
         s.commit()
         return redirect(_safe_next(request.args.get("next")))
@@ -72,14 +77,31 @@ def login():
 def logout():
     if request.method == "GET":
         return render_template("auth/logout.html")
+    return _log_out(everywhere=False)
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    """My profile's "Log out everywhere": every login of this user ends, this one too."""
+    return _log_out(everywhere=True)
+
+
+def _log_out(everywhere: bool):
     s = dbs()
     user = s.get(User, current_user.id)
     change_status(s, user, "offline", actor=user)
-    audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip())
+    if everywhere:
+        ended = sessions.end_everywhere(s, user.id)
+        audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip(), everywhere=True, sessions=ended)
+    else:
+        sessions.end_here(s)
+        audit.record(s, audit.LOGOUT, actor=user, target=user.email, ip=client_ip())
     s.commit()
+    sessions.announce(user.id)   # sockets of the ended logins are disconnected
     logout_user()
     session.clear()
-    flash(_("You have been logged out."), "info")
+    flash(_("You have been logged out on every device.") if everywhere else _("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -124,10 +146,22 @@ def _send_in_background(user_id: int, purpose: str, locale: str) -> None:
     threading.Thread(target=work, name="mail", daemon=True).start()
 
 
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
-def set_password(token: str):
+@bp.get("/password/reset/<token>")
+def legacy_password_link(token: str):
+    """Links emailed before the token moved into the fragment: the same page, token in the
+    fragment (this one request still names it in the access log)."""
+    return redirect(url_for("auth.set_password") + "#" + token)
+
+
+@bp.route("/password/set", methods=["GET", "POST"])
+def set_password():
+    """The emailed link is ``/password/set#<token>``: browsers never send the fragment, so the
+    token is in no access log, proxy log or Referer.  The page's script posts it in the body."""
+    if request.method == "GET":
+        return render_template("auth/open_link.html")
     s = dbs()
-    row = find_link_token(s, token)
+    token = request.form.get("token", "")
+    row = find_link_token(s, token) if token else None
     if row is None:
         return render_template("auth/message.html", title=_("This link is no longer valid"),
                                message=_("The link has already been used or has expired. Ask for a new one."),
@@ -136,7 +170,7 @@ def set_password(token: str):
     if user is None or not user.active:
         abort(410)
     error = None
-    if request.method == "POST":
+    if "password" in request.form:
         password = request.form.get("password", "")
         if password != request.form.get("confirm", ""):
             error = _("The passwords do not match.")
@@ -148,9 +182,11 @@ def set_password(token: str):
         if error is None:
             consume_link_token(s, row)
             audit.record(s, audit.PASSWORD_SET, actor=user, target=user.email, ip=client_ip(), via=row.purpose)
-            s.commit()
+            s.commit()   # store_password ended every login of the user
+            sessions.announce(user.id)
             if current_user.is_authenticated:
                 logout_user()
             flash(_("Your password is set. You can log in now."), "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/set_password.html", user=user, purpose=row.purpose, error=error), (400 if error else 200)
+    return render_template("auth/set_password.html", user=user, purpose=row.purpose, token=token,
+                           error=error), (400 if error else 200)

@@ -1,13 +1,12 @@
-"""Flask-Login wiring: load the user for a session; deactivated users and sessions from
-before a password change are rejected."""
+"""Flask-Login wiring: load the user for a session; deactivated users, sessions from before a
+password change and logins that have been ended (logout, log out everywhere) are rejected."""
 from __future__ import annotations
 
 from flask import redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from centrala.models import User
-
 from ..extensions import dbs, login_manager
+from . import sessions
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Log in to continue.")
@@ -19,7 +18,7 @@ def load_user(identity: str):
     user_id, _, stamp = identity.partition(".")
     if not user_id.isdigit():
         return None
-    user = dbs().get(User, int(user_id))
+    user = sessions.live_user(dbs(), int(user_id))   # None: the login was ended server-side
     if user is None or not user.active or user.get_id() != identity:
         return None
     return user

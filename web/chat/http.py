@@ -16,6 +16,7 @@ from centrala.conversations import lifecycle, offers
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatTemplate
 
+from ..security_headers import widget_policy
 from ..auth.permissions import admin_required
 from ..conversations import live
 from ..extensions import bus, csrf, dbs, settings
@@ -105,11 +106,7 @@ def frame(key: str):
         "max": MAX_MESSAGE, "max_file": svc.MAX_ATTACHMENT, "texts": texts,
     }
     resp = Response(render_template("chat/frame.html", conf=conf, lang=lang))
-    ancestors = " ".join(allowed) if allowed else "*"
-    resp.headers["Content-Security-Policy"] = (
-        f"frame-ancestors {ancestors}; default-src 'self'; img-src 'self' data:; "
-        "style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; "
-        "base-uri 'none'")
+    resp.headers["Content-Security-Policy"] = widget_policy(allowed)
     resp.headers["Referrer-Policy"] = "no-referrer"
     resp.headers["Cache-Control"] = "no-store"
     return resp

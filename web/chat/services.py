@@ -69,11 +69,11 @@ def allowed_origins(cfg: dict) -> list[str]:
 
 # -- agents ---------------------------------------------------------------------------
 def chat_agents(session) -> list[OfferAgent]:
-    return offers.channel_agents(session, CHAT)
+    return offers.channel_agents(session, CHAT.key)
 
 
 def candidates(session) -> list[int]:
-    return offers.candidates(session, CHAT)
+    return offers.candidates(session, CHAT.key)
 
 
 def online_agent(session, prefer: int | None = None) -> User | None:

@@ -89,7 +89,7 @@ def register(app, start_background: bool = True) -> None:
     chub = ChatHub(app)
     app.extensions["centrala.chat"] = chub
     engine = offer_engine(app)
-    engine.register(CHAT, ChatOffers(app, sio, bus))
+    engine.register(CHAT.key, ChatOffers(app, sio, bus))
     transfers.register(sio, engine)
     svc._CACHE.clear()   # a new app may face a database that was just recreated (tests)
 
@@ -102,7 +102,7 @@ def register(app, start_background: bool = True) -> None:
         the chat stays in History as missed.  Presence is this process's sockets (see
         docs/architecture-offers.md on several web processes)."""
         now = time.monotonic()
-        for offer in offers.open_offers(s, CHAT):
+        for offer in offers.open_offers(s, CHAT.key):
             conv = s.get(ChatConversation, offer.communication_id)
             if conv is None:
                 continue

@@ -16,6 +16,7 @@ from agents import events
 from agents.status import AgentStatus
 from centrala.models import User
 
+from ..auth import sessions as login_sockets
 from ..extensions import dbs
 from .. import background
 from ..notifications import services as notifications
@@ -65,13 +66,16 @@ def register(app, start_background: bool = True) -> None:
         if not current_user.is_authenticated:
             return False  # refused: the client sees connect_error
         join_room(f"user:{current_user.id}")
+        login_sockets.connected(request.sid, current_user.id)
         tracker.connected(current_user.id, request.sid)
         sio.emit("snapshot", snapshot(current_user.id), to=request.sid, namespace=NAMESPACE)
 
     @sio.on("disconnect", namespace=NAMESPACE)
     def on_disconnect(*_args):
-        if current_user.is_authenticated:
-            tracker.disconnected(current_user.id, request.sid)
+        # also a socket whose login has just been ended (no current user any more)
+        user_id = login_sockets.disconnected(request.sid)
+        if user_id is not None:
+            tracker.disconnected(user_id, request.sid)
 
     @sio.on("resync", namespace=NAMESPACE)
     @_authenticated

@@ -9,6 +9,8 @@ from flask_login import current_user, login_required
 
 from centrala import audit
 from centrala.models import User
+from centrala.secretbox import of_session
+from centrala.users import sip_password
 
 from ..extensions import client_ip, dbs, settings
 from .avatars import AvatarError, process_avatar
@@ -44,7 +46,8 @@ def profile():
             flash(_("Profile saved."), "success")
             return redirect(url_for("profile.profile"))
     cfg = settings()
-    sip = {"server": cfg.sip_public_host or cfg.sip_host, "port": cfg.sip_port, "transport": "UDP"}
+    sip = {"server": cfg.sip_public_host or cfg.sip_host, "port": cfg.sip_port, "transport": "UDP",
+           "password": sip_password(of_session(s), user)}
     return render_template("profile.html", user=user, errors=errors, form=request.form if errors else None,
                            sip=sip), (400 if errors else 200)
 

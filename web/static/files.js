@@ -5,6 +5,9 @@
   var $ = function (id) { return document.getElementById(id); };
   var cfgEl = $("files-config");
   var T = cfgEl ? JSON.parse(cfgEl.textContent) : {};
+  document.querySelectorAll(".quota-bar [data-width]").forEach(function (bar) {
+    bar.style.width = bar.dataset.width + "%";   // set here: the CSP allows no inline style attribute
+  });
 
   function fmt(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] == null ? "" : values[k]; });

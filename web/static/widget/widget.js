@@ -4,6 +4,7 @@
   "use strict";
   var cfg = JSON.parse(document.getElementById("widget-config").textContent);
   var T = cfg.texts;
+  document.body.style.setProperty("--c", cfg.color);   // the CSP allows no inline style attribute
   var params = new URLSearchParams(location.search);
   var page = { url: params.get("u") || "", title: params.get("t") || "" };
   var storeKey = "centrala-chat:" + cfg.key;
