@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -187,3 +188,30 @@ def test_two_web_processes_on_one_database_offer_a_chat_once(chat, database, liv
         accepted = [e for rec in (first_events, second.events) for e in rec.events
                     if e.name == events.CONVERSATION_ACCEPTED]
         assert [e.data["user_id"] for e in accepted] == [winner]
+
+
+def test_a_visitor_connected_to_another_web_process_is_not_taken_for_gone(chat, database, web_settings):
+    """Each web process sweeps every open offer, but sees only its own sockets: a visitor
+    connected to the first process is kept alive for the second by chat_visitors.last_seen_at;
+    once they really leave, the chat is missed."""
+    chat.settings(offer_timeout=60)
+    chat.app.config["CHAT_VISITOR_GRACE"] = 1.0
+    anna = chat.agent("anna@example.com")
+    v = chat.visitor()
+    cid = v.emit("message", {"body": "anyone?"})["chat_id"]
+    offered(anna)
+    with LiveApp(web_settings, database.url, chat.key) as second:
+        second.app.config["CHAT_VISITOR_GRACE"] = 1.0
+        # the second process has no socket of this visitor: its own clock for them starts
+        wait_for(lambda: second.app.extensions["centrala.chat"].left, 5, what="second process swept")
+        deadline = time.monotonic() + 3.0   # three graces: the second process has judged many times
+        while time.monotonic() < deadline:
+            assert offered_now(database, cid) == anna.id, "a live visitor's chat was closed by the other process"
+            time.sleep(0.2)
+        v.close()
+
+        def outcome():
+            with database.session() as s:
+                return s.get(Communication, cid).outcome
+        wait_for(lambda: outcome() == "missed", 8, what="the chat missed after the visitor left")
+        assert offered_now(database, cid) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timezone
 
 from flask import current_app, request
 from flask_login import current_user
@@ -19,7 +20,7 @@ from flask_socketio import join_room
 from agents import events
 from agents.chat import (ChatInputError, RateLimiter, anyone_online, clean_email, clean_message, clean_name,
                          clean_page, origin_allowed, origin_of, page_language)
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from agents.offers import TRANSFER
 from centrala.channels import ChannelError
@@ -64,6 +65,7 @@ class ChatHub:
         self.sids: dict[str, int] = {}          # visitor socket id -> visitor id
         self.online: bool | None = None
         self.left: dict[int, float] = {}        # visitor id -> when their last socket closed
+        self.beat_at = float("-inf")            # when this process last stamped its visitors as seen
         self.lock = threading.Lock()
 
     def allow(self, name: str, key: str) -> bool:
@@ -80,6 +82,16 @@ def _ip() -> str:
 
 def _err(code: str, field: str | None = None) -> dict:
     return {"ok": False, "error": code, **({"field": field} if field else {})}
+
+
+def stamp(s, visitor_ids) -> None:
+    """``last_seen_at = now`` for these visitors (in chunks), committed."""
+    ids = list(visitor_ids)
+    for i in range(0, len(ids), 500):
+        s.execute(update(ChatVisitor).where(ChatVisitor.id.in_(ids[i:i + 500])).values(last_seen_at=utcnow())
+                  .execution_options(synchronize_session=False))
+    if ids:
+        s.commit()
 
 
 def register(app, start_background: bool = True) -> None:
@@ -99,8 +111,10 @@ def register(app, start_background: bool = True) -> None:
     # -- visitors who left before anyone accepted ----------------------------------------------
     def drop_abandoned(s, grace: float) -> None:
         """A visitor who left before anyone accepted: stop offering (like a caller hanging up);
-        the chat stays in History as missed.  Presence is this process's sockets (see
-        docs/architecture-offers.md on several web processes)."""
+        the chat stays in History as missed.  Gone means: no socket in this process for ``grace``
+        seconds *and* no process has seen one for as long (``chat_visitors.last_seen_at``, kept
+        fresh by ``heartbeat``), so with several web processes a visitor connected to another
+        one is never taken for gone."""
         now = time.monotonic()
         for offer in offers.open_offers(s, CHAT.key):
             conv = s.get(ChatConversation, offer.communication_id)
@@ -110,6 +124,8 @@ def register(app, start_background: bool = True) -> None:
                 present = conv.visitor_id in chub.sids.values()
                 left = chub.left.setdefault(conv.visitor_id, now) if not present else None
             if present or now - left < grace:
+                continue
+            if seen_elsewhere(s, conv.visitor_id, grace):
                 continue
             c = s.get(Communication, offer.communication_id)
             if c is None or c.agent_id is not None or c.ended_at is not None:
@@ -122,11 +138,32 @@ def register(app, start_background: bool = True) -> None:
             lifecycle.close(s, c, "missed")
             lifecycle.commit(s, bus)
 
+    def seen_elsewhere(s, vid: int, grace: float) -> bool:
+        v = s.get(ChatVisitor, vid, populate_existing=True)
+        seen = v.last_seen_at if v is not None else None
+        if seen is None:
+            return False
+        seen = seen if seen.tzinfo else seen.replace(tzinfo=timezone.utc)
+        return (utcnow() - seen).total_seconds() < grace
+
+    def heartbeat(s, grace: float) -> None:
+        """Stamp the visitors with a socket here, every third of the grace: other web processes
+        read it before they take a visitor for gone."""
+        now = time.monotonic()
+        if now - chub.beat_at < min(5.0, grace / 3):
+            return
+        chub.beat_at = now
+        with chub.lock:
+            here = sorted(set(chub.sids.values()))
+        stamp(s, here)
+
     def sweep_once() -> None:
         with app.app_context():
             s = session()
             try:
-                drop_abandoned(s, float(app.config.get("CHAT_VISITOR_GRACE", VISITOR_GRACE)))
+                grace = float(app.config.get("CHAT_VISITOR_GRACE", VISITOR_GRACE))
+                heartbeat(s, grace)
+                drop_abandoned(s, grace)
             finally:
                 s.close()
 
@@ -220,6 +257,7 @@ def register(app, start_background: bool = True) -> None:
                         del chub.left[k]
         if vid:
             try:
+                stamp(dbs(), [vid])            # the moment it left, for the other processes
                 tell_presence(dbs(), vid)
             except Exception:
                 log.exception("visitor presence update failed")
