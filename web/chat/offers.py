@@ -11,17 +11,17 @@ withdrawn | done, …}.  To the visitor: ``accepted`` {chat_id, agent, message?}
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from agents import events
 from agents import offers as rules
+from centrala.channels.chat import CHAT
 from centrala.models import Communication, User
 from centrala.models_chat import ChatConversation
 
+from ..notifications import notifier
 from ..notifications import services as notifications
+from ..notifications.notifier import Work
 from . import services as svc
 
 AGENT_NS = "/agent"
@@ -31,12 +31,6 @@ VISITOR_NS = "/visitor"
 class ChatOffers:
     def __init__(self, app, sio, bus):
         self.app, self.sio, self.bus = app, sio, bus
-
-    @contextmanager
-    def _locale(self, user: User | None):
-        """Texts for a given agent (their language), also from the background sweep."""
-        with self.app.test_request_context(), force_locale((user.language if user else None) or "pl"):
-            yield
 
     def _tell_owner(self, owner_id: int, payload: dict) -> None:
         self.sio.emit("chat:transfer", payload, to=f"user:{owner_id}", namespace=AGENT_NS)
@@ -56,12 +50,18 @@ class ChatOffers:
             return None
         transfer = offer.kind == rules.TRANSFER
         owner = session.get(User, offer.from_agent_id) if transfer and offer.from_agent_id else None
-        with self._locale(u):
-            title = (_("Chat with %(who)s, transferred by %(name)s", who=self._who(c), name=owner.name if owner else "")
-                     if transfer else _("Chat with %(who)s", who=self._who(c)))
+        def title() -> str:     # called by the notifier in the agent's language
+            if transfer:
+                return _("Chat with %(who)s, transferred by %(name)s", who=self._who(c),
+                         name=owner.name if owner else "")
+            return _("Chat with %(who)s", who=self._who(c))
+
         first = next((m for m in svc.transcript(session, c.id) if m["sender"] == "visitor"), None)
         body = (offer.note if transfer else "") or (first["body"][:200] if first else "")
-        items = notifications.push(session, [u.id], "chat", title, body=body, link=f"/chat/{c.id}?accept=1")
+        items = notifier.notify(self.app, session, Work(CHAT.key, [u.id], title, link=f"/chat/{c.id}?accept=1",
+                                                        body=lambda: body))
+        if not items:            # the agent was deactivated meanwhile
+            return None
         conv = session.get(ChatConversation, c.id)
         self.sio.emit("chat:offered", {"chat_id": c.id, "origin": conv.origin if conv else "",
                                        **({"transfer": True} if transfer else {})},
