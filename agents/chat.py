@@ -15,10 +15,10 @@ from collections import defaultdict, deque
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from agents import offers
+from agents import conversation, offers
 from agents.offers import MAX_TRANSFER_NOTE, InputError, OfferAgent  # noqa: F401  (MAX_TRANSFER_NOTE: for the chat pages)
 
-CHAT = "chat"
+CHAT = conversation.CHAT     # the one key (agents/conversation.py)
 MAX_MESSAGE = 2000          # characters of one chat message
 MAX_NAME = 100
 MAX_TRIGGER = 250           # characters of a trigger message (manual §11.2.8)
