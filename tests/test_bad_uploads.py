@@ -1,0 +1,219 @@
+"""Suite "Bad uploads" (issue 12): hostile or broken files through HTTP — the panel's routes and
+the REST API — each refused with a clear message (or, for names, safely renamed), with the
+process's memory bounded and nothing written outside the data dir."""
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import pytest
+from sqlalchemy import func, select
+
+from centrala import contact_import as I
+from centrala.models import User
+from centrala.models_contacts import ContactImport
+from centrala.tokens import create_api_token
+
+from .helpers import wait_for
+from .upload_helpers import files_under, peak_growth_mib
+from .web_helpers import csrf
+
+pytestmark = [pytest.mark.uploads, pytest.mark.db]
+
+MEMORY_MIB = 64      # a refused or bounded upload may not raise the process's peak by more than this
+
+
+@pytest.fixture
+def api(app, make_user, database):
+    uid = make_user("integrator@example.com")
+    with database.session() as s:
+        token = create_api_token(s, s.get(User, uid), "uploads")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+def api_upload(api, source, name="contacts.csv"):
+    """``source``: bytes, or a path streamed from disk (large files never sit in memory)."""
+    if isinstance(source, bytes):
+        return api.post("/api/v1/contacts/imports", data={"file": (io.BytesIO(source), name)},
+                        content_type="multipart/form-data")
+    with open(source, "rb") as fh:
+        return api.post("/api/v1/contacts/imports", data={"file": (fh, name)}, content_type="multipart/form-data")
+
+
+def panel_upload(client, source, name="contacts.csv", lang="en"):
+    token = csrf(client, "/contacts/imports/new")
+    fh = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+    with fh:
+        return client.post("/contacts/imports", data={"csrf_token": token, "file": (fh, name)},
+                           content_type="multipart/form-data", headers={"Accept-Language": lang})
+
+
+def no_imports(database, web_settings):
+    with database.session() as s:
+        assert s.scalar(select(func.count(ContactImport.id))) == 0
+    imports = web_settings.data_dir / "uploads" / "imports"
+    assert not imports.exists() or list(imports.iterdir()) == [], "a refused file was left behind"
+
+
+@pytest.fixture
+def inputs(tmp_path_factory):
+    """Where a test writes the files it uploads (not beside the data dir: see ``outside``)."""
+    return tmp_path_factory.mktemp("inputs")
+
+
+@pytest.fixture
+def outside(tmp_path, web_settings):
+    """Asserts at the end that nothing was written beside the data dir (in the test's own tmp)."""
+    def snapshot():
+        return {p for p in files_under(tmp_path) if not p.startswith(web_settings.data_dir.name + "/")
+                and not p.endswith(("-journal", "-wal", "-shm"))}
+
+    before = snapshot()
+    yield
+    assert snapshot() == before, "an upload wrote outside the data dir"
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+def million_columns(path):
+    """A 9 MB CSV whose header has 1,000,000 columns (the probe's file), written in chunks."""
+    with open(path, "w", encoding="ascii") as f:
+        for start in range(0, 1_000_000, 50_000):
+            f.write(",".join(f"c{i}" for i in range(start, start + 50_000)))
+            f.write("," if start + 50_000 < 1_000_000 else "\r\n")
+        f.write("Jan,Kowalski\r\n")
+    return path
+
+
+def single_field(path, size):
+    with open(path, "wb") as f:
+        f.write(b"First name,Note\r\nJan,")
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(size // len(chunk)):
+            f.write(chunk)
+        f.write(b"\r\n")
+    return path
+
+
+CSV_CASES = [
+    # (name, bytes, status, English message starts with)
+    ("empty", b"", 400, "The file is empty."),
+    ("binary", bytes(range(256)) * 64, 400, "This is not a text (CSV) file."),
+    ("utf16-bom", "\ufeffFirst name,Last name\r\nŁucja,Żak\r\n".encode("utf-16-le"), 400, "UTF-16 files are not supported"),
+    ("utf16-no-bom", "First name,Last name\r\nLucja,Zak\r\n".encode("utf-16-le"), 400, "UTF-16 files are not supported"),
+    ("utf16be-no-bom", "First name,Last name\r\nLucja,Zak\r\n".encode("utf-16-be"), 400, "UTF-16 files are not supported"),
+]
+
+
+@pytest.mark.parametrize("case", CSV_CASES, ids=[c[0] for c in CSV_CASES])
+def test_broken_csv_files_are_refused_with_a_message(api, database, web_settings, outside, case):
+    _name, data, status, message = case
+    r = api_upload(api, data)
+    assert r.status_code == status and r.json["error"]["message"].startswith(message), r.json
+    no_imports(database, web_settings)
+
+
+def test_a_zip_bomb_is_refused_without_being_opened(api, agent, database, web_settings, inputs, outside):
+    bomb = inputs / "contacts.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        with z.open("contacts.csv", "w", force_zip64=True) as member:
+            zeros = b"0" * (1024 * 1024)
+            for _ in range(200):          # 200 MB of text inside, ~200 KB outside
+                member.write(zeros)
+    assert bomb.stat().st_size < 1024 * 1024
+    r, grew = peak_growth_mib(lambda: api_upload(api, bomb, "contacts.csv"))
+    assert r.status_code == 400 and "compressed archive or an Excel workbook" in r.json["error"]["message"]
+    assert grew < MEMORY_MIB
+    # an .xlsx is a zip too: the same advice, in Polish in the panel
+    r = panel_upload(agent, bomb, "kontakty.xlsx", lang="pl")
+    assert r.status_code == 400
+    assert "To archiwum lub skoroszyt Excela, a nie plik CSV." in r.get_data(as_text=True)
+    no_imports(database, web_settings)
+
+
+def test_oversize_csv_is_refused_before_it_is_read(api, agent, database, web_settings, inputs, outside):
+    big = single_field(inputs / "big.csv", 100 * 1024 * 1024)    # a 100 MB single field
+    started = time.monotonic()
+    r, grew = peak_growth_mib(lambda: api_upload(api, big))
+    assert r.status_code == 413 and r.json["error"]["message"] == "The file is larger than 10 MB."
+    r = panel_upload(agent, big)       # over the app's request limit: its own 413 page
+    assert r.status_code == 413 and "The file is too large." in r.get_data(as_text=True)
+    r = panel_upload(agent, single_field(inputs / "11.csv", 11 * 1024 * 1024))
+    assert r.status_code == 413 and "The file is larger than 10 MB. Split it into smaller files." in r.get_data(as_text=True)
+    assert time.monotonic() - started < 30 and grew < MEMORY_MIB
+    no_imports(database, web_settings)
+
+
+def test_a_million_columns_are_refused_quickly_with_flat_memory(api, agent, database, web_settings, inputs, outside):
+    path = million_columns(inputs / "wide.csv")
+    assert 5 * 1024 * 1024 < path.stat().st_size < 10 * 1024 * 1024
+    started = time.monotonic()
+    r, grew = peak_growth_mib(lambda: api_upload(api, path))
+    took = time.monotonic() - started
+    assert r.status_code == 400, r.status_code
+    assert r.json["error"]["message"] == "Row 1 has more than 200 columns. Keep only the columns you want to import."
+    assert len(r.data) < 1000
+    assert took < 10 and grew < MEMORY_MIB, (took, grew)
+    r = panel_upload(agent, path, lang="pl")
+    assert r.status_code == 400
+    assert "Wiersz 1 ma więcej niż 200 kolumn." in r.get_data(as_text=True)
+    no_imports(database, web_settings)
+
+
+def test_a_huge_single_field_is_refused(api, database, web_settings, inputs, outside):
+    path = single_field(inputs / "field.csv", 9 * 1024 * 1024)     # under the file limit
+    r, grew = peak_growth_mib(lambda: api_upload(api, path))
+    assert r.status_code == 400
+    assert r.json["error"]["message"] == "Row 2 has a field longer than 65,536 characters."
+    assert grew < MEMORY_MIB
+    no_imports(database, web_settings)
+
+
+def test_a_record_longer_than_the_limit_is_refused(api, database, web_settings, outside):
+    """Quoted newlines make one record of many lines: no line and no field is over a limit,
+    the record is (1.2 million characters) and is refused before the reader has built it."""
+    fields = ",".join(f'"{"z" * 60_000}\n"' for _ in range(20))
+    r = api_upload(api, ("First name,Note\r\n" + fields + "\r\n").encode())
+    assert r.status_code == 400
+    assert r.json["error"]["message"] == "Row 2 is longer than 1,048,576 characters.", r.json
+    no_imports(database, web_settings)
+    # quoted newlines within the limits are fine
+    fields = ",".join('"a\nb"' for _ in range(150))
+    assert api_upload(api, ("First name,Last name\r\n" + fields + "\r\n").encode()).status_code == 201
+
+
+def test_a_bad_row_after_the_preview_fails_the_verify_with_a_message(api, database, web_settings):
+    wide = ",".join(["x"] * 300)
+    data = ("First name,Last name\r\n" + "Jan,Kowalski\r\n" * 50 + wide + "\r\n").encode()
+    r = api_upload(api, data)
+    assert r.status_code == 201
+    iid = r.json["id"]
+    assert api.post(f"/api/v1/contacts/imports/{iid}/verify").status_code == 202
+    box = {}
+
+    def failed():
+        box["r"] = api.get(f"/api/v1/contacts/imports/{iid}").json
+        return box["r"]["status"] == "failed"
+
+    wait_for(failed, 20, what="verify failed")
+    assert "Row 52 has more than 200 columns" in box["r"]["message"]
+
+
+def test_previews_are_bounded(api, agent, database):
+    header = ["First name", "Last name"] + [f"Note {i}" for i in range(148)]
+    row = ["Jan", "Kowalski"] + ["a" * 5000] * 148
+    data = (",".join(header) + "\r\n" + (",".join(row) + "\r\n") * 12).encode()
+    assert len(data) < I.MAX_BYTES
+    r = api_upload(api, data)
+    assert r.status_code == 201, r.json
+    pv = r.json["preview"]
+    assert len(pv["columns"]) == 150 and len(pv["rows"]) == I.PREVIEW_ROWS
+    assert max(len(c) for row in pv["rows"] for c in row) == I.PREVIEW_CHARS
+    assert len(r.data) < 1024 * 1024
+    # the configure page: one select per column, cells cut
+    r = panel_upload(agent, data)
+    iid = int(r.headers["Location"].split("/")[-2])
+    page = agent.get(f"/contacts/imports/{iid}/configure")
+    assert page.status_code == 200 and len(page.data) < 4 * 1024 * 1024
