@@ -31,6 +31,8 @@ from pathlib import Path
 from sqlalchemy import String, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from agents import ownership
+
 from . import contacts as C
 from .upload_names import safe_name
 from .models_contacts import EMAIL_KINDS, PHONE_KINDS, Contact, ContactEmail, ContactImport, ContactPhone, CustomField
@@ -787,6 +789,20 @@ def run_in_background(db, data_dir: Path, import_id: int, step: str, region: str
 AUDIT_DELETED = "contact_import.deleted"
 
 
+# -- who may act on an import ------------------------------------------------------------------
+def may_manage(imp: ContactImport, user) -> bool:
+    """Every action on one import — its preview and error report, the mapping, verify, import,
+    the original file's download and delete — is for the person who uploaded it or an
+    administrator (issue 12).  The status list (name, state, counts) is for everyone."""
+    return ownership.may_manage(getattr(user, "id", None), getattr(user, "is_admin", False), imp.created_by)
+
+
+def check_may_manage(imp: ContactImport, user) -> None:
+    if not may_manage(imp, user):
+        raise ImportError_("forbidden", "Only the user who uploaded it or an administrator may open, change, run, "
+                                        "download or delete an import.")
+
+
 def is_running(imp: ContactImport) -> bool:
     """Verify or import is working on it right now (an interrupted one is not running)."""
     return imp.status in _RUNNING.values() and not is_stale(imp)
@@ -814,7 +830,9 @@ def delete_import(session, data_dir: Path, imp: ContactImport) -> list[Path]:
     return paths
 
 
-def as_dict(imp: ContactImport) -> dict:
+def as_dict(imp: ContactImport, full: bool = True) -> dict:
+    """The import as the API and the status list show it; ``full=False`` (someone who may not
+    manage it) leaves out the error report, whose lines quote the file."""
     from .models import iso
 
     return {"id": imp.id, "filename": imp.filename, "size_bytes": imp.size_bytes, "status": imp.status,
@@ -822,7 +840,7 @@ def as_dict(imp: ContactImport) -> dict:
             "encoding": imp.encoding, "delimiter": imp.delimiter, "has_header": imp.has_header,
             "mapping": list(imp.mapping or []), "total": imp.total, "ok": imp.ok, "processed": imp.processed,
             "created": imp.created, "updated": imp.updated, "error_count": imp.error_count,
-            "errors": [{**e, "message": error_message(e)} for e in (imp.errors or [])],
+            "errors": [{**e, "message": error_message(e)} for e in (imp.errors or [])] if full else [],
             "warnings": list(imp.warnings or []), "message": imp.message, "stale": is_stale(imp),
             "created_at": iso(imp.created_at), "verified_at": iso(imp.verified_at),
             "started_at": iso(imp.started_at), "finished_at": iso(imp.finished_at)}

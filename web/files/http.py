@@ -33,7 +33,7 @@ def _back(folder_id: int | None):
 
 
 def _may_delete(owner_id: int | None) -> bool:
-    return current_user.is_admin or owner_id == current_user.id
+    return services.may_change(current_user, owner_id)
 
 
 @bp.get("/files")
