@@ -217,3 +217,111 @@ def test_previews_are_bounded(api, agent, database):
     iid = int(r.headers["Location"].split("/")[-2])
     page = agent.get(f"/contacts/imports/{iid}/configure")
     assert page.status_code == 200 and len(page.data) < 4 * 1024 * 1024
+
+
+# -- images: avatars and the widget's logo -------------------------------------------------------
+def png_bytes(size, mode="1", frames=1):
+    from PIL import Image
+
+    out = io.BytesIO()
+    if frames == 1:
+        Image.new(mode, size).save(out, "PNG", optimize=True)
+    else:
+        imgs = [Image.new(mode, size, i % 2) for i in range(frames)]
+        imgs[0].save(out, "PNG", save_all=True, append_images=imgs[1:])
+    return out.getvalue()
+
+
+def gif_bytes(size, frames):
+    from PIL import Image
+
+    imgs = [Image.new("P", size, i % 2) for i in range(frames)]
+    out = io.BytesIO()
+    imgs[0].save(out, "GIF", save_all=True, append_images=imgs[1:], optimize=False, disposal=0)
+    return out.getvalue()
+
+
+def huge_png_header(width, height) -> bytes:
+    """A PNG that declares width × height pixels and holds a few rows (its IHDR is all a
+    decoder needs to allocate the whole image)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = zlib.compress(b"\x00" * (width // 8 + 1) * 16)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+IMAGE_CASES = [
+    # (id, bytes, English message)
+    ("pixel-flood-8900", lambda: png_bytes((8900, 8900)), "The image has too many pixels: at most 25 megapixels."),
+    ("pixel-flood-6000", lambda: png_bytes((6000, 6000)), "The image has too many pixels: at most 25 megapixels."),
+    ("pixel-flood-header-only", lambda: huge_png_header(100_000, 100_000),
+     "The image has too many pixels: at most 25 megapixels."),
+    ("svg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                    b'<script>alert(1)</script></svg>',
+     "This file is not an image we can read. Use a PNG, JPEG, GIF or WebP image."),
+    ("animated-gif-frames", lambda: gif_bytes((4, 4), 600), "The animation is too long: at most 500 frames."),
+    ("animated-gif-pixels", lambda: gif_bytes((2500, 2500), 20), "The animation is too long: at most 500 frames."),
+    ("animated-png-pixels", lambda: png_bytes((4000, 4000), frames=8), "The animation is too long: at most 500 frames."),
+    ("truncated-png", lambda: png_bytes((64, 64), "RGB")[:60],
+     "This file is not an image we can read. Use a PNG, JPEG, GIF or WebP image."),
+    ("empty", lambda: b"", "The file is empty."),
+]
+
+
+def flashed(client, page) -> str:
+    return client.get(page).get_data(as_text=True)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("case", IMAGE_CASES, ids=[c[0] for c in IMAGE_CASES])
+def test_hostile_images_are_refused_before_decoding(agent, admin, database, web_settings, outside, case):
+    import html
+
+    _id, make, message = case
+    data = make()
+    assert len(data) < 5 * 1024 * 1024
+    before = files_under(web_settings.data_dir)
+    # an agent's avatar
+    token = csrf(agent, "/profile")
+    r, grew = peak_growth_mib(lambda: agent.post("/profile/avatar", data={
+        "csrf_token": token, "avatar": (io.BytesIO(data), "me.png")}, content_type="multipart/form-data"))
+    assert r.status_code == 303
+    assert message in html.unescape(flashed(agent, "/profile"))
+    assert grew < MEMORY_MIB, grew
+    with database.session() as s:
+        assert s.scalar(select(User.avatar).where(User.email == "agent@example.com")) is None
+    # the administrator's widget logo
+    token = csrf(admin, "/settings/general")
+    r, grew = peak_growth_mib(lambda: admin.post("/settings/general/logo", data={
+        "csrf_token": token, "logo": (io.BytesIO(data), "logo.png")}, content_type="multipart/form-data"))
+    assert r.status_code == 302
+    assert message in html.unescape(flashed(admin, "/settings/general"))
+    assert grew < MEMORY_MIB, grew
+    assert files_under(web_settings.data_dir) == before
+
+
+def test_images_within_the_limits_still_become_avatars(agent, database, web_settings):
+    from PIL import Image
+
+    for name, data in (("photo.png", png_bytes((5000, 5000), "RGB")), ("anim.gif", gif_bytes((64, 64), 100)),
+                       ("anim.png", png_bytes((300, 200), "RGB", frames=3))):
+        token = csrf(agent, "/profile")
+        r = agent.post("/profile/avatar", data={"csrf_token": token, "avatar": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+        assert r.status_code == 303 and "Avatar updated." in flashed(agent, "/profile"), name
+        with database.session() as s:
+            stored = s.scalar(select(User.avatar).where(User.email == "agent@example.com"))
+        with Image.open(web_settings.avatars_dir / stored) as img:
+            assert (img.format, img.size) == ("PNG", (256, 256))
+
+
+def test_image_refusals_in_polish(agent):
+    token = csrf(agent, "/profile")
+    agent.post("/profile/avatar", data={"csrf_token": token, "avatar": (io.BytesIO(png_bytes((8900, 8900))), "a.png")},
+               content_type="multipart/form-data", headers={"Accept-Language": "pl"})
+    assert "Obraz ma za dużo pikseli: najwyżej 25 megapikseli." in flashed(agent, "/profile")
