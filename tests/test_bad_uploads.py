@@ -325,3 +325,165 @@ def test_image_refusals_in_polish(agent):
     agent.post("/profile/avatar", data={"csrf_token": token, "avatar": (io.BytesIO(png_bytes((8900, 8900))), "a.png")},
                content_type="multipart/form-data", headers={"Accept-Language": "pl"})
     assert "Obraz ma za dużo pikseli: najwyżej 25 megapikseli." in flashed(agent, "/profile")
+
+
+# -- prompts (administrators' recordings) -----------------------------------------------------
+PROMPTS = "/settings/voice/prompts"
+
+
+def _ffmpeg(*args):
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", *args], check=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    d = tmp_path_factory.mktemp("recordings")
+    made = {}
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-ar", "8000", str(d / "whole.wav"))
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=4", str(d / "whole.mp3"))
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=125:sample_rate=8000", "-ac", "1", str(d / "long.ogg"))
+    for name, keep in (("whole.wav", 16_000), ("whole.mp3", 20_000)):
+        cut = d / f"cut{Path(name).suffix}"
+        cut.write_bytes((d / name).read_bytes()[:keep])
+        made[f"cut{Path(name).suffix}"] = cut
+    made["long.ogg"] = d / "long.ogg"
+    made["header.wav"] = d / "header.wav"
+    made["header.wav"].write_bytes((d / "whole.wav").read_bytes()[:30])
+    made["image.mp3"] = d / "image.mp3"
+    made["image.mp3"].write_bytes(png_bytes((64, 64), "RGB"))
+    made["text.wav"] = d / "text.wav"
+    made["text.wav"].write_text("RIFF? no: a shopping list.\n" * 50)
+    made["whole.wav"] = d / "whole.wav"
+    return made
+
+
+from pathlib import Path  # noqa: E402
+
+
+PROMPT_CASES = [
+    ("text.wav", "This file is not a recording we can play."),
+    ("image.mp3", "This file is not a recording we can play."),
+    ("header.wav", "This file is not a recording we can play."),
+    ("cut.wav", "The recording is incomplete: it plays 0:01 of the 0:04 its header announces. Upload the whole file."),
+    ("cut.mp3", "The recording is incomplete: it plays 0:02 of the 0:04 its header announces. Upload the whole file."),
+    ("long.ogg", "The recording is too long (2:05). The limit here is 2 min."),
+]
+
+
+@pytest.mark.parametrize("name,message", PROMPT_CASES, ids=[c[0] for c in PROMPT_CASES])
+def test_bad_recordings_are_refused(admin, recordings, database, web_settings, outside, name, message):
+    import html
+    import re
+
+    before = files_under(web_settings.data_dir)
+    token = csrf(admin, PROMPTS)
+    with open(recordings[name], "rb") as fh:
+        r, grew = peak_growth_mib(lambda: admin.post(f"{PROMPTS}/welcome/upload", data={
+            "csrf_token": token, "file": (fh, name)}, content_type="multipart/form-data"))
+    assert r.status_code == 400
+    shown = html.unescape(re.search(r'data-role="error">([^<]*)<', r.get_data(as_text=True)).group(1))
+    assert shown.startswith(message), shown
+    assert grew < MEMORY_MIB
+    assert files_under(web_settings.data_dir) == before
+
+
+def test_recording_refusals_in_polish(admin, recordings):
+    token = csrf(admin, PROMPTS)
+    with open(recordings["cut.wav"], "rb") as fh:
+        r = admin.post(f"{PROMPTS}/welcome/upload", data={"csrf_token": token, "file": (fh, "cut.wav")},
+                       content_type="multipart/form-data", headers={"Accept-Language": "pl"})
+    assert r.status_code == 400
+    assert "Nagranie jest niekompletne: trwa 0:01 z 0:04 zapowiedzianych w nagłówku." in r.get_data(as_text=True)
+
+
+# -- file names ------------------------------------------------------------------------------------
+HOSTILE_NAMES = [
+    # (id, name as sent, what a safe rename keeps)
+    ("traversal", "../../../../etc/cron.d/evil.csv", "evil.csv"),
+    ("windows-traversal", "..\\..\\secrets\\evil.csv", "evil.csv"),
+    ("nul", "evil\x00.csv", "evil.csv"),
+    ("control", "ev\x1b[31mil\x07\x7f.csv", "ev[31mil.csv"),
+    ("rtl-override", "report\u202ecod.csv", "reportcod.csv"),      # shown as "reportvsc.doc"
+    ("long", "a" * 1996 + ".csv", "a" * 251 + ".csv"),
+]
+
+
+def multipart(field: str, filename: str, data: bytes, extra: dict | None = None) -> tuple[bytes, str]:
+    """A multipart body with the file name's bytes exactly as given (the test client's encoder
+    would change some of them)."""
+    boundary = "----centrala-bad-uploads"
+    parts = []
+    for k, v in (extra or {}).items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+    quoted = filename.replace("\\", "\\\\").replace('"', '\\"')     # a quoted-string's escapes
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="'.encode()
+                 + quoted.encode("utf-8") + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize("case", HOSTILE_NAMES, ids=[c[0] for c in HOSTILE_NAMES])
+def test_hostile_names_on_contact_imports_are_renamed(api, agent, database, web_settings, outside, case):
+    _id, name, safe = case
+    before = files_under(web_settings.data_dir)
+    body, ctype = multipart("file", name, b"First name,Last name\r\nJan,Kowalski\r\n")
+    r = api.post("/api/v1/contacts/imports", data=body, content_type=ctype)
+    assert r.status_code == 201, r.json
+    assert r.json["filename"] == safe
+    # the panel: the same rename, and the original downloads under the safe name
+    token = csrf(agent, "/contacts/imports/new")
+    body, ctype = multipart("file", name, b"First name,Last name\r\nJan,Kowalski\r\n", {"csrf_token": token})
+    r = agent.post("/contacts/imports", data=body, content_type=ctype)
+    assert r.status_code == 302
+    iid = int(r.headers["Location"].split("/")[-2])
+    with database.session() as s:
+        assert s.get(ContactImport, iid).filename == safe
+    r = agent.get(f"/contacts/imports/{iid}/file")
+    assert r.status_code == 200 and "\u202e" not in r.headers["Content-Disposition"]
+    new = files_under(web_settings.data_dir) - before
+    assert all(p.startswith("uploads/imports/") for p in new) and len(new) == 2, new
+
+
+@pytest.mark.parametrize("case", HOSTILE_NAMES, ids=[c[0] for c in HOSTILE_NAMES])
+def test_hostile_names_on_recordings_are_renamed(admin, recordings, database, web_settings, outside, case):
+    from centrala.models import PromptFile
+
+    _id, name, safe = case
+    safe = safe.replace(".csv", ".wav")
+    name = name.replace(".csv", ".wav")
+    token = csrf(admin, PROMPTS)
+    body, ctype = multipart("file", name, recordings["whole.wav"].read_bytes(), {"csrf_token": token})
+    r = admin.post(f"{PROMPTS}/hold/upload", data=body, content_type=ctype)
+    assert r.status_code == 303, r.get_data(as_text=True)[-500:]
+    with database.session() as s:
+        f = s.scalars(select(PromptFile).order_by(PromptFile.id.desc())).first()
+        assert f.original_name == safe
+    for p in files_under(web_settings.data_dir):
+        assert p.startswith(("prompts/", "uploads/", "secrets", "asterisk")) or "/" not in p, p
+
+
+@pytest.mark.parametrize("case", HOSTILE_NAMES, ids=[c[0] for c in HOSTILE_NAMES])
+def test_hostile_names_in_files_are_refused_clearly(agent, api, database, web_settings, outside, case):
+    import html
+
+    from centrala.models_files import StoredFile
+
+    _id, name, _safe = case
+    before = files_under(web_settings.data_dir)
+    token = csrf(agent, "/files")
+    body, ctype = multipart("file", name, b"payload", {"csrf_token": token})
+    r = agent.post("/files/upload", data=body, content_type=ctype)
+    assert r.status_code == 303
+    page = html.unescape(agent.get("/files").get_data(as_text=True))
+    assert "is not a valid name: it may not contain / or \\, be . or .., have control characters or be longer " \
+           "than 255 characters." in page
+    assert "a" * 100 not in page and "\u202e" not in page and "\x00" not in page   # cut, unsafe characters marked
+    body, ctype = multipart("file", name, b"payload")
+    r = api.post("/api/v1/files", data=body, content_type=ctype)
+    assert r.status_code == 400 and r.json["error"]["message"].startswith("Invalid name")
+    assert len(r.json["error"]["message"]) < 300
+    with database.session() as s:
+        assert s.scalars(select(StoredFile)).all() == []
+    assert files_under(web_settings.data_dir) == before
