@@ -65,6 +65,12 @@ def square_png(data: bytes, size: int) -> bytes:
         with Image.open(io.BytesIO(data)) as img:
             check(img)
             img.draft("RGB", (size * 2, size * 2))     # JPEG: decode at 1/2 … 1/8 scale
+            img.load()
+            factor = min(img.size) // (size * 2)
+            if factor >= 2:     # shrink first: every copy after this one is small
+                if img.mode not in ("RGB", "RGBA", "L", "LA"):
+                    img = img.convert("RGBA")
+                img = img.reduce(factor)
             img = ImageOps.exif_transpose(img).convert("RGBA")
             img = ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)
             out = io.BytesIO()

@@ -480,3 +480,27 @@ def test_hostile_names_in_files_are_refused_clearly(agent, api, database, web_se
     with database.session() as s:
         assert s.scalars(select(StoredFile)).all() == []
     assert files_under(web_settings.data_dir) == before
+
+
+# -- Files: an oversize upload ------------------------------------------------------------------------
+def test_an_oversize_file_is_refused_while_streaming(api, agent, database, web_settings, inputs, outside):
+    from centrala.models_files import StoredFile
+
+    big = inputs / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate((web_settings.files_max_upload_mb + 1) * 1024 * 1024)
+    before = files_under(web_settings.data_dir)
+    with open(big, "rb") as fh:
+        r, grew = peak_growth_mib(lambda: api.post("/api/v1/files", data={"file": (fh, "big.bin")},
+                                                   content_type="multipart/form-data"))
+    assert r.status_code == 413 and "too large" in r.json["error"]["message"]
+    assert grew < MEMORY_MIB
+    token = csrf(agent, "/files")
+    with open(big, "rb") as fh:
+        r = agent.post("/files/upload", data={"csrf_token": token, "file": (fh, "big.bin")},
+                       content_type="multipart/form-data")
+    assert r.status_code == 303
+    assert "The file is too large: at most 25 MB per file." in agent.get("/files").get_data(as_text=True)
+    with database.session() as s:
+        assert s.scalars(select(StoredFile)).all() == []
+    assert files_under(web_settings.data_dir) == before
