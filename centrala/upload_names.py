@@ -10,9 +10,9 @@ from __future__ import annotations
 import unicodedata
 
 MAX_NAME = 255
-# control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private
-# use, unassigned
-UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+# control, format (bidi overrides, zero-width), line/paragraph separators, lone surrogates (not
+# encodable).  Not "unassigned": an emoji newer than Python's Unicode tables is a fair name.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def is_unsafe_char(ch: str) -> bool:
