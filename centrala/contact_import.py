@@ -519,7 +519,10 @@ def verify(db, data_dir: Path, import_id: int, region: str = "PL", progress_ever
                     out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 if total % progress_every == 0:
                     _progress(db, import_id, processed=total)
-    except (UnicodeDecodeError, csv.Error, ImportError_) as exc:
+    except ImportError_ as exc:     # a limit: kept as a warning too, for the panel to say it in its language
+        _fail(db, import_id, f"The file could not be read: {exc}", problem={"code": exc.code, **exc.params})
+        return
+    except (UnicodeDecodeError, csv.Error) as exc:
         _fail(db, import_id, f"The file could not be read: {exc}")
         return
     warnings = []
@@ -541,10 +544,11 @@ def _progress(db, import_id: int, **values) -> None:
                   .values(heartbeat_at=_now(), **values))
 
 
-def _fail(db, import_id: int, message: str) -> None:
+def _fail(db, import_id: int, message: str, problem: dict | None = None) -> None:
     with db.session() as s:
         s.execute(update(ContactImport).where(ContactImport.id == import_id)
-                  .values(status="failed", message=message[:2000], finished_at=_now()))
+                  .values(status="failed", message=message[:2000], finished_at=_now(),
+                          **({"warnings": [problem]} if problem else {})))
 
 
 # -- commit -------------------------------------------------------------------------------------

@@ -185,7 +185,7 @@ def test_a_record_longer_than_the_limit_is_refused(api, database, web_settings, 
     assert api_upload(api, ("First name,Last name\r\n" + fields + "\r\n").encode()).status_code == 201
 
 
-def test_a_bad_row_after_the_preview_fails_the_verify_with_a_message(api, database, web_settings):
+def test_a_bad_row_after_the_preview_fails_the_verify_with_a_message(api, agent, database, web_settings):
     wide = ",".join(["x"] * 300)
     data = ("First name,Last name\r\n" + "Jan,Kowalski\r\n" * 50 + wide + "\r\n").encode()
     r = api_upload(api, data)
@@ -200,6 +200,9 @@ def test_a_bad_row_after_the_preview_fails_the_verify_with_a_message(api, databa
 
     wait_for(failed, 20, what="verify failed")
     assert "Row 52 has more than 200 columns" in box["r"]["message"]
+    # the status list says it in the panel's language
+    agent.post("/language", data={"csrf_token": csrf(agent, "/contacts"), "lang": "pl"})
+    assert "Wiersz 52 ma więcej niż 200 kolumn." in agent.get("/contacts/imports").get_data(as_text=True)
 
 
 def test_previews_are_bounded(api, agent, database):

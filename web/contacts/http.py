@@ -202,7 +202,7 @@ def imports():
                           .limit(100)))
     return render_template("contacts/imports.html", active_tab="contacts", section="imports", rows=rows,
                            status_labels=S.STATUS_LABELS, is_stale=I.is_stale, is_running=I.is_running,
-                           may_manage=may_manage_import)
+                           may_manage=may_manage_import, failure_text=S.failure_text)
 
 
 @bp.get("/contacts/imports/new")

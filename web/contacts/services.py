@@ -85,6 +85,16 @@ def import_error_text(err: dict, custom_names: dict) -> str:
     return _("Record %(n)d: %(text)s", n=err.get("record", 0), text=text)
 
 
+def failure_text(imp) -> str:
+    """Why an import failed, in the panel's language when it was one of the file's limits."""
+    from centrala.contact_import import ImportError_
+
+    for w in imp.warnings or []:
+        if w.get("code") in ("columns", "field_too_large", "row_too_long", "unreadable"):
+            return import_problem_text(ImportError_(w["code"], imp.message, **{k: v for k, v in w.items() if k != "code"}))
+    return imp.message
+
+
 def import_problem_text(exc) -> str:
     code = getattr(exc, "code", "")
     if code == "too_large":
