@@ -798,7 +798,7 @@ def may_manage(imp: ContactImport, user) -> bool:
     """Every action on one import — its preview and error report, the mapping, verify, import,
     the original file's download and delete — is for the person who uploaded it or an
     administrator (issue 12).  The status list (name, state, counts) is for everyone."""
-    return ownership.may_manage(getattr(user, "id", None), getattr(user, "is_admin", False), imp.created_by)
+    return ownership.owner_or_admin(user, imp.created_by)
 
 
 def check_may_manage(imp: ContactImport, user) -> None:

@@ -5,22 +5,15 @@ from flask import request, send_file
 from flask_babel import get_locale, gettext as _
 from sqlalchemy import select
 
-from agents import ownership
 from centrala import files as store
-from centrala.upload_names import shown_name
 from centrala.models import User
+from centrala.upload_names import shown_name
 
 from ..extensions import settings
 
 # HTTP status for each refusal (centrala.files.FileError.code)
 STATUS = {"bad_name": 400, "duplicate": 409, "duplicate_file": 409, "too_large": 413, "quota": 507, "not_found": 404,
           "not_empty": 409, "empty": 400, "forbidden": 403, "into_itself": 422, "clash": 409}
-
-
-def may_change(user, owner_id: int | None) -> bool:
-    """Rename, move, delete: the person who added it or an administrator (one rule, see
-    ``agents.ownership``)."""
-    return ownership.may_manage(user.id, user.is_admin, owner_id)
 
 
 def limits() -> store.Limits:
