@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ WIDEBAND_RATE = 16000         # .wav16, picked by Asterisk for wideband (G.722, 
 
 
 class AudioError(ValueError):
-    """``code``: empty | too_large | extension | not_audio | no_sound | too_long | ffmpeg_missing."""
+    """``code``: empty | too_large | extension | not_audio | no_sound | too_long | truncated |
+    ffmpeg_missing."""
 
     def __init__(self, code: str, detail: str = "", **params) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
@@ -109,6 +111,43 @@ def probe(path: Path) -> tuple[str, float | None]:
     return name, duration
 
 
+def declared_seconds(path: Path, fmt: str, header_duration: float | None) -> float | None:
+    """How long the file says it is, where that is exact: a WAV's data chunk size over its byte
+    rate, an MP3's Xing/Info frame count (what ffprobe reports when that header is there).
+    None when the file does not say (a cut file then cannot be told from a short one)."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    if fmt == "wav":
+        return _wav_declared(head)
+    if fmt == "mp3" and header_duration:
+        if head[:3] == b"ID3" and len(head) >= 10:    # skip an ID3v2 tag (its size is syncsafe)
+            with open(path, "rb") as fh:
+                fh.seek(10 + (head[6] << 21 | head[7] << 14 | head[8] << 7 | head[9]))
+                head = fh.read(4096)
+        sync = next((i for i in range(min(len(head), 4096) - 1)
+                     if head[i] == 0xFF and head[i + 1] & 0xE0 == 0xE0), None)
+        if sync is not None and (b"Xing" in head[sync:sync + 200] or b"Info" in head[sync:sync + 200]):
+            return header_duration
+    return None
+
+
+def _wav_declared(head: bytes) -> float | None:
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(head):
+        kind, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if kind == b"fmt " and size >= 12 and pos + 20 <= len(head):
+            byte_rate = struct.unpack("<I", head[pos + 16:pos + 20])[0]
+        elif kind == b"data":
+            # 0 and 0xFFFFFFFF: written by a streaming encoder that did not know the length
+            if not byte_rate or size in (0, 0xFFFFFFFF) or size >= 0xFFFFFF00:
+                return None
+            return size / byte_rate
+        pos += 8 + size + (size & 1)
+    return None
+
+
 def wav_duration(path: Path) -> float:
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / float(w.getframerate())
@@ -145,6 +184,10 @@ def convert(src: Path, out_base: Path, max_seconds: float) -> Converted:
             # the decoded part stops just past the limit; the header knows the real length
             longer = header_duration if header_duration and header_duration > duration else duration
             raise AudioError("too_long", seconds=longer, max_seconds=max_seconds)
+        declared = declared_seconds(src, fmt, header_duration)
+        if declared and duration < declared - max(0.5, 0.05 * declared):
+            # a cut upload (or a file cut before it was uploaded): callers would hear part of it
+            raise AudioError("truncated", seconds=duration, declared=declared)
         for p in (wav, wav16):
             os.chmod(p, 0o644)   # Asterisk may run as its own user
         return Converted(wav, wav16, round(duration, 2))

@@ -6,6 +6,10 @@ staging file next to the upload (JSON lines), and the import reads that back in 
 Accepted: UTF-8 with or without BOM and Windows-1250; ``,`` ``;`` or tab separators; quoted
 fields with newlines.
 
+Bounded whatever the file (issue 12): at most ``MAX_COLUMNS`` columns, ``MAX_FIELD_CHARS`` per
+field and ``MAX_ROW_CHARS`` per record, checked while reading (a record is refused before the csv
+reader has built it), and previews cut to ``PREVIEW_ROWS`` rows of ``PREVIEW_CHARS`` characters.
+
 Duplicates: a record whose email address or phone number already belongs to a contact (or to
 an earlier record of the same file) updates that contact instead of creating a new one; the
 values the file has replace the stored ones and new emails and phones are added.  So running
@@ -27,7 +31,10 @@ from pathlib import Path
 from sqlalchemy import String, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from agents import ownership
+
 from . import contacts as C
+from .upload_names import safe_name
 from .models_contacts import EMAIL_KINDS, PHONE_KINDS, Contact, ContactEmail, ContactImport, ContactPhone, CustomField
 
 log = logging.getLogger(__name__)
@@ -41,7 +48,12 @@ SEPARATORS = (",", ";", "\t")
 SINGLE = ("first_name", "last_name", "organisation", "address", "note")
 MULTI = ("email", "email_type", "phone", "phone_type")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-csv.field_size_limit(MAX_BYTES)
+MAX_COLUMNS = 200             # a contact needs far fewer; our own export has 5 + 2 per slot + custom
+MAX_FIELD_CHARS = 64 * 1024   # the longest contact text is a 10,000-character note
+MAX_ROW_CHARS = 1024 * 1024   # one record with its quoted newlines: bounds the reader's row list
+PREVIEW_CHARS = 200           # per preview cell (the configure page, the API's preview)
+# process-wide, as the csv module has it; the reader below checks fields itself as well
+csv.field_size_limit(MAX_FIELD_CHARS)
 
 
 class ImportError_(ValueError):
@@ -103,13 +115,17 @@ def save_upload(data_dir: Path, stream, limit: int = MAX_BYTES) -> tuple[str, in
 
 
 def detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` (BOM), ``utf-8`` when every byte decodes, else ``cp1250`` (Windows-1250)."""
+    """``utf-8-sig`` (BOM), ``utf-8`` when every byte decodes, else ``cp1250`` (Windows-1250).
+    Archives (a zipped file, an .xlsx workbook), UTF-16 and other binary files are refused."""
     with open(path, "rb") as fh:
-        head = fh.read(4)
+        head = fh.read(4096)
         if head.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(head):
             raise ImportError_("encoding", "UTF-16 files are not supported: save the file as UTF-8 CSV.")
+        if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf")):
+            raise ImportError_("archive", "This is a compressed archive or an Excel workbook, not a CSV file: "
+                                          "save it as CSV (UTF-8) and upload that.")
         fh.seek(0)
         dec = codecs.getincrementaldecoder("utf-8")()
         try:
@@ -121,6 +137,14 @@ def detect_encoding(path: Path) -> str:
             return "utf-8"
         except UnicodeDecodeError:
             return "cp1250"
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a BOM: most of the text is Latin, so every other byte is NUL."""
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2], head[1::2]
+    return max(even.count(0), odd.count(0)) >= 0.4 * len(odd) and min(even.count(0), odd.count(0)) <= 0.05 * len(odd)
 
 
 def detect_delimiter(path: Path, encoding: str) -> str:
@@ -164,7 +188,7 @@ def create_import(session, data_dir: Path, stream, filename: str, user_id: int |
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    imp = ContactImport(filename=Path(filename or "contacts.csv").name[:255], stored_name=stored,
+    imp = ContactImport(filename=safe_name(filename, "contacts.csv"), stored_name=stored,
                         size_bytes=size, encoding=encoding, delimiter=delimiter, has_header=True,
                         mapping=[], status="uploaded", created_by=user_id, errors=[], warnings=[],
                         message="")
@@ -177,11 +201,71 @@ def create_import(session, data_dir: Path, stream, filename: str, user_id: int |
 
 
 # -- reading -------------------------------------------------------------------------------
+class _RecordLines:
+    """The file's lines for ``csv.reader``, refusing a record (one row with its quoted
+    newlines) longer than ``MAX_ROW_CHARS`` before the reader has built it: memory stays
+    bounded whatever the file.  ``record_done`` is called after each row."""
+
+    def __init__(self, fh, delimiter: str):
+        self.fh, self.delimiter = fh, delimiter
+        self.used = self.separators = self.longest = 0
+        self.record = 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.fh.readline(MAX_ROW_CHARS + 1 - self.used)
+        if not line:
+            raise StopIteration
+        self.used += len(line)
+        self.separators += line.count(self.delimiter)
+        self.longest = max(self.longest, max(len(part) for part in line.split(self.delimiter)))
+        if self.used > MAX_ROW_CHARS:     # say what makes it so long
+            if self.separators >= MAX_COLUMNS:
+                raise too_many_columns(self.record)
+            if self.longest > MAX_FIELD_CHARS:
+                raise field_too_large(self.record)
+            raise ImportError_("row_too_long", f"Row {self.record} is longer than {MAX_ROW_CHARS:,} characters.",
+                               row=self.record, limit=MAX_ROW_CHARS)
+        return line
+
+    def record_done(self) -> None:
+        self.used = self.separators = self.longest = 0
+        self.record += 1
+
+
+def too_many_columns(row: int) -> ImportError_:
+    return ImportError_("columns", f"Row {row} has more than {MAX_COLUMNS} columns. Keep only the columns "
+                                   "you want to import.", row=row, limit=MAX_COLUMNS)
+
+
+def field_too_large(row: int) -> ImportError_:
+    return ImportError_("field_too_large", f"Row {row} has a field longer than {MAX_FIELD_CHARS:,} characters.",
+                        row=row, limit=MAX_FIELD_CHARS)
+
+
 def iter_rows(path: Path, encoding: str, delimiter: str):
+    """The file's records, each checked against the limits (ImportError_ otherwise)."""
     errors = "strict" if encoding.startswith("utf-8") else "replace"
     with open(path, encoding=encoding, errors=errors, newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
-        for row in reader:
+        lines = _RecordLines(fh, delimiter)
+        reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if "field limit" in str(exc):
+                    raise field_too_large(lines.record) from None
+                raise ImportError_("unreadable", f"Row {lines.record} could not be read: {exc}",
+                                   row=lines.record) from None
+            if len(row) > MAX_COLUMNS:
+                raise too_many_columns(lines.record)
+            if any(len(cell) > MAX_FIELD_CHARS for cell in row):
+                raise field_too_large(lines.record)
+            lines.record_done()
             if not row or all(not c.strip() for c in row):
                 continue           # blank lines are not records
             yield row
@@ -196,14 +280,21 @@ def read_rows(path: Path, encoding: str, delimiter: str, limit: int) -> list[lis
     return out
 
 
+def _cut(text: str, limit: int = PREVIEW_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def preview(data_dir: Path, imp: ContactImport, rows: int = PREVIEW_ROWS) -> dict:
-    """The first rows and, per column, its header (when the first row is headers)."""
+    """The first rows and, per column, its header (when the first row is headers); at most
+    ``PREVIEW_ROWS`` rows, each cell cut to ``PREVIEW_CHARS`` characters."""
+    rows = min(rows, PREVIEW_ROWS)
     data = read_rows(original_path(data_dir, imp), imp.encoding, imp.delimiter, rows + 1)
     width = max((len(r) for r in data), default=0)
     header = data[0] if data else []
-    columns = [{"index": i, "header": (header[i].strip() if i < len(header) else "")} for i in range(width)]
+    columns = [{"index": i, "header": _cut(header[i].strip()) if i < len(header) else ""} for i in range(width)]
     body = data[1:] if imp.has_header else data
-    return {"columns": columns, "rows": [r + [""] * (width - len(r)) for r in body[:rows]]}
+    return {"columns": columns,
+            "rows": [[_cut(c) for c in r] + [""] * (width - len(r)) for r in body[:rows]]}
 
 
 # -- mapping -------------------------------------------------------------------------------
@@ -428,6 +519,9 @@ def verify(db, data_dir: Path, import_id: int, region: str = "PL", progress_ever
                     out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 if total % progress_every == 0:
                     _progress(db, import_id, processed=total)
+    except ImportError_ as exc:     # a limit: kept as a warning too, for the panel to say it in its language
+        _fail(db, import_id, f"The file could not be read: {exc}", problem={"code": exc.code, **exc.params})
+        return
     except (UnicodeDecodeError, csv.Error) as exc:
         _fail(db, import_id, f"The file could not be read: {exc}")
         return
@@ -450,10 +544,11 @@ def _progress(db, import_id: int, **values) -> None:
                   .values(heartbeat_at=_now(), **values))
 
 
-def _fail(db, import_id: int, message: str) -> None:
+def _fail(db, import_id: int, message: str, problem: dict | None = None) -> None:
     with db.session() as s:
         s.execute(update(ContactImport).where(ContactImport.id == import_id)
-                  .values(status="failed", message=message[:2000], finished_at=_now()))
+                  .values(status="failed", message=message[:2000], finished_at=_now(),
+                          **({"warnings": [problem]} if problem else {})))
 
 
 # -- commit -------------------------------------------------------------------------------------
@@ -698,6 +793,20 @@ def run_in_background(db, data_dir: Path, import_id: int, step: str, region: str
 AUDIT_DELETED = "contact_import.deleted"
 
 
+# -- who may act on an import ------------------------------------------------------------------
+def may_manage(imp: ContactImport, user) -> bool:
+    """Every action on one import — its preview and error report, the mapping, verify, import,
+    the original file's download and delete — is for the person who uploaded it or an
+    administrator (issue 12).  The status list (name, state, counts) is for everyone."""
+    return ownership.owner_or_admin(user, imp.created_by)
+
+
+def check_may_manage(imp: ContactImport, user) -> None:
+    if not may_manage(imp, user):
+        raise ImportError_("forbidden", "Only the user who uploaded it or an administrator may open, change, run, "
+                                        "download or delete an import.")
+
+
 def is_running(imp: ContactImport) -> bool:
     """Verify or import is working on it right now (an interrupted one is not running)."""
     return imp.status in _RUNNING.values() and not is_stale(imp)
@@ -725,7 +834,9 @@ def delete_import(session, data_dir: Path, imp: ContactImport) -> list[Path]:
     return paths
 
 
-def as_dict(imp: ContactImport) -> dict:
+def as_dict(imp: ContactImport, full: bool = True) -> dict:
+    """The import as the API and the status list show it; ``full=False`` (someone who may not
+    manage it) leaves out the error report, whose lines quote the file."""
     from .models import iso
 
     return {"id": imp.id, "filename": imp.filename, "size_bytes": imp.size_bytes, "status": imp.status,
@@ -733,7 +844,7 @@ def as_dict(imp: ContactImport) -> dict:
             "encoding": imp.encoding, "delimiter": imp.delimiter, "has_header": imp.has_header,
             "mapping": list(imp.mapping or []), "total": imp.total, "ok": imp.ok, "processed": imp.processed,
             "created": imp.created, "updated": imp.updated, "error_count": imp.error_count,
-            "errors": [{**e, "message": error_message(e)} for e in (imp.errors or [])],
+            "errors": [{**e, "message": error_message(e)} for e in (imp.errors or [])] if full else [],
             "warnings": list(imp.warnings or []), "message": imp.message, "stale": is_stale(imp),
             "created_at": iso(imp.created_at), "verified_at": iso(imp.verified_at),
             "started_at": iso(imp.started_at), "finished_at": iso(imp.finished_at)}

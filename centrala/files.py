@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 
 from .models_files import Folder, StoredFile
+from .upload_names import MAX_NAME, is_unsafe_char
 
 # audit log actions (BEY-2) of this feature
 AUDIT_FILE_DELETED = "file.deleted"
@@ -53,10 +54,10 @@ class Limits:
 
 def clean_name(raw: str | None) -> str:
     """A file or folder name as given, or FileError('bad_name'): no path separators, no
-    '.'/'..', no control characters, at most 255 characters."""
+    '.'/'..', no control or format characters (bidi overrides included), at most 255 characters."""
     name = unicodedata.normalize("NFC", (raw or "").strip())
-    if (not name or name in {".", ".."} or "/" in name or "\\" in name or len(name) > 255
-            or any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in name)):
+    if (not name or name in {".", ".."} or "/" in name or "\\" in name or len(name) > MAX_NAME
+            or any(is_unsafe_char(ch) for ch in name)):
         raise FileError("bad_name", name=raw or "")
     return name
 

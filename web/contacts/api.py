@@ -120,11 +120,23 @@ def _import(import_id: int):
     return dbs().get(ContactImport, import_id)
 
 
+def _own_import(import_id: int):
+    """(the import, None) for its uploader or an administrator, else (None, the 404/403 answer)."""
+    imp = _import(import_id)
+    if imp is None:
+        return None, api_error(404, "No such import.")
+    try:
+        I.check_may_manage(imp, g.api_user)
+    except I.ImportError_ as exc:
+        return None, api_error(403, str(exc))
+    return imp, None
+
+
 @bp.get("/contacts/imports")
 @token_required
 def list_imports():
     rows = dbs().scalars(select(ContactImport).order_by(ContactImport.id.desc()).limit(100))
-    return jsonify({"items": [I.as_dict(i) for i in rows]})
+    return jsonify({"items": [I.as_dict(i, full=I.may_manage(i, g.api_user)) for i in rows]})
 
 
 @bp.post("/contacts/imports")
@@ -153,8 +165,11 @@ def get_import(import_id: int):
     imp = _import(import_id)
     if imp is None:
         return api_error(404, "No such import.")
-    body = I.as_dict(imp)
+    full = I.may_manage(imp, g.api_user)
+    body = I.as_dict(imp, full=full)
     if request.args.get("preview") in ("1", "true"):
+        if not full:
+            return _own_import(import_id)[1]
         body["preview"] = I.preview(settings().data_dir, imp)
     return jsonify(body)
 
@@ -163,9 +178,9 @@ def get_import(import_id: int):
 @token_required
 def put_mapping(import_id: int):
     s = dbs()
-    imp = _import(import_id)
-    if imp is None:
-        return api_error(404, "No such import.")
+    imp, refused = _own_import(import_id)
+    if refused:
+        return refused
     data = _json_body()
     has_header = data.get("has_header", True)
     if not isinstance(has_header, bool):
@@ -180,9 +195,9 @@ def put_mapping(import_id: int):
 
 
 def _start(import_id: int, step: str):
-    imp = _import(import_id)
-    if imp is None:
-        return api_error(404, "No such import.")
+    imp, refused = _own_import(import_id)
+    if refused:
+        return refused
     if step == "verify" and not {"first_name", "last_name"} <= {c["field"] for c in imp.mapping or []}:
         return api_error(409, "Map first_name and last_name before verifying.")
     dbs().close()
@@ -212,11 +227,9 @@ def commit_import(import_id: int):
 def delete_import(import_id: int):
     """The import record with its original file and error report; contacts it created stay."""
     s = dbs()
-    imp = _import(import_id)
-    if imp is None:
-        return api_error(404, "No such import.")
-    if not (g.api_user.is_admin or (imp.created_by is not None and imp.created_by == g.api_user.id)):
-        return api_error(403, "Only the user who uploaded it or an administrator may delete an import.")
+    imp, refused = _own_import(import_id)
+    if refused:
+        return refused
     name = imp.filename
     try:
         paths = I.delete_import(s, settings().data_dir, imp)
@@ -359,9 +372,12 @@ def _openapi() -> dict:
                 "parameters": idp,
                 "get": {"summary": "Status, counts and the error report of an import",
                         "operationId": "getContactImport",
+                        "description": "Everyone sees the status and counts; the error report (errors) and "
+                                       "the preview only the user who uploaded it or an administrator "
+                                       "(403 for preview=1 otherwise).",
                         "parameters": [{"name": "preview", "in": "query",
                                         "schema": {"type": "string", "enum": ["1", "true"]}}],
-                        "responses": {"200": ok("The import", imp), "404": ERR, **errors}},
+                        "responses": {"200": ok("The import", imp), "403": ERR, "404": ERR, **errors}},
                 "delete": {"summary": "Delete an import record with its original file and error report "
                                       "(the user who uploaded it or an administrator); contacts it created "
                                       "or updated stay",
@@ -375,21 +391,22 @@ def _openapi() -> dict:
                 "put": {"summary": "Set 'first row is headers' and the column → field mapping",
                         "operationId": "setContactImportMapping",
                         "requestBody": body({"$ref": "#/components/schemas/ImportMapping"}),
-                        "responses": {"200": ok("The import", imp), "404": ERR, "409": ERR, "422": ERR,
-                                      **errors}}},
+                        "responses": {"200": ok("The import", imp), "403": ERR, "404": ERR, "409": ERR,
+                                      "422": ERR, **errors}}},
             "/contacts/imports/{id}/verify": {
                 "parameters": idp,
                 "post": {"summary": "Dry run in the background: per-record error report "
                                     "(needs first_name and last_name mapped)",
                          "operationId": "verifyContactImport",
-                         "responses": {"202": ok("Verification started", imp), "404": ERR, "409": ERR,
-                                       **errors}}},
+                         "responses": {"202": ok("Verification started", imp), "403": ERR, "404": ERR,
+                                       "409": ERR, **errors}}},
             "/contacts/imports/{id}/commit": {
                 "parameters": idp,
                 "post": {"summary": "Import the verified records in the background; a record whose email "
                                     "or phone belongs to a contact updates it (no duplicates)",
                          "operationId": "commitContactImport",
-                         "responses": {"202": ok("Import started", imp), "404": ERR, "409": ERR, **errors}}},
+                         "responses": {"202": ok("Import started", imp), "403": ERR, "404": ERR, "409": ERR,
+                                       **errors}}},
             "/custom-fields": {
                 "get": {"summary": "Custom fields", "operationId": "listCustomFields",
                         "parameters": [{"name": "applies_to", "in": "query",

@@ -181,6 +181,20 @@ def _import(import_id: int) -> ContactImport:
     return dbs().get(ContactImport, import_id) or abort(404)
 
 
+def _own_import(import_id: int) -> ContactImport:
+    """The import, for its uploader or an administrator (403 for anyone else)."""
+    imp = _import(import_id)
+    try:
+        I.check_may_manage(imp, current_user)
+    except I.ImportError_ as exc:
+        abort(403, S.import_problem_text(exc))
+    return imp
+
+
+def may_manage_import(imp: ContactImport) -> bool:
+    return I.may_manage(imp, current_user)
+
+
 @bp.get("/contacts/imports")
 @login_required
 def imports():
@@ -189,7 +203,7 @@ def imports():
                           .limit(100)))
     return render_template("contacts/imports.html", active_tab="contacts", section="imports", rows=rows,
                            status_labels=S.STATUS_LABELS, is_stale=I.is_stale, is_running=I.is_running,
-                           may_delete=may_delete_import)
+                           may_manage=may_manage_import, failure_text=S.failure_text)
 
 
 @bp.get("/contacts/imports/new")
@@ -237,7 +251,7 @@ def upload():
 @login_required
 def configure(import_id: int):
     s = dbs()
-    imp = _import(import_id)
+    imp = _own_import(import_id)
     pv = I.preview(settings().data_dir, imp)
     fields = C.custom_fields(s)
     choices = [(k, str(v)) for k, v in S.FIELD_LABELS.items()] + [("custom." + f.key, f.name) for f in fields]
@@ -252,7 +266,7 @@ def configure(import_id: int):
 @login_required
 def save_mapping(import_id: int):
     s = dbs()
-    imp = _import(import_id)
+    imp = _own_import(import_id)
     pv = I.preview(settings().data_dir, imp, rows=1)
     columns = []
     for col in pv["columns"]:
@@ -282,7 +296,7 @@ def save_mapping(import_id: int):
 @bp.post("/contacts/imports/<int:import_id>/import")
 @login_required
 def run_import(import_id: int):
-    imp = _import(import_id)
+    imp = _own_import(import_id)
     if not I.claim(db(), settings().data_dir, import_id, "commit"):
         flash(_("Verify the file before importing it."), "error")
     else:
@@ -294,14 +308,15 @@ def run_import(import_id: int):
 @bp.get("/contacts/imports/<int:import_id>.json")
 @login_required
 def import_status(import_id: int):
-    return jsonify(I.as_dict(_import(import_id)))
+    imp = _import(import_id)
+    return jsonify(I.as_dict(imp, full=I.may_manage(imp, current_user)))
 
 
 @bp.get("/contacts/imports/<int:import_id>/report")
 @login_required
 def report(import_id: int):
     s = dbs()
-    imp = _import(import_id)
+    imp = _own_import(import_id)
     names = {f.key: f.name for f in C.custom_fields(s)}
     if request.args.get("download") == "1":
         path = I.report_path(settings().data_dir, imp)
@@ -317,16 +332,11 @@ def report(import_id: int):
 @bp.get("/contacts/imports/<int:import_id>/file")
 @login_required
 def original(import_id: int):
-    imp = _import(import_id)
+    imp = _own_import(import_id)
     path = I.original_path(settings().data_dir, imp)
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype="text/csv", as_attachment=True, download_name=imp.filename)
-
-
-def may_delete_import(imp: ContactImport) -> bool:
-    """The person who uploaded it or an administrator (as for deleting in Files)."""
-    return current_user.is_admin or (imp.created_by is not None and imp.created_by == current_user.id)
 
 
 @bp.post("/contacts/imports/<int:import_id>/delete")
@@ -334,9 +344,7 @@ def may_delete_import(imp: ContactImport) -> bool:
 def delete_import(import_id: int):
     """The import record, its original file and its error report; never the contacts it made."""
     s = dbs()
-    imp = _import(import_id)
-    if not may_delete_import(imp):
-        abort(403, _("Only the person who uploaded it or an administrator can delete an import."))
+    imp = _own_import(import_id)
     name = imp.filename
     try:
         paths = I.delete_import(s, settings().data_dir, imp)

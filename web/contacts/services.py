@@ -2,6 +2,7 @@
 form parsing and translated messages."""
 from __future__ import annotations
 
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -85,6 +86,16 @@ def import_error_text(err: dict, custom_names: dict) -> str:
     return _("Record %(n)d: %(text)s", n=err.get("record", 0), text=text)
 
 
+def failure_text(imp) -> str:
+    """Why an import failed, in the panel's language when it was one of the file's limits."""
+    from centrala.contact_import import ImportError_
+
+    for w in imp.warnings or []:
+        if w.get("code") in ("columns", "field_too_large", "row_too_long", "unreadable"):
+            return import_problem_text(ImportError_(w["code"], imp.message, **{k: v for k, v in w.items() if k != "code"}))
+    return imp.message
+
+
 def import_problem_text(exc) -> str:
     code = getattr(exc, "code", "")
     if code == "too_large":
@@ -95,6 +106,24 @@ def import_problem_text(exc) -> str:
         return _("This is not a CSV text file.")
     if code == "encoding":
         return _("UTF-16 files are not supported: save the file as CSV in UTF-8.")
+    if code == "archive":
+        return _("This is a compressed archive or an Excel workbook, not a CSV file. Save it as CSV (UTF-8) "
+                 "and upload that.")
+    if code == "columns":
+        return _("Row %(row)d has more than %(n)d columns. Keep only the columns you want to import.",
+                 row=exc.params.get("row", 1), n=exc.params.get("limit", 0))
+    if code == "field_too_large":
+        return _("Row %(row)d has a field longer than %(n)s characters. Check that this is a CSV file of contacts.",
+                 row=exc.params.get("row", 1), n=format_number(exc.params.get("limit", 0)))
+    if code == "row_too_long":
+        return _("Row %(row)d is longer than %(n)s characters. Check that this is a CSV file of contacts.",
+                 row=exc.params.get("row", 1), n=format_number(exc.params.get("limit", 0)))
+    if code == "unreadable":
+        return _("Row %(row)d could not be read as CSV. Save the file as CSV (UTF-8) again.",
+                 row=exc.params.get("row", 1))
+    if code == "forbidden":
+        return _("Only the person who uploaded this file or an administrator can open, change, run, download "
+                 "or delete its import.")
     if code == "busy":
         return _("The import is running; wait until it finishes.")
     if code == "done":

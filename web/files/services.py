@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from centrala import files as store
 from centrala.models import User
+from centrala.upload_names import shown_name
 
 from ..extensions import settings
 
@@ -27,8 +28,8 @@ def message(e: store.FileError) -> str:
     """The refusal in the user's language, saying what to do."""
     info = e.info
     if e.code == "bad_name":
-        return _("“%(name)s” is not a valid name: it may not contain / or \\, be . or .., or have control characters.",
-                 name=info.get("name", ""))
+        return _("“%(name)s” is not a valid name: it may not contain / or \\, be . or .., have control characters "
+                 "or be longer than 255 characters.", name=shown_name(info.get("name", "")))
     if e.code == "duplicate":
         return _("A folder named “%(name)s” is already here.", name=info.get("name", ""))
     if e.code == "duplicate_file":

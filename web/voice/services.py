@@ -20,6 +20,7 @@ from centrala import audio, audit
 from centrala.models import Prompt, PromptFile, User, utcnow
 from centrala.prompts import (DEFAULT_SOUNDS, INITIAL_MODE, KINDS, MAX_HOLD_FILES, MAX_SECONDS, MODES,
                               kind_dir, originals_dir, staging_dir)
+from centrala.upload_names import safe_name
 
 KIND_LABELS = {"welcome": _l("Welcome"), "hold": _l("Hold music"), "answering": _l("Answering machine")}
 KIND_HINTS = {
@@ -98,6 +99,10 @@ def error_message(err: audio.AudioError, kind: str) -> str:
     if err.code == "too_long":
         return _("The recording is too long (%(length)s). The limit here is %(limit)s.",
                  length=format_duration(err.params.get("seconds", 0)), limit=limit_text(kind))
+    if err.code == "truncated":
+        return _("The recording is incomplete: it plays %(length)s of the %(declared)s its header announces. "
+                 "Upload the whole file.", length=format_duration(err.params.get("seconds", 0)),
+                 declared=format_duration(err.params.get("declared", 0)))
     if err.code == "ffmpeg_missing":
         return _("Audio conversion is not available on the server (ffmpeg is not installed).")
     return _("This file is not a recording we can play. Upload a .wav, .mp3 or .ogg audio file.")
@@ -193,7 +198,7 @@ def upload(s, prompts_dir: Path, kind: str, storage, actor: User, ip: str = "") 
         os.replace(src, dst)
     try:
         p = _prompt(s, kind)
-        f = PromptFile(kind=kind, stored_name=stored, original_name=_clean_name(storage.filename),
+        f = PromptFile(kind=kind, stored_name=stored, original_name=safe_name(storage.filename, "recording"),
                        size_bytes=size, duration=converted.duration, uploaded_by=actor.id)
         s.add(f)
         replaced = [] if kind == "hold" else previous
@@ -232,13 +237,6 @@ def delete_file(s, prompts_dir: Path, file_id: int, actor: User, ip: str = "") -
     s.commit()
     _remove_files(prompts_dir, f)
     return f
-
-
-def _clean_name(name: str) -> str:
-    """The upload's own name, for display and download only (never a path on disk)."""
-    name = Path(name.replace("\\", "/")).name.strip()
-    name = "".join(ch for ch in name if ch.isprintable())
-    return name[-255:] or "recording"
 
 
 def default_sound(kind: str) -> str | None:
