@@ -458,6 +458,10 @@ def test_attachments_both_ways(chat, database):
     big = requests.post(up, files={"file": ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024))},
                         headers={"X-Visitor-Token": token})
     assert big.status_code == 400 and big.json()["error"] == "too_large"
+    from .test_bad_uploads import huge_png_header
+    flood = requests.post(up, files={"file": ("flood.png", huge_png_header(100_000, 100_000))},
+                          headers={"X-Visitor-Token": token})     # 10 gigapixels declared in a tiny file
+    assert flood.status_code == 400 and flood.json()["error"] == "too_large"
     ok = requests.post(up, files={"file": ("photo <1>.png", _png())}, headers={"X-Visitor-Token": token})
     assert ok.status_code == 200
     f = ok.json()["message"]["file"]

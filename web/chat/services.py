@@ -334,6 +334,8 @@ def save_attachment(settings, stream, filename: str) -> str:
 
     from PIL import Image, UnidentifiedImageError
 
+    from centrala import images
+
     data = stream.read(MAX_ATTACHMENT + 1)
     if not data:
         raise AttachmentError("empty")
@@ -343,11 +345,15 @@ def save_attachment(settings, stream, filename: str) -> str:
         ext = "pdf"
     else:
         try:
-            Image.MAX_IMAGE_PIXELS = 40_000_000
             with Image.open(io.BytesIO(data)) as img:
                 fmt = img.format
+                images.check(img)        # pixels and frames from the header, before decoding
                 img.verify()
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
+        except images.ImageRefused as e:
+            raise AttachmentError("bad_type" if e.code == "not_image" else "too_large") from None
+        except Image.DecompressionBombError:       # Pillow's own limit (the same 25 MP), at open
+            raise AttachmentError("too_large") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise AttachmentError("bad_type") from None
         if fmt not in IMAGE_FORMATS:
             raise AttachmentError("bad_type")
