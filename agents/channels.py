@@ -1,5 +1,8 @@
 """The channels an agent can serve (ACC-4, SET-2).  Keys are stable; labels live in web."""
 CHANNELS = ("chat", "email", "voice_in", "voice_out", "sms", "facebook")
+# What a new user serves unless told otherwise, wherever they are added (panel, API, CLI,
+# first start): every channel — an agent who serves none is never rung and never offered a chat.
+DEFAULT_CHANNELS = CHANNELS
 
 
 def clean_channels(values) -> list[str]:
@@ -9,3 +12,14 @@ def clean_channels(values) -> list[str]:
     if unknown:
         raise ValueError("unknown channel(s): " + ", ".join(sorted(unknown)))
     return [c for c in CHANNELS if c in wanted]
+
+
+def parse_channel_list(text: str) -> list[str]:
+    """``"chat,voice_in"`` (the command line's form) -> channel keys; ``"none"`` or "" -> []."""
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if items == ["none"]:
+        return []
+    try:
+        return clean_channels(items)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (known: {', '.join(CHANNELS)}, or none)") from None

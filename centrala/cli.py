@@ -189,19 +189,31 @@ def user():
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["admin", "agent"]), default="agent", show_default=True)
 @click.option("--password", default=None, help="Initial password (default: generated and printed).")
+@click.option("--channels", default=None, metavar="LIST",
+              help="Channels the user serves, comma-separated (chat,email,voice_in,voice_out,sms,facebook) "
+                   "or 'none'.  Default: all, as in the panel and the API.")
 @click.pass_context
-def user_add(ctx, email, name, role, password):
+def user_add(ctx, email, name, role, password, channels):
     """Add a user."""
+    from agents.channels import parse_channel_list
+
     from .users import UserError, create_user, generate_password
 
+    try:
+        wanted = None if channels is None else parse_channel_list(channels)
+    except ValueError as exc:
+        _fail(f"--channels: {exc}")
     database = _open_db(_settings(ctx))
     shown = password or generate_password()
     try:
         with database.session() as s:
-            u = create_user(s, email, name, role, shown)
+            u = create_user(s, email, name, role, shown, channels=wanted)
+            served = list(u.channels or [])
     except UserError as exc:
         _fail(str(exc))
     click.echo(f"created {u.role} {u.email}" + ("" if password else f" with password: {shown}"))
+    click.echo("channels: " + (", ".join(served) if served else
+                               "none (never rung, never offered a chat; change it in Settings / Users)"))
 
 
 @main.group()
