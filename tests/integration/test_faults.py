@@ -169,8 +169,8 @@ class Telephony:
 def centrala_run(tmp_path):
     made = []
 
-    def make(**env) -> CentralaRun:
-        run = CentralaRun(tmp_path / f"run{len(made)}", **env)
+    def make(database_url: str = "", **env) -> CentralaRun:
+        run = CentralaRun(tmp_path / f"run{len(made)}", database_url, **env)
         made.append(run)
         return run
 
@@ -254,3 +254,215 @@ def test_kill_9_asterisk_mid_call(centrala_run, telephony):
         # Needs helper `controller`'s fix (pbx/controller.py, pbx/history.py): an interrupted
         # call is closed with the time of its last event, not when the controller noticed.
         pytest.xfail(f"interrupted call's talk time counts the outage: {detail}")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, restartable on the same port."""
+
+    def __init__(self, tmp_path: Path):
+        self.port = free_port()
+        self.dir = tmp_path / "redis"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        import redis
+
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+
+        def pong():
+            try:
+                return client.ping()
+            except redis.RedisError:
+                return False
+
+        wait_for(pong, 10, what="redis-server answering")
+        client.close()
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed (scripts/bootstrap test installs it)")
+    r = PrivateRedis(tmp_path)
+    yield r
+    r.kill()
+
+
+class ScaledOut(CentralaRun):
+    """The compose file's shape without Docker: Asterisk (``centrala pbx up``), the pbx
+    controller in its own process (``centrala pbx controller``) and Redis between it and the
+    web, whose view of the events the test takes (a RedisBridge on a bus of its own)."""
+
+    def start(self) -> "ScaledOut":
+        AsteriskRuntime(self.settings).up(db=self.db)
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(CENTRALA + ["pbx", "controller"], env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        self.wait_healthy(60)
+        return self
+
+    def health(self) -> dict | None:
+        from centrala.pbx_status import health
+
+        return health(self.db, self.settings.health_stale_seconds)
+
+
+def test_redis_restart_mid_call(tmp_path, telephony, private_redis):
+    """Redis (the event bridge between the web and the pbx controller) restarts during a call:
+    the call ends normally and is recorded, its end reaches the web through Redis again, and
+    health stays ok — nobody restarts anything by hand."""
+    from agents import events
+    from agents.events import EventBus
+    from centrala.eventbridge import RedisBridge
+
+    from ..helpers import EventRecorder
+
+    private_redis.start()
+    run = ScaledOut(tmp_path / "scaled", CENTRALA_REDIS_URL=private_redis.url)
+    phone = telephony(run)
+    web_bus = EventBus()
+    recorder = EventRecorder(web_bus)
+    bridge = RedisBridge(web_bus, private_redis.url)
+    try:
+        run.start()
+        phone.register_agent()
+        phone.call(talk_ms=8000)
+        recorder.wait(events.CALL_CONNECTED, 20)   # the web hears the controller through Redis
+        row = phone.answered_row()
+        private_redis.kill()
+        private_redis.start()
+        logged = recorder.wait(events.CALL_LOGGED, 30, communication_id=row.id)
+        assert logged.data["outcome"] == "answered"
+        with run.db.session() as s:
+            done = s.get(Communication, row.id)
+            assert done.outcome == "answered" and 6.0 <= done.talk_seconds <= 12.0, done.talk_seconds
+        assert run.in_progress() == 0
+        run.wait_healthy(10)
+        assert run.stop() == 0, run.log()
+    finally:
+        bridge.close()
+        run.close()
+
+
+def _login_cookie(url: str, email: str, password: str) -> str:
+    import re
+
+    http = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(url + "/login", timeout=5).text).group(1)
+    r = http.post(url + "/login", data={"email": email, "password": password, "csrf_token": token},
+                  allow_redirects=False, timeout=5)
+    assert r.status_code == 302, r.text[:500]
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def test_web_restart_mid_chat_loses_no_message(centrala_run):
+    """The web (here: the whole ``centrala run``) restarts during a conversation: the
+    messages sent before and after reach the other side, the transcript keeps them all, and
+    both sides carry on over real websockets served by gunicorn."""
+    from centrala.models_chat import ChatMessage
+    from web.chat import services as chat_settings
+
+    from ..test_chat import Peer
+
+    run = centrala_run()
+    with run.db.session() as s:
+        key = chat_settings.get_settings(s)["key"]
+        create_user(s, "faults-chat@example.com", "Cleo Chat", "agent", "agent password", channels=["chat"])
+    run.start()
+    cookie = _login_cookie(run.url, "faults-chat@example.com", "agent password")
+    visitor_auth = {"key": key, "url": "http://shop.test/", "title": "Shop", "lang": "en"}
+    peers = []
+    try:
+        agent = Peer(run.url, "/agent", headers={"Cookie": cookie})
+        peers.append(agent)
+        assert agent.emit("status:set", {"status": "online"})["ok"]
+        visitor = Peer(run.url, "/visitor", auth={**visitor_auth, "token": None})
+        peers.append(visitor)
+        ack = visitor.emit("message", {"body": "before the restart 1"})
+        token, cid = ack["token"], ack["chat_id"]
+        agent.wait("notification", lambda n: n["channel"] == "chat", 10)
+        assert agent.emit("chat:accept", {"chat_id": cid}) == {"ok": True}
+        assert visitor.emit("message", {"body": "before the restart 2"})["ok"]
+        agent.wait("chat:message", lambda m: m["body"] == "before the restart 2", 10)
+        assert agent.emit("chat:send", {"chat_id": cid, "body": "agent before the restart"})["ok"]
+        visitor.wait("message", lambda m: m["body"] == "agent before the restart", 10)
+
+        assert run.stop() == 0, run.log()
+        for p in peers:
+            p.close()
+        run.start()
+
+        agent = Peer(run.url, "/agent", headers={"Cookie": cookie})   # the session survives the restart
+        peers.append(agent)
+        visitor = Peer(run.url, "/visitor", auth={**visitor_auth, "token": token})
+        peers.append(visitor)
+        state = visitor.wait("state", timeout=10)
+        assert state["known"] and state["chat"]["id"] == cid
+        assert [m["body"] for m in state["chat"]["messages"] if "joined" not in m["body"]] == [
+            "before the restart 1", "before the restart 2", "agent before the restart"]
+        assert visitor.emit("message", {"body": "after the restart"})["ok"]
+        agent.wait("chat:message", lambda m: m["body"] == "after the restart", 10)
+        assert agent.emit("chat:send", {"chat_id": cid, "body": "agent after the restart"})["ok"]
+        visitor.wait("message", lambda m: m["body"] == "agent after the restart", 10)
+        with run.db.session() as s:
+            bodies = [m.body for m in s.scalars(select(ChatMessage).where(ChatMessage.communication_id == cid)
+                                                .order_by(ChatMessage.id))]
+        for body in ("before the restart 1", "before the restart 2", "agent before the restart",
+                     "after the restart", "agent after the restart"):
+            assert bodies.count(body) == 1, (body, bodies)
+        run.wait_healthy(10)
+    finally:
+        for p in peers:
+            p.close()
+    assert run.stop() == 0, run.log()
+
+
+def _cluster_of(url: str) -> list[str]:
+    """``pg_lsclusters``' version and name of the local cluster serving ``url``'s port."""
+    from sqlalchemy.engine import make_url
+
+    port = make_url(url).port or 5432
+    out = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        version, name, cluster_port = line.split()[:3]
+        if int(cluster_port) == port:
+            return [version, name]
+    pytest.skip(f"no local PostgreSQL cluster on port {port} to restart")
+
+
+@pytest.mark.db
+def test_postgresql_restart_mid_call(centrala_run, telephony, database_url):
+    """PostgreSQL restarts during a call: the controller's and the web's connections recover
+    by themselves, the call's end is recorded with its true duration, health is ok again."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("runs on PostgreSQL only (CENTRALA_TEST_DATABASE_URL; .ci/run's -m db pass)")
+    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
+        pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster")
+    cluster = _cluster_of(database_url)
+    run = centrala_run(database_url=database_url)
+    phone = telephony(run)
+    run.start()
+    phone.register_agent()
+    phone.call(talk_ms=10000)
+    row = phone.answered_row()
+    restart = subprocess.run(["pg_ctlcluster", *cluster, "restart", "-m", "fast"], capture_output=True,
+                             text=True, timeout=60)
+    assert restart.returncode == 0, restart.stderr
+    wait_for(lambda: run.in_progress() == 0, 40, interval=0.3, what="the call's end recorded after the restart")
+    with run.db.session() as s:
+        done = s.get(Communication, row.id)
+        assert done.outcome == "answered" and 8.0 <= done.talk_seconds <= 14.0, (done.outcome, done.talk_seconds)
+    run.wait_healthy(30)
+    assert run.stop() == 0, run.log()

@@ -101,3 +101,24 @@ def test_down_stops_an_asterisk_the_pid_file_lost(instance):
         other.up(db=db)
     assert other.down() is True
     _no_asterisk_left(other)
+
+
+def test_run_that_cannot_serve_leaves_nothing_running(tmp_path):
+    """``centrala run`` whose web port is taken says so and starts no Asterisk (before, it
+    started Asterisk first and could leave it behind)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from ..helpers import settings_env
+
+    settings = instance_settings(tmp_path / "data")
+    env = {**os.environ, **{k: v for k, v in settings_env(settings).items() if v}, "CENTRALA_LOG_LEVEL": "WARNING"}
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", settings.http_port))
+        held.listen()
+        r = subprocess.run([sys.executable, "-m", "centrala.cli", "run"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{settings.http_port}" in r.stderr, r.stderr
+    assert asterisks_under(tmp_path) == []
