@@ -57,7 +57,8 @@ class CentralaRun:
 
     def start(self) -> "CentralaRun":
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(CENTRALA + ["run"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(CENTRALA + ["run"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)   # its own group, as in a terminal
         log.close()
         self.wait_healthy(120)
         return self
@@ -80,7 +81,10 @@ class CentralaRun:
         return wait_for(ok, timeout, interval=0.2, what="centrala run healthy")
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 90) -> int:
-        self.proc.send_signal(sig)
+        if sig == signal.SIGINT:   # Ctrl-C: the terminal signals every process of the group
+            os.killpg(self.proc.pid, sig)
+        else:
+            self.proc.send_signal(sig)
         return self.proc.wait(timeout)
 
     def asterisk_pid(self) -> int | None:
@@ -207,7 +211,8 @@ def _assert_closed_with_true_duration(run: CentralaRun, comm_id: int, cut_from: 
         return low <= row.talk_seconds <= high, (row.talk_seconds, low, high)
 
 
-def test_sigterm_to_centrala_run_mid_call_records_the_calls_end(centrala_run, telephony):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_stopping_centrala_run_mid_call_records_the_calls_end(centrala_run, telephony, sig):
     """Defect 7: the stop hangs the call up and the controller records it before Asterisk goes."""
     run = centrala_run()
     phone = telephony(run)
@@ -219,7 +224,7 @@ def test_sigterm_to_centrala_run_mid_call_records_the_calls_end(centrala_run, te
     wait_for(lambda: (datetime.now(timezone.utc) - _aware(row.answered_at)).total_seconds() > 2, 5,
              what="two seconds of conversation")
     cut_from = datetime.now(timezone.utc)
-    rc = run.stop(signal.SIGTERM, timeout=90)
+    rc = run.stop(sig, timeout=90)
     cut_to = datetime.now(timezone.utc)
     assert rc == 0, run.log()
     assert (cut_to - cut_from).total_seconds() < 60, "the stop took too long"
