@@ -11,7 +11,7 @@ from sqlalchemy import text
 from agents.events import EventBus
 from centrala.db import Database
 from pbx.controller import Controller, ControllerThread
-from pbx.runtime import AsteriskRuntime, asterisks_under, stop_process
+from pbx.runtime import AsteriskRuntime, asterisks_under, processes_mentioning, stop_process
 from web.background import stop as stop_background
 
 from .helpers import EventRecorder, instance_settings, wait_for
@@ -67,20 +67,12 @@ def no_stray_asterisk(tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
     before = set(asterisks_under(base))
     yield
-    strays = [pid for pid in asterisks_under(base) if pid not in before
-              and not any(_mentions(pid, str(d)) for d in _SESSION_PBX_DIRS)]
+    session = {pid for d in _SESSION_PBX_DIRS for pid in processes_mentioning(str(d))}
+    strays = sorted(set(asterisks_under(base)) - before - session)
     for pid in strays:
         stop_process(pid, timeout=10)
     if strays:
         warnings.warn(f"stopped {len(strays)} Asterisk process(es) the test left running: {strays}")
-
-
-def _mentions(pid: int, text: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return text.encode() in fh.read()
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
