@@ -404,7 +404,9 @@ def test_web_restart_mid_chat_loses_no_message(centrala_run):
         assert agent.emit("chat:send", {"chat_id": cid, "body": "agent before the restart"})["ok"]
         visitor.wait("message", lambda m: m["body"] == "agent before the restart", 10)
 
+        stopping = time.monotonic()
         assert run.stop() == 0, run.log()
+        assert time.monotonic() - stopping < 20, "open websockets held the stop up"
         for p in peers:
             p.close()
         run.start()
