@@ -34,6 +34,7 @@ THREADS = 64              # as the compose file's web service: every open panel 
 END_CALLS_TIMEOUT = 15    # s to hang up the calls and see each recorded
 STOP_TIMEOUT = 60         # s for the whole ordered stop before gunicorn kills the worker
 ASTERISK_RETRY_SECONDS = 5  # between attempts to start again an Asterisk that died
+WEB_CLOSE_TIMEOUT = 3     # s for closing the web's clients, and for its background loops
 
 
 class Stack:
@@ -53,6 +54,7 @@ class Stack:
         self.app = create_app(settings, db=self.database, bus=self.bus)
         self._stopper: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.exit_when_stopped = False   # set in gunicorn's worker: the process ends with the stop
 
     def begin_stop(self) -> None:
         """Start the ordered stop (once) in its own thread: the worker keeps serving the open
@@ -75,22 +77,36 @@ class Stack:
         from pbx.shutdown import end_calls
         from web.background import stop as stop_background
 
+        started = time.monotonic()
+        step = lambda what: log.info("stopping: %s (%.1f s)", what, time.monotonic() - started)  # noqa: E731
         try:
             if self.owns_asterisk:   # an Asterisk run by others keeps its calls: a new controller adopts them
                 ended = end_calls(self.controller.controller, timeout=END_CALLS_TIMEOUT)
-                if ended:
-                    log.info("stopping: %d channel(s) hung up and recorded", ended)
+                step(f"{ended} channel(s) hung up and recorded")
             self.controller.stop()
+            step("pbx controller stopped")
             if self.owns_asterisk:
                 AsteriskRuntime(self.settings).down()
+                step("Asterisk stopped")
         except Exception:
             log.exception("stopping: the ordered stop failed part-way")
         finally:
             try:
-                self.app.extensions["socketio"].server.eio.disconnect()   # every client: their websockets end
-                stop_background(self.app)
+                # every Socket.IO client (their websockets end), bounded: a client whose socket
+                # is already gone must not hold the stop
+                _bounded(self.app.extensions["socketio"].server.eio.disconnect, WEB_CLOSE_TIMEOUT)
+                _bounded(lambda: stop_background(self.app, timeout=WEB_CLOSE_TIMEOUT), WEB_CLOSE_TIMEOUT)
+                step("web closed")
             finally:
                 self.database.dispose()
+                if self.exit_when_stopped:
+                    # all is recorded and stopped: what the worker still serves (a request
+                    # stuck in a handler, a half-closed connection) must not hold the exit until
+                    # gunicorn's graceful timeout kills it
+                    logging.shutdown()
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(0)
 
 
 class OneProcessServer(BaseApplication):
@@ -138,6 +154,7 @@ class OneProcessServer(BaseApplication):
 
     def load(self):
         self.stack = Stack(self.settings, self.owns_asterisk)
+        self.stack.exit_when_stopped = True   # load() runs in the worker process
         return self.stack.app
 
     def run(self) -> int:
@@ -176,6 +193,15 @@ class _QuietArbiter(Arbiter):
     def handle_hup(self):
         # gunicorn's "reload" replaces the worker: its stop would end every call and Asterisk
         self.log.info("SIGHUP ignored: restart centrala run to apply changes")
+
+
+def _bounded(fn, timeout: float) -> None:
+    """Run ``fn`` in a daemon thread and wait at most ``timeout`` seconds for it."""
+    t = threading.Thread(target=fn, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        log.warning("stopping: %s did not finish within %.0f s; going on", getattr(fn, "__qualname__", fn), timeout)
 
 
 def _announce(worker) -> None:
