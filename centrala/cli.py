@@ -313,7 +313,6 @@ def number():
 def number_add(ctx, value, trunk_name, kind, label):
     """Add a number (stored in E.164); inbound calls to it go to the contact center."""
     from .account import default_region
-    from .models import Trunk
     from .telephony import TelephonyError, create_number, trunk_by_name
 
     settings = _settings(ctx)
