@@ -61,7 +61,7 @@ def main() -> None:
     db.upgrade()
     with db.session() as s:
         for i in range(args.panels):
-            create_user(s, f"agent{i}@example.com", f"Agent {i}", "agent", "bench password")
+            create_user(s, f"agent{i}@example.com", f"Agent {i}", "agent", "bench password", channels=[])
     app = create_app(settings, db=db)
     server = make_server("127.0.0.1", settings.http_port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -5,7 +5,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 
 import click
 
@@ -189,19 +188,31 @@ def user():
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["admin", "agent"]), default="agent", show_default=True)
 @click.option("--password", default=None, help="Initial password (default: generated and printed).")
+@click.option("--channels", default=None, metavar="LIST",
+              help="Channels the user serves, comma-separated (chat,email,voice_in,voice_out,sms,facebook) "
+                   "or 'none'.  Default: all, as in the panel and the API.")
 @click.pass_context
-def user_add(ctx, email, name, role, password):
+def user_add(ctx, email, name, role, password, channels):
     """Add a user."""
+    from agents.channels import parse_channel_list
+
     from .users import UserError, create_user, generate_password
 
+    try:
+        wanted = None if channels is None else parse_channel_list(channels)
+    except ValueError as exc:
+        _fail(f"--channels: {exc}")
     database = _open_db(_settings(ctx))
     shown = password or generate_password()
     try:
         with database.session() as s:
-            u = create_user(s, email, name, role, shown)
+            u = create_user(s, email, name, role, shown, channels=wanted)
+            served = list(u.channels or [])
     except UserError as exc:
         _fail(str(exc))
     click.echo(f"created {u.role} {u.email}" + ("" if password else f" with password: {shown}"))
+    click.echo("channels: " + (", ".join(served) if served else
+                               "none (never rung, never offered a chat; change it in Settings / Users)"))
 
 
 @main.group()
@@ -302,7 +313,6 @@ def number():
 def number_add(ctx, value, trunk_name, kind, label):
     """Add a number (stored in E.164); inbound calls to it go to the contact center."""
     from .account import default_region
-    from .models import Trunk
     from .telephony import TelephonyError, create_number, trunk_by_name
 
     settings = _settings(ctx)
@@ -324,15 +334,14 @@ def number_add(ctx, value, trunk_name, kind, label):
 @click.option("--no-asterisk", is_flag=True, help="Do not start Asterisk (use one already running).")
 @click.pass_context
 def run(ctx, no_asterisk):
-    """Start Asterisk (if not up), the pbx controller and the web server."""
-    from web.serving import make_server   # no "Server: Werkzeug/…" banner
+    """Start Asterisk (if not up), the pbx controller and the web server (gunicorn).
 
-    from agents.events import EventBus
-    from pbx.controller import Controller, ControllerThread
+    SIGTERM or Ctrl-C stops them in order: calls are hung up and recorded, then the
+    controller, Asterisk (if started here) and the web stop (see centrala/runner.py)."""
     from pbx.errors import PbxError
     from pbx.runtime import AsteriskRuntime
-    from web import create_app
 
+    from .runner import check_listen, serve
     from .users import ensure_first_admin
 
     settings = _settings(ctx)
@@ -343,43 +352,33 @@ def run(ctx, no_asterisk):
         click.secho("\n  First start: an administrator was created. Note the password now,"
                     " it is not shown again.", fg="yellow")
         click.secho(f"    email:    {admin.email}\n    password: {password}\n", bold=True)
+    try:
+        check_listen(settings.http_host, settings.http_port)
+    except OSError as exc:
+        _fail(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}")
 
     runtime = AsteriskRuntime(settings)
     started_asterisk = False
-    if not no_asterisk and not runtime.is_running():
-        click.echo("Starting Asterisk (the first start builds its private root; this takes a minute)...")
-        try:
-            version = runtime.up(db=database)
-        except PbxError as exc:
-            _fail(str(exc))
-        started_asterisk = True
-        click.echo(f"Asterisk {version} is up")
-
-    bus = EventBus()
-    controller = ControllerThread(Controller(settings, database, bus)).start()
-    app = create_app(settings, db=database, bus=bus)
+    status = 1
     try:
-        server = make_server(settings.http_host, settings.http_port, app)
-    except OSError as exc:
-        controller.stop()
-        if started_asterisk:
-            runtime.down()
-        _fail(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    web_thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
-    web_thread.start()
-    click.secho(f"Centrala is running at http://{settings.http_host}:{settings.http_port}/ "
-                f"(Ctrl-C stops it)", fg="green")
-    stop.wait()
-    click.echo("Stopping...")
-    server.shutdown()
-    controller.stop()
-    if started_asterisk:
-        runtime.down()
-    database.dispose()
-    click.echo("Stopped.")
+        if not no_asterisk and not runtime.is_running():
+            click.echo("Starting Asterisk (the first start builds its private root; this takes a minute)...")
+            try:
+                version = runtime.up(db=database)
+            except PbxError as exc:
+                _fail(str(exc))
+            started_asterisk = True
+            click.echo(f"Asterisk {version} is up")
+        database.dispose()   # the worker process opens its own connections
+        status = serve(settings, runtime if started_asterisk else None)
+    finally:
+        # whatever ended the run (a stop, a worker that failed to boot, an error here), an
+        # Asterisk started by this command does not outlive it
+        if started_asterisk and runtime.down():
+            click.echo("Asterisk stopped.")
+        database.dispose()
+    click.echo("Stopped." if status == 0 else f"Stopped (status {status}).")
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

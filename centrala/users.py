@@ -9,7 +9,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import func, select
 from sqlalchemy.orm import object_session
 
-from agents.channels import clean_channels
+from agents.channels import DEFAULT_CHANNELS, clean_channels
 from agents.status import AgentStatus
 
 from .models import User, utcnow
@@ -50,7 +50,8 @@ def check_password_strength(password: str) -> None:
 
 
 def create_user(session, email: str, name: str, role: str = "agent", password: str | None = None,
-                position: str = "", channels=(), limit: int | None = None) -> User:
+                position: str = "", channels=None, limit: int | None = None) -> User:
+    """A new user; ``channels=None`` means the default (every channel), ``[]`` none."""
     email = email.strip().lower()
     if not _EMAIL.match(email):
         raise UserError(f"{email!r} is not a valid email address")
@@ -63,7 +64,7 @@ def create_user(session, email: str, name: str, role: str = "agent", password: s
     if limit is not None and active_count(session) >= limit:
         raise UserError(f"the user limit is reached ({limit}/{limit})")
     try:
-        channels = clean_channels(channels)
+        channels = clean_channels(DEFAULT_CHANNELS if channels is None else channels)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     user = User(email=email, name=name.strip(), role=role, active=True, position=position.strip(),

@@ -13,6 +13,10 @@ class AmiProbeError(OSError):
     pass
 
 
+class AmiLoginRefused(AmiProbeError):
+    """Asterisk answered but refused the credentials: waiting longer cannot help."""
+
+
 def _read_message(sock_file) -> dict[str, str]:
     msg: dict[str, str] = {}
     while True:
@@ -53,7 +57,8 @@ def ami_actions(host: str, port: int, username: str, secret: str,
                 if msg.get("ActionID") == action_id and "Response" in msg:
                     break
             if n == 0 and msg.get("Response") != "Success":
-                raise AmiProbeError("AMI login refused: " + msg.get("Message", ""))
+                raise AmiLoginRefused("AMI login refused (" + msg.get("Message", "") +
+                                      "): the AMI user or secret does not match Asterisk's manager.conf")
             if 0 < n < len(all_actions) - 1:
                 results.append(msg)
         return results
@@ -73,6 +78,8 @@ def wait_fully_booted(host: str, port: int, username: str, secret: str, deadline
                 {"Action": "CoreSettings"},
             ], timeout=remaining)
             return settings.get("AsteriskVersion", "")
+        except AmiLoginRefused:
+            raise
         except (OSError, AmiProbeError) as exc:
             last_error = exc
             time.sleep(0.2)

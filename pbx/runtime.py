@@ -85,7 +85,11 @@ class ChrootLauncher:
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
 
-def _process_alive(pid: int) -> bool:
+def _process_alive(pid: int, marker: bytes = b"asterisk") -> bool:
+    """Whether ``pid`` is still the Asterisk we started, seen from any process (``centrala pbx
+    status`` reads the pid file).  Every step of the ``unshare → sh → chroot → asterisk`` exec
+    chain has the configuration path (``marker``) on its command line; for an instant while one
+    step execs the next the command line reads empty: that is still our process, not a dead one."""
     try:
         os.waitpid(pid, os.WNOHANG)  # reap if it is our exited child
     except ChildProcessError:
@@ -98,9 +102,65 @@ def _process_alive(pid: int) -> bool:
             # the process (and its listening sockets) lives on
             return any(t != str(pid) for t in os.listdir(f"/proc/{pid}/task"))
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"asterisk" in fh.read()
+            cmdline = fh.read()
+        return not cmdline or marker in cmdline
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids of the processes whose command line contains ``text`` (e.g. an instance's
+    configuration path: its Asterisk at any step of the exec chain), this one excepted."""
+    needle, found = text.encode(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if needle in fh.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the process and, when it leads its own group (it was started in a new session),
+    the helpers of the exec chain with it (``mount`` run by the ``sh`` step)."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_process(pid: int, timeout: float = 20.0, alive=None) -> None:
+    """SIGTERM (to its group), then SIGKILL after ``timeout``; return once it is gone."""
+    alive = alive or (lambda p: _process_alive(p, b""))
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            log.warning("Asterisk (pid %d) ignored SIGTERM for %.0f s; killing it", pid, timeout)
+            _signal_group(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+        time.sleep(0.05)
+
+
+def asterisks_under(path: Path) -> list[int]:
+    """Every Asterisk (at any step of its exec chain) whose configuration lies under ``path``."""
+    marker = "/asterisk/etc/asterisk.conf"
+    pids = []
+    for pid in processes_mentioning(str(path)):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if marker.encode() in fh.read():
+                    pids.append(pid)
+        except OSError:
+            continue
+    return pids
 
 
 class AsteriskRuntime:
@@ -109,6 +169,7 @@ class AsteriskRuntime:
         self.paths = render.RenderPaths.for_settings(settings)
         self.pid_file = settings.asterisk_dir / "asterisk.pid"
         self.console_log = settings.log_dir / "asterisk-console.log"
+        self.process: subprocess.Popen | None = None   # the Asterisk this object started, if any
 
     # -- locating Asterisk -------------------------------------------------------------
     def launcher(self, build: bool = True):
@@ -134,7 +195,21 @@ class AsteriskRuntime:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _process_alive(pid) else None
+        return pid if self._alive(pid) else None
+
+    def _alive(self, pid: int) -> bool:
+        """Liveness by the process handle for the Asterisk this object started (exact, whatever
+        step of the exec chain it is at); by /proc for one started by another process."""
+        if self.process is not None and self.process.pid == pid:
+            return self.process.poll() is None
+        return _process_alive(pid, str(self.paths.asterisk_conf).encode())
+
+    def stray_pids(self) -> list[int]:
+        """Asterisk processes of this data dir that the pid file does not name (left by a
+        start-up that failed, or by a test that restarted Asterisk)."""
+        known = self.pid()
+        return [p for p in processes_mentioning(str(self.paths.asterisk_conf))
+                if p != known and _process_alive(p, str(self.paths.asterisk_conf).encode())]
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -174,48 +249,56 @@ class AsteriskRuntime:
         return render.render_from_db(self.settings, launcher.module_dir(), db)
 
     def up(self, db=None, timeout: float = 90.0) -> str:
-        """Start Asterisk (unless running) and return its version once fully booted."""
+        """Start Asterisk (unless running) and return its version once fully booted.  If the
+        start fails in any way after Asterisk was spawned, that Asterisk is stopped again: a
+        failed start never leaves a process holding the ports."""
         self.settings.ensure_dirs()
         launcher = self.launcher()
         self.render_config(launcher, db)
         pid = self.pid()
-        if pid is None:
-            self._check_ports_free()
-            self.console_log.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.console_log, "ab") as out:
-                proc = subprocess.Popen(
-                    launcher.command(self.paths.asterisk_conf, self.settings.data_dir),
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, cwd="/")
-            pid = proc.pid
-            self.pid_file.write_text(f"{pid}\n")
-            log.info("started %s, pid %d", launcher.description, pid)
+        spawned = pid is None
+        if spawned:
+            pid = self._spawn(launcher)
         s = self._secrets()
         try:
             return wait_fully_booted("127.0.0.1", self.settings.ami_port, s.ami_user, s.ami_password,
-                                     time.monotonic() + timeout, alive=lambda: _process_alive(pid))
-        except AmiProbeError as exc:
-            tail = self._log_tail()
-            if not _process_alive(pid):
+                                     time.monotonic() + timeout, alive=lambda: self._alive(pid))
+        except BaseException as exc:
+            exited = not self._alive(pid)
+            if spawned:
+                self._stop_process(pid, timeout=10.0)
                 self.pid_file.unlink(missing_ok=True)
+            elif exited:
+                self.pid_file.unlink(missing_ok=True)
+            if not isinstance(exc, AmiProbeError):
+                raise
+            tail = self._log_tail()
             raise PbxError(f"Asterisk did not start: {exc}.\nLast lines of {self.console_log}:\n{tail}") from exc
 
+    def _spawn(self, launcher) -> int:
+        self._check_ports_free()
+        self.console_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.console_log, "ab") as out:
+            self.process = subprocess.Popen(
+                launcher.command(self.paths.asterisk_conf, self.settings.data_dir),
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd="/")
+        pid = self.process.pid
+        self.pid_file.write_text(f"{pid}\n")
+        log.info("started %s, pid %d", launcher.description, pid)
+        return pid
+
     def down(self, timeout: float = 20.0) -> bool:
-        """Stop Asterisk cleanly (SIGTERM, then SIGKILL after ``timeout``).  True if it was running."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _process_alive(pid):
-            if time.monotonic() > deadline:
-                log.warning("Asterisk (pid %d) ignored SIGTERM for %.0f s; killing it", pid, timeout)
-                os.kill(pid, signal.SIGKILL)
-                deadline = time.monotonic() + 5
-            time.sleep(0.05)
+        """Stop Asterisk cleanly (SIGTERM, then SIGKILL after ``timeout``), and any stray
+        Asterisk of this data dir the pid file does not name.  True if one was running."""
+        pids = [p for p in [self.pid()] if p is not None] + self.stray_pids()
+        for pid in pids:
+            self._stop_process(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
-        return True
+        return bool(pids)
+
+    def _stop_process(self, pid: int, timeout: float) -> None:
+        stop_process(pid, timeout, alive=self._alive)
 
     def reload(self, db=None) -> list[Path]:
         """Re-render and ask Asterisk to reload what changed (calls in progress are kept)."""
@@ -241,6 +324,11 @@ class AsteriskRuntime:
                 try:
                     sock.bind((host, port))
                 except OSError as exc:
+                    strays = self.stray_pids()
+                    if strays:
+                        raise PbxError(f"The {name} port {host}:{port} is held by an Asterisk of this data dir "
+                                       f"that is no longer tracked (pid {', '.join(map(str, strays))}); "
+                                       f"'centrala pbx down' stops it.") from exc
                     raise PbxError(f"The {name} port {host}:{port} is already in use ({exc.strerror}). "
                                    f"Stop what uses it or choose another port "
                                    f"(CENTRALA_{name.split('/')[0]}_PORT).") from exc

@@ -12,7 +12,7 @@ from agents.events import EventBus
 from centrala.db import Database
 from centrala.secretbox import SecretBox
 from pbx.controller import Controller, ControllerThread
-from pbx.runtime import AsteriskRuntime
+from pbx.runtime import AsteriskRuntime, asterisks_under, processes_mentioning, stop_process
 from web.background import stop as stop_background
 
 from .helpers import EventRecorder, instance_settings, wait_for
@@ -56,12 +56,35 @@ def settings(tmp_path, database_url):
 
 
 # -- real Asterisk ---------------------------------------------------------------------
+_SESSION_PBX_DIRS: list = []   # the session's Asterisk data dirs (restarted by tests at will)
+
+
+@pytest.fixture(autouse=True)
+def no_stray_asterisk(tmp_path_factory):
+    """Every Asterisk a test starts under the test temp root is stopped at its teardown: one
+    still running then (a retry, a restart, a ``centrala run`` killed mid-way) is stopped here,
+    with a warning naming it.  The session's own Asterisk is left alone."""
+    import warnings
+
+    base = tmp_path_factory.getbasetemp()
+    before = set(asterisks_under(base))
+    yield
+    session = {pid for d in _SESSION_PBX_DIRS for pid in processes_mentioning(str(d))}
+    strays = sorted(set(asterisks_under(base)) - before - session)
+    for pid in strays:
+        stop_process(pid, timeout=10)
+    if strays:
+        warnings.warn(f"stopped {len(strays)} Asterisk process(es) the test left running: {strays}")
+
+
 @pytest.fixture(scope="session")
 def pbx_instance(tmp_path_factory):
     """A real Asterisk for the whole session, with its own data dir, database and ports."""
     from pbx.errors import PbxError
 
     data = tmp_path_factory.mktemp("pbx")
+    _SESSION_PBX_DIRS.append(data)
+    runtimes = []
     for attempt in range(3):
         # ports are picked free, but another process may take one before Asterisk binds it
         settings = instance_settings(data / f"data{attempt}", f"sqlite:///{data / f'pbx{attempt}.db'}",
@@ -70,6 +93,7 @@ def pbx_instance(tmp_path_factory):
         db = Database.for_settings(settings)
         db.upgrade()
         runtime = AsteriskRuntime(settings)
+        runtimes.append(runtime)
         try:
             runtime.up(db=db)
             break
@@ -78,8 +102,10 @@ def pbx_instance(tmp_path_factory):
                 raise
             print(f"Asterisk start attempt {attempt + 1} failed, retrying with other ports: {exc}")
     yield settings, db, runtime
-    runtime.down()
+    for each in runtimes:   # a failed attempt's Asterisk too: each stops every one of its data dir
+        each.down()
     db.dispose()
+    assert asterisks_under(data) == [], "an Asterisk of the session's instance is still running"
 
 
 @pytest.fixture

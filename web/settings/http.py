@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from agents.channels import CHANNELS
+from agents.channels import CHANNELS, DEFAULT_CHANNELS
 from centrala import audit
 from centrala.mail import MailError
 from centrala.models import AuditEntry, User
@@ -84,7 +84,7 @@ def _validate(values: dict, s, editing: User | None = None) -> dict:
 def new_user():
     s = dbs()
     limit = settings().user_limit
-    values = {"name": "", "email": "", "role": "agent", "position": "", "channels": list(CHANNELS)}
+    values = {"name": "", "email": "", "role": "agent", "position": "", "channels": list(DEFAULT_CHANNELS)}
     errors = {}
     if active_count(s) >= limit:
         flash(_("The user limit is reached (%(n)d/%(limit)d). Deactivate a user to add another.",
