@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from functools import wraps
+from typing import Literal
 
 from flask import current_app, request
 from flask_login import current_user
@@ -16,6 +17,7 @@ from agents import events
 from agents.status import AgentStatus
 from centrala.models import User
 
+from ..api.schemas import Body, DbId, validate
 from ..extensions import dbs
 from .. import background
 from ..notifications import services as notifications
@@ -23,6 +25,16 @@ from .services import NAMESPACE, change_status, roster, user_presence
 
 log = logging.getLogger(__name__)
 FORBIDDEN = {"ok": False, "error": "forbidden"}
+Status = Literal[tuple(s.value for s in AgentStatus)]
+
+
+class NotificationRef(Body):
+    id: DbId
+
+
+class PresenceChange(Body):
+    user_id: DbId
+    status: Status  # type: ignore[valid-type]
 
 
 def _authenticated(handler):
@@ -93,11 +105,11 @@ def register(app, start_background: bool = True) -> None:
     @_admin
     def on_presence_set(data):
         """A supervisor sets another agent's status (e.g. Offline for someone who left)."""
-        data = data or {}
-        if data.get("status") not in {s.value for s in AgentStatus}:
-            return {"ok": False, "error": "invalid status"}
+        data, error = validate(PresenceChange, data)
+        if error:
+            return {"ok": False, "error": error}
         s = dbs()
-        user = s.get(User, int(data.get("user_id") or 0))
+        user = s.get(User, data["user_id"])
         if user is None:
             return {"ok": False, "error": "no such user"}
         change_status(s, user, data["status"], actor=s.get(User, current_user.id), reason="set by administrator")
@@ -106,13 +118,19 @@ def register(app, start_background: bool = True) -> None:
     @sio.on("notification:answer", namespace=NAMESPACE)
     @_authenticated
     def on_answer(data):
-        n = notifications.resolve(dbs(), current_user.id, int((data or {}).get("id") or 0), "answered")
+        ref, error = validate(NotificationRef, data)
+        if error:
+            return {"ok": False, "error": error, "link": None}
+        n = notifications.resolve(dbs(), current_user.id, ref["id"], "answered")
         return {"ok": n is not None, "link": n.link if n else None}
 
     @sio.on("notification:ignore", namespace=NAMESPACE)
     @_authenticated
     def on_ignore(data):
-        n = notifications.resolve(dbs(), current_user.id, int((data or {}).get("id") or 0), "ignored")
+        ref, error = validate(NotificationRef, data)
+        if error:
+            return {"ok": False, "error": error}
+        n = notifications.resolve(dbs(), current_user.id, ref["id"], "ignored")
         return {"ok": n is not None}
 
     def on_registration(event):
