@@ -69,10 +69,10 @@ def test_user_channels_of_the_wrong_shape_are_422(app, tokens, channels):
     c = app.test_client()
     r = c.post("/api/v1/users", json={"email": "ewa@example.com", "name": "Ewa", "channels": channels},
                headers=auth(tokens["admin"]))
-    assert r.status_code == 422 and "channels" in r.json["error"]["fields"], r.json
+    assert r.status_code == 422 and any(f.startswith("channels") for f in r.json["error"]["fields"]), r.json
     me = c.get("/api/v1/users/me", headers=auth(tokens["admin"])).json
     r = c.patch(f"/api/v1/users/{me['id']}", json={"channels": channels}, headers=auth(tokens["admin"]))
-    assert r.status_code == 422 and "channels" in r.json["error"]["fields"], r.json
+    assert r.status_code == 422 and any(f.startswith("channels") for f in r.json["error"]["fields"]), r.json
 
 
 def test_task_title_must_be_a_string(app, tokens, database):

@@ -1,4 +1,6 @@
-"""The OpenAPI 3 document of /api/v1 (kept next to the routes it describes)."""
+"""The written part of the OpenAPI document of /api/v1 (kept next to the routes it describes):
+summaries and responses.  Request bodies and query parameters are not written here: they come
+from the routes' schemas (``schemas.accepts``), merged in by ``document.build``."""
 from __future__ import annotations
 
 from agents.channels import CHANNELS
@@ -52,21 +54,13 @@ def _core(base_url: str) -> dict:
                                   "responses": {"200": _resp("The user", user_ref), **errors}}},
             "/users/me/status": {"put": {
                 "summary": "Change my status (Online / Break / Offline)", "operationId": "setMyStatus",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["status"],
-                    "properties": {"status": {"$ref": "#/components/schemas/Status"}}}}}},
                 "responses": {"200": _resp("The user with the new status", user_ref), **errors}}},
             "/users": {
                 "get": {"summary": "List users (administrators)", "operationId": "listUsers",
-                        "parameters": [
-                            {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/Status"}},
-                            {"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}],
                         "responses": {"200": _resp("Users", {"type": "object", "properties": {
                             "items": {"type": "array", "items": user_ref}}}), **admin_errors}},
                 "post": {"summary": "Add a user and email an invitation (administrators)",
                          "operationId": "addUser",
-                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                             "$ref": "#/components/schemas/NewUser"}}}},
                          "responses": {"201": _resp("Created", user_ref), "409": ERROR, "422": ERROR,
                                        **admin_errors}}},
             "/users/{id}": {
@@ -75,16 +69,10 @@ def _core(base_url: str) -> dict:
                         "responses": {"200": _resp("The user", user_ref), "404": ERROR, **admin_errors}},
                 "patch": {"summary": "Change a user; `active: false` deactivates (administrators)",
                           "operationId": "updateUser",
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "$ref": "#/components/schemas/UserPatch"}}}},
                           "responses": {"200": _resp("The user", user_ref), "404": ERROR, "409": ERROR,
                                         "422": ERROR, **admin_errors}}},
             "/calls": {"post": {
                 "summary": "Click-to-call: my softphone rings first, then the customer", "operationId": "placeCall",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["number"], "properties": {
-                        "number": {"type": "string", "example": "+48221234567"},
-                        "from": {"type": "string", "description": "company number to call from (default: the first)"}}}}}},
                 "responses": {"202": _resp("The call is being placed", {"$ref": "#/components/schemas/Communication"}),
                               "422": ERROR, **errors}}},
             "/communications": {"get": {
@@ -119,18 +107,11 @@ def _core(base_url: str) -> dict:
                            "(consultation first, then complete or cancel)",
                 "operationId": "transferCall",
                 "parameters": [ID],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"user_id": {"type": "integer"},
-                                                     "number": {"type": "string"},
-                                                     "attended": {"type": "boolean", "default": False}}}}}},
                 "responses": {"202": _resp("The PBX was asked to transfer the call"), **call_errors,
                               "422": ERROR}}},
             "/communications/{id}": {"patch": {
                 "summary": "Edit a communication's note", "operationId": "updateCommunication",
                 "parameters": [ID],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "additionalProperties": False,
-                    "properties": {"note": {"type": "string", "maxLength": 4000}}}}}},
                 "responses": {"200": _resp("The communication", {"$ref": "#/components/schemas/Communication"}),
                               "403": ERROR, "404": ERROR, "422": ERROR, **errors}}},
             "/communications/{id}/transfer/complete": {"post": {
@@ -189,15 +170,6 @@ def _core(base_url: str) -> dict:
                     "ringtone": {"type": "string", "enum": ["long", "short"]},
                     "status_changed_at": {"type": "string", "format": "date-time", "nullable": True},
                     "created_at": {"type": "string", "format": "date-time", "nullable": True}}},
-                "NewUser": {"type": "object", "required": ["email", "name"], "properties": {
-                    "email": {"type": "string", "format": "email"}, "name": {"type": "string"},
-                    "role": {"type": "string", "enum": ["admin", "agent"], "default": "agent"},
-                    "position": {"type": "string"},
-                    "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}}}},
-                "UserPatch": {"type": "object", "additionalProperties": False, "properties": {
-                    "name": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "agent"]},
-                    "position": {"type": "string"}, "active": {"type": "boolean"},
-                    "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}}}},
             },
         },
     }

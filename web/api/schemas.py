@@ -41,6 +41,41 @@ def json_schema(schema: dict):
     return WithJsonSchema(schema)
 
 
+def choice(values, description: str = ""):
+    """A string the use case checks against ``values`` (so every refused field of a request is
+    reported at once, in the use case's words); documented as that enum."""
+    return Annotated[str, json_schema({"type": "string", "enum": list(values),
+                                       **({"description": description} if description else {})})]
+
+
+def schema_of(model: type[BaseModel]) -> dict:
+    """The model's JSON Schema as the document shows it (references into components/schemas)."""
+    return _tidy(model.model_json_schema(ref_template="#/components/schemas/{model}"))
+
+
+def _tidy(node):
+    """Drop pydantic's titles and the ``default: null`` of fields that may be omitted but not null."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "title" and isinstance(v, str):
+                continue
+            if k == "default" and v is None and not _allows_null(node):
+                continue
+            out[k] = _tidy(v) if k != "properties" else {pk: _tidy(pv) for pk, pv in v.items()}
+        return out
+    if isinstance(node, list):
+        return [_tidy(v) for v in node]
+    return node
+
+
+def _allows_null(node: dict) -> bool:
+    t = node.get("type")
+    return t == "null" or (isinstance(t, list) and "null" in t) or any(
+        isinstance(s, dict) and s.get("type") == "null" for s in node.get("anyOf", []))
+
+
+
 def error_response(status: int, message: str, fields: dict | None = None):
     payload: dict[str, Any] = {"code": status, "message": message}
     if fields:
@@ -75,7 +110,7 @@ def _invalid(exc: ValidationError, status: int, what: str):
     abort(error_response(status, f"Invalid {what}: {text}", fields))
 
 
-def _json_object() -> dict:
+def json_object() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         abort(error_response(400, "Send a JSON object with Content-Type: application/json."))
@@ -97,7 +132,7 @@ def accepts(body: type[Body] | None = None, query: type[Query] | None = None, st
                     _invalid(exc, status, "query")
             if body is not None:
                 try:
-                    g.api_body = body.model_validate(_json_object()).model_dump(exclude_unset=True, by_alias=True)
+                    g.api_body = body.model_validate(json_object()).model_dump(exclude_unset=True, by_alias=True)
                 except ValidationError as exc:
                     _invalid(exc, status, "request")
             return view(*args, **kwargs)
