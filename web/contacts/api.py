@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -11,12 +12,61 @@ from centrala import contacts as C
 from centrala import custom_fields as CF
 from centrala.models_contacts import Contact, ContactImport, CustomField
 
-from ..api.http import _json_body, admin_only, api_error, token_required
+from ..api.http import admin_only, api_error, token_required
 from ..api.openapi import extend
+from ..api.schemas import Body, accepts, body, choice, schema_of
 from ..extensions import client_ip, db, dbs, settings
 from .http import export_response
 
 bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1")
+
+
+class EmailItem(Body):
+    email: str | None = None
+    type: str | None = Field(None, examples=["work"], description="work, home or other (default: work)")
+
+
+class PhoneItem(Body):
+    number: str | None = Field(None, description="any format; stored as E.164")
+    type: str | None = Field(None, examples=["mobile"],
+                             description="mobile, work, home, fax or other (default: mobile)")
+
+
+class ContactInput(Body):
+    """A contact's data; emails and phones are plain strings or objects with their type."""
+    first_name: str | None = None
+    last_name: str | None = None
+    organisation: str | None = None
+    address: str | None = None
+    note: str | None = None
+    emails: list[str | EmailItem] | None = None
+    phones: list[str | PhoneItem] | None = None
+    custom: dict[str, str | None] | None = Field(None, description="custom fields by key")
+
+
+class MappingColumn(Body):
+    index: int = Field(ge=0, le=1_000_000)
+    field: str = Field(description="first_name, last_name, organisation, address, note, email, email_type, "
+                                   "phone, phone_type or custom.<key>")
+    slot: int = Field(None, ge=1, le=20, description="for email, email_type, phone, phone_type: 1, 2, …")
+
+
+class ImportMapping(Body):
+    has_header: bool = True
+    columns: list[MappingColumn] = []
+
+
+class CustomFieldInput(Body):
+    name: str
+    key: str = Field(description="lower-case letters, digits and _; starts with a letter",
+                     json_schema_extra={"pattern": "^[a-z][a-z0-9_]*$"})
+    kind: choice(CF.KINDS) = "short"
+    applies_to: choice(CF.APPLIES_TO) = "contact"
+
+
+class CustomFieldPatch(Body):
+    name: str = None
+    kind: choice(CF.KINDS) = None
 
 
 def _region() -> str:
@@ -51,10 +101,11 @@ def list_contacts():
 
 @bp.post("/contacts")
 @token_required
+@accepts(body=ContactInput)
 def create_contact():
     s = dbs()
     try:
-        contact = C.create(s, C.from_dict(_json_body()), _region(), g.api_user.id)
+        contact = C.create(s, C.from_dict(body()), _region(), g.api_user.id)
     except C.ContactError as exc:
         return _invalid(exc.errors)
     s.commit()
@@ -70,13 +121,14 @@ def get_contact(contact_id: int):
 
 @bp.put("/contacts/<int:contact_id>")
 @token_required
+@accepts(body=ContactInput)
 def put_contact(contact_id: int):
     s = dbs()
     c = _contact(contact_id)
     if c is None:
         return api_error(404, "No such contact.")
     try:
-        C.update(s, c, C.from_dict(_json_body()), _region())
+        C.update(s, c, C.from_dict(body()), _region())
     except C.ContactError as exc:
         s.rollback()
         return _invalid(exc.errors)
@@ -161,17 +213,15 @@ def get_import(import_id: int):
 
 @bp.put("/contacts/imports/<int:import_id>/mapping")
 @token_required
+@accepts(body=ImportMapping)
 def put_mapping(import_id: int):
     s = dbs()
     imp = _import(import_id)
     if imp is None:
         return api_error(404, "No such import.")
-    data = _json_body()
-    has_header = data.get("has_header", True)
-    if not isinstance(has_header, bool):
-        return api_error(400, "has_header must be true or false.")
+    data = body()
     try:
-        I.set_mapping(s, settings().data_dir, imp, has_header, data.get("columns", []))
+        I.set_mapping(s, settings().data_dir, imp, data.get("has_header", True), data.get("columns", []))
     except I.ImportError_ as exc:
         s.rollback()
         return api_error(409 if exc.code in ("busy", "done") else 422, str(exc))
@@ -244,12 +294,12 @@ def list_fields():
 
 @bp.post("/custom-fields")
 @admin_only
+@accepts(body=CustomFieldInput)
 def create_field():
     s = dbs()
-    data = _json_body()
+    data = CustomFieldInput(**body()).model_dump()   # with the defaults
     try:
-        f = CF.create(s, str(data.get("name", "")), str(data.get("key", "")), str(data.get("kind", "short")),
-                      str(data.get("applies_to", "contact")))
+        f = CF.create(s, data["name"], data["key"], data["kind"], data["applies_to"])
     except CF.FieldError as exc:
         s.rollback()
         code = 409 if "already exists" in exc.errors.get("key", "") else 422
@@ -260,14 +310,15 @@ def create_field():
 
 @bp.patch("/custom-fields/<int:field_id>")
 @admin_only
+@accepts(body=CustomFieldPatch)
 def patch_field(field_id: int):
     s = dbs()
     f = s.get(CustomField, field_id)
     if f is None:
         return api_error(404, "No such custom field.")
-    data = _json_body()
+    data = body()
     try:
-        CF.update(s, f, str(data.get("name", f.name)), str(data.get("kind", f.kind)))
+        CF.update(s, f, data.get("name", f.name), data.get("kind", f.kind))
     except CF.FieldError as exc:
         s.rollback()
         return api_error(422, str(exc))
@@ -300,9 +351,6 @@ def _openapi() -> dict:
     def ok(desc, schema):
         return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
-    def body(schema):
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
-
     text = {"type": "string"}
     return {
         "paths": {
@@ -322,14 +370,12 @@ def _openapi() -> dict:
                             "items": {"type": "array", "items": contact}, "total": {"type": "integer"},
                             "page": {"type": "integer"}, "per_page": {"type": "integer"}}}), **errors}},
                 "post": {"summary": "Create a contact", "operationId": "createContact",
-                         "requestBody": body({"$ref": "#/components/schemas/ContactInput"}),
                          "responses": {"201": ok("Created", contact), "422": ERR, **errors}}},
             "/contacts/{id}": {
                 "parameters": idp,
                 "get": {"summary": "One contact", "operationId": "getContact",
                         "responses": {"200": ok("The contact", contact), "404": ERR, **errors}},
                 "put": {"summary": "Replace a contact's data", "operationId": "updateContact",
-                        "requestBody": body({"$ref": "#/components/schemas/ContactInput"}),
                         "responses": {"200": ok("The contact", contact), "404": ERR, "422": ERR, **errors}},
                 "delete": {"summary": "Delete a contact", "operationId": "deleteContact",
                            "responses": {"204": {"description": "Deleted"}, "404": ERR, **errors}}},
@@ -374,7 +420,6 @@ def _openapi() -> dict:
                 "parameters": idp,
                 "put": {"summary": "Set 'first row is headers' and the column → field mapping",
                         "operationId": "setContactImportMapping",
-                        "requestBody": body({"$ref": "#/components/schemas/ImportMapping"}),
                         "responses": {"200": ok("The import", imp), "404": ERR, "409": ERR, "422": ERR,
                                       **errors}}},
             "/contacts/imports/{id}/verify": {
@@ -397,15 +442,12 @@ def _openapi() -> dict:
                         "responses": {"200": ok("Fields", {"type": "object", "properties": {
                             "items": {"type": "array", "items": field}}}), **errors}},
                 "post": {"summary": "Add a custom field (administrators)", "operationId": "createCustomField",
-                         "requestBody": body({"$ref": "#/components/schemas/CustomFieldInput"}),
                          "responses": {"201": ok("Created", field), "403": ERR, "409": ERR, "422": ERR,
                                        **errors}}},
             "/custom-fields/{id}": {
                 "parameters": idp,
                 "patch": {"summary": "Rename a custom field or change its kind (administrators)",
                           "operationId": "updateCustomField",
-                          "requestBody": body({"type": "object", "properties": {
-                              "name": text, "kind": {"type": "string", "enum": ["short", "long"]}}}),
                           "responses": {"200": ok("The field", field), "403": ERR, "404": ERR, "422": ERR,
                                         **errors}},
                 "delete": {"summary": "Delete a custom field (administrators)", "operationId": "deleteCustomField",
@@ -423,23 +465,6 @@ def _openapi() -> dict:
                 "custom": {"type": "object", "additionalProperties": {"type": "string"}},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"}}},
-            "ContactInput": {"type": "object", "properties": {
-                "first_name": text, "last_name": text, "organisation": text, "address": text, "note": text,
-                "emails": {"type": "array", "items": {"oneOf": [text, {"type": "object", "properties": {
-                    "email": text, "type": text}}]}},
-                "phones": {"type": "array", "items": {"oneOf": [text, {"type": "object", "properties": {
-                    "number": {"type": "string", "description": "any format; stored as E.164"},
-                    "type": text}}]}},
-                "custom": {"type": "object", "additionalProperties": {"type": "string"}}}},
-            "ImportMapping": {"type": "object", "required": ["columns"], "properties": {
-                "has_header": {"type": "boolean"},
-                "columns": {"type": "array", "items": {"type": "object", "required": ["index", "field"], "properties": {
-                    "index": {"type": "integer", "minimum": 0},
-                    "field": {"type": "string", "description":
-                              "first_name, last_name, organisation, address, note, email, email_type, "
-                              "phone, phone_type or custom.<key>"},
-                    "slot": {"type": "integer", "minimum": 1, "maximum": 20,
-                             "description": "for email, email_type, phone, phone_type: 1, 2, …"}}}}}},
             "ContactImport": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "filename": text, "size_bytes": {"type": "integer"},
                 "created_by": {"type": "integer", "nullable": True, "description": "the user who uploaded it"},
@@ -462,10 +487,6 @@ def _openapi() -> dict:
                 "finished_at": {"type": "string", "format": "date-time", "nullable": True}}},
             "CustomField": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "key": text, "name": text,
-                "kind": {"type": "string", "enum": ["short", "long"]},
-                "applies_to": {"type": "string", "enum": ["contact", "task"]}}},
-            "CustomFieldInput": {"type": "object", "required": ["name", "key"], "properties": {
-                "name": text, "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
                 "kind": {"type": "string", "enum": ["short", "long"]},
                 "applies_to": {"type": "string", "enum": ["contact", "task"]}}},
         },

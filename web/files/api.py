@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
+from pydantic import Field
 
 from agents import events
 from centrala import audit
@@ -9,8 +10,9 @@ from centrala import files as store
 from centrala.models import iso
 from centrala.models_files import Folder, StoredFile
 
-from ..api.http import api_error, _json_body, token_required
+from ..api.http import api_error, token_required
 from ..api.openapi import ERROR, extend
+from ..api.schemas import Body, DbId, accepts, body
 from ..extensions import bus, client_ip, dbs, settings
 from . import services
 
@@ -26,6 +28,25 @@ MESSAGES = {
     "forbidden": "Only the uploader (or creator) or an administrator may delete it.",
     "into_itself": "A folder cannot be moved into itself or into a folder inside it.",
 }
+
+
+class FileChange(Body):
+    """`name` renames, `folder_id` moves (null: the top level); sent together they are one change."""
+    model_config = {"json_schema_extra": {"minProperties": 1}}
+    name: str = None
+    folder_id: DbId | None = Field(None, description="the folder to move it to; null: the top level")
+
+
+class FolderChange(Body):
+    """`name` renames, `parent_id` moves (null: the top level) with everything inside."""
+    model_config = {"json_schema_extra": {"minProperties": 1}}
+    name: str = None
+    parent_id: DbId | None = Field(None, description="the folder to move it into; null: the top level")
+
+
+class NewFolder(Body):
+    name: str
+    parent_id: DbId | None = Field(None, description="the folder to create it in; null or omitted: the top level")
 
 
 def _error(e: store.FileError):
@@ -136,16 +157,12 @@ def _change(s, item, parent_key: str, owner_id, forbidden: str):
     the top level); both at once are one change — either all of it happens or nothing."""
     if not _may_delete(owner_id):
         return api_error(403, forbidden)
-    data = _json_body()
+    data = body()
     if "name" not in data and parent_key not in data:
         return api_error(400, f"Send 'name' to rename and/or '{parent_key}' (a folder id, or null for the "
                               "top level) to move.")
     name = data.get("name")
-    if "name" in data and not isinstance(name, str):
-        return api_error(400, "'name' must be a string.")
     target = data.get(parent_key)
-    if parent_key in data and target is not None and (isinstance(target, bool) or not isinstance(target, int)):
-        return api_error(400, f"'{parent_key}' must be a folder id or null.")
     was_in = item.parent_id if isinstance(item, Folder) else item.folder_id
     try:
         if parent_key in data:
@@ -164,6 +181,7 @@ def _change(s, item, parent_key: str, owner_id, forbidden: str):
 
 @bp.patch("/files/<int:file_id>")
 @token_required
+@accepts(body=FileChange, status=400)
 def change_file(file_id: int):
     s = dbs()
     f = s.get(StoredFile, file_id)
@@ -175,6 +193,7 @@ def change_file(file_id: int):
 
 @bp.patch("/folders/<int:folder_id>")
 @token_required
+@accepts(body=FolderChange, status=400)
 def change_folder(folder_id: int):
     s = dbs()
     folder = s.get(Folder, folder_id)
@@ -214,12 +233,12 @@ def delete_file(file_id: int):
 
 @bp.post("/folders")
 @token_required
+@accepts(body=NewFolder, status=400)
 def create_folder():
-    data = _json_body()
+    data = body()
     s = dbs()
     try:
-        folder = store.create_folder(s, str(data.get("name") or ""), _folder_param(data.get("parent_id")),
-                                     g.api_user.id)
+        folder = store.create_folder(s, data["name"], _folder_param(data.get("parent_id")), g.api_user.id)
         s.commit()
     except store.FileError as e:
         s.rollback()
@@ -299,11 +318,6 @@ def openapi_part() -> dict:
                                          "they are one change. A file of that name in the target folder: 409, "
                                          "nothing changes.",
                           "operationId": "renameFile",
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "minProperties": 1, "properties": {
-                                  "name": {"type": "string"},
-                                  "folder_id": {"type": "integer", "nullable": True,
-                                                "description": "the folder to move it to; null: the top level"}}}}}},
                           "responses": {"200": ok("The file", file_ref), "403": ERROR, "404": ERROR, "409": ERROR,
                                         **errors}},
                 "delete": {"summary": "Delete a file (its uploader or an administrator)", "operationId": "deleteFile",
@@ -317,9 +331,6 @@ def openapi_part() -> dict:
                                       "404": ERROR, **errors}}},
             "/folders": {"post": {
                 "summary": "Create a folder", "operationId": "createFolder",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["name"], "properties": {
-                        "name": {"type": "string"}, "parent_id": {"type": "integer", "nullable": True}}}}}},
                 "responses": {"201": ok("The folder", folder_ref), "404": ERROR, "409": ERROR, **errors}}},
             "/folders/{id}": {
                 "parameters": id_param,
@@ -329,11 +340,6 @@ def openapi_part() -> dict:
                                          "they are one change. Into itself or a folder inside it: 422; a folder "
                                          "of that name in the target: 409; either way nothing changes.",
                           "operationId": "renameFolder",
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "minProperties": 1, "properties": {
-                                  "name": {"type": "string"},
-                                  "parent_id": {"type": "integer", "nullable": True,
-                                                "description": "the folder to move it into; null: the top level"}}}}}},
                           "responses": {"200": ok("The folder", folder_ref), "403": ERROR, "404": ERROR,
                                         "409": ERROR, "422": ERROR, **errors}},
                 "delete": {"summary": "Delete an empty folder (its creator or an administrator)",
