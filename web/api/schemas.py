@@ -76,10 +76,12 @@ def _allows_null(node: dict) -> bool:
 
 
 
-def error_response(status: int, message: str, fields: dict | None = None):
+def error_response(status: int, message: str, fields: dict | None = None, field: str | None = None):
     payload: dict[str, Any] = {"code": status, "message": message}
     if fields:
         payload["fields"] = fields
+    if field:
+        payload["field"] = field
     resp = jsonify({"error": payload})
     resp.status_code = status
     return resp
@@ -107,7 +109,8 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 def _invalid(exc: ValidationError, status: int, what: str):
     fields = field_errors(exc)
     text = "; ".join(f"{k}: {v}" for k, v in fields.items())
-    abort(error_response(status, f"Invalid {what}: {text}", fields))
+    # "field": the first refused one, named as the use cases' own errors name it
+    abort(error_response(status, f"Invalid {what}: {text}", fields, field=next(iter(fields)).split(".")[0]))
 
 
 def json_object() -> dict:
