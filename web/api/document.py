@@ -59,6 +59,8 @@ def build(app: Flask, base_url: str) -> dict:
     components["Error"]["properties"]["error"]["properties"]["fields"] = {
         "type": "object", "additionalProperties": {"type": "string"},
         "description": "one message per refused field, keyed by its path (`channels.0`)"}
+    components["Error"]["properties"]["error"]["properties"]["field"] = {
+        "type": "string", "description": "the (first) refused field"}
     for rule, method, path, view in list(operations(doc, app)):
         if path is None:
             continue

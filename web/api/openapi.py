@@ -16,6 +16,19 @@ def _resp(description: str, schema: dict | None = None) -> dict:
     return r
 
 
+RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "a byte range (`bytes=0-1023`): the answer is 206 with that part"}
+
+
+def ranged(description: str, media_type: str) -> dict:
+    """The answers of a download that honours Range and conditional requests."""
+    body = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    return {"200": {"description": description, "content": body},
+            "206": {"description": description + ": the requested range", "content": body},
+            "304": {"description": "Not modified (If-None-Match / If-Modified-Since)"},
+            "416": {"description": "The range lies outside the file"}}
+
+
 # Feature modules add their part of the document here at import time:
 # a function returning {"paths": {...}, "schemas": {...}} (see `extend`).
 PARTS: list = []
@@ -50,6 +63,10 @@ def _core(base_url: str) -> dict:
         "servers": [{"url": base_url + "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
+            "/openapi.json": {"get": {
+                "summary": "This document (no token needed)", "operationId": "getOpenApi", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
+                    "schema": {"type": "object"}}}}}}},
             "/users/me": {"get": {"summary": "The token's user", "operationId": "getMe",
                                   "responses": {"200": _resp("The user", user_ref), **errors}}},
             "/users/me/status": {"put": {
@@ -132,9 +149,8 @@ def _core(base_url: str) -> dict:
             "/communications/{id}/recording": {"get": {
                 "summary": "The recording or voicemail as WAV (supports HTTP range requests)",
                 "operationId": "getRecording",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "WAV audio", "content": {"audio/wav": {"schema": {
-                    "type": "string", "format": "binary"}}}}, "404": ERROR, **errors}}},
+                "parameters": [ID, RANGE],
+                "responses": {**ranged("WAV audio", "audio/wav"), "404": ERROR, **errors}}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -11,7 +11,7 @@ from centrala.models import iso
 from centrala.models_files import Folder, StoredFile
 
 from ..api.http import api_error, token_required
-from ..api.openapi import ERROR, extend
+from ..api.openapi import ERROR, RANGE, extend, ranged
 from ..api.schemas import Body, DbId, accepts, body
 from ..extensions import bus, client_ip, dbs, settings
 from . import services
@@ -324,11 +324,9 @@ def openapi_part() -> dict:
                            "responses": {"204": {"description": "Deleted"}, "403": ERROR, "404": ERROR, **errors}}},
             "/files/{id}/content": {
                 "parameters": id_param,
-                "get": {"summary": "Download the file's bytes", "operationId": "downloadFile",
-                        "responses": {"200": {"description": "The bytes, as an attachment",
-                                              "content": {"application/octet-stream": {
-                                                  "schema": {"type": "string", "format": "binary"}}}},
-                                      "404": ERROR, **errors}}},
+                "get": {"summary": "Download the file's bytes (with its stored content type; range requests "
+                                   "supported)", "operationId": "downloadFile", "parameters": [RANGE],
+                        "responses": {**ranged("The bytes, as an attachment", "*/*"), "404": ERROR, **errors}}},
             "/folders": {"post": {
                 "summary": "Create a folder", "operationId": "createFolder",
                 "responses": {"201": ok("The folder", folder_ref), "404": ERROR, "409": ERROR, **errors}}},
