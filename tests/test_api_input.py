@@ -132,3 +132,20 @@ def test_presence_set_with_a_bad_user_id_answers_not_raise(agent_socket, bad):
     sock = agent_socket("boss@example.com", role="admin")
     ack = sock.emit("presence:set", {"user_id": bad, "status": "offline"}, namespace=NS, callback=True)
     assert ack["ok"] is False and "user_id" in ack["error"], ack
+
+
+def test_history_filters_with_ids_beyond_bigint_are_refused_not_500(app, tokens, make_user):
+    r = app.test_client().get(f"/api/v1/communications?agent_id={HUGE}", headers=auth(tokens["agent"]))
+    assert r.status_code == 400 and r.json["error"]["message"] == "agent_id must be an integer."
+    panel = app.test_client()
+    make_user("ann@example.com")
+    assert login(panel, "ann@example.com").status_code == 302
+    assert panel.get(f"/history?agent={HUGE}&contact={HUGE}").status_code == 200
+
+
+def test_unknown_query_arguments_are_refused(app, tokens):
+    """A misspelt filter would otherwise return everything."""
+    r = app.test_client().get("/api/v1/tasks?lsit=overdue", headers=auth(tokens["agent"]))
+    assert r.status_code == 400 and r.json["error"]["fields"] == {"lsit": "unknown field"}
+    r = app.test_client().get("/api/v1/tasks?list=", headers=auth(tokens["agent"]))
+    assert r.status_code == 400 and "list" in r.json["error"]["fields"]

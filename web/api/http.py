@@ -20,11 +20,13 @@ from centrala.users import UserError, create_user, deactivate
 from ..auth.services import send_password_link
 from ..calls import actions as call_actions
 from ..calls.actions import CallActionError
+from ..history import services as history
 from agents import events
 
 from ..extensions import bus, client_ip, dbs, settings
 from ..presence.services import change_status
-from .schemas import Body, DbId, Query, accepts, body, json_object, query
+from ..routing import MAX_ID
+from .schemas import Body, DbId, Query, accepts, body, checked_by_use_case, choice, json_object, query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -78,6 +80,27 @@ class StatusChange(Body):
 class UserFilter(Query):
     status: Status | None = None  # type: ignore[valid-type]
     active: Literal["true", "false"] | None = None
+
+
+ID_ARG = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+
+
+class CommunicationFilter(Query):
+    """History's filters (the use case parses them and words its own errors)."""
+    q: checked_by_use_case({"type": "string", "maxLength": 100}) = Field(
+        None, description="search: number or address (any form), contact name/organisation/email/phone, note, "
+                          "chat text")
+    channel: choice(history.CHANNELS) = None
+    agent_id: checked_by_use_case(ID_ARG) = None
+    contact_id: checked_by_use_case(ID_ARG) = Field(None, description="only this contact's communications")
+    from_: checked_by_use_case({"type": "string", "format": "date"}) = Field(
+        None, alias="from", description="first day (account time zone)")
+    to: checked_by_use_case({"type": "string", "format": "date"}) = Field(
+        None, description="last day, inclusive (account time zone)")
+    direction: choice(history.DIRECTIONS) = None
+    outcome: choice(history.OUTCOMES) = None
+    page: int = Field(1, ge=1, le=10_000_000)
+    per_page: int = Field(50, ge=1, le=100)
 
 
 class NewUser(Body):
@@ -232,7 +255,6 @@ def update_user(user_id: int):
 def place_call():
     """Click-to-call: ring my softphone, then the customer (202: the call is being placed)."""
     from ..calls.services import CallError, request_call
-    from ..history import services as history
 
     data = body()
     try:
@@ -244,10 +266,10 @@ def place_call():
 
 @bp.get("/communications")
 @token_required
+@accepts(query=CommunicationFilter, status=400)
 def communications():
     """History, newest first; search ``q`` and filters channel, direction, outcome, agent_id,
     contact_id, from, to (dates, account time zone); pages of up to 100."""
-    from ..history import services as history
     from ..history.http import _timezone
 
     args = request.args
@@ -276,8 +298,6 @@ def communications():
 @accepts(body=CommunicationPatch)
 def update_communication(comm_id: int):
     """Edit a communication's note (the only field a person writes)."""
-    from ..history import services as history
-
     data = body()
     s = dbs()
     try:
@@ -336,8 +356,6 @@ def communication_recording(comm_id: int):
     from flask import send_file
 
     from centrala.models import Communication
-
-    from ..history import services as history
 
     c = dbs().get(Communication, comm_id)
     path = history.recording_path(settings().data_dir, c) if c else None

@@ -94,22 +94,6 @@ def _core(base_url: str) -> dict:
                               "422": ERROR, **errors}}},
             "/communications": {"get": {
                 "summary": "History, newest first", "operationId": "listCommunications",
-                "parameters": [
-                    {"name": "q", "in": "query", "description": "search: number or address (any form), contact "
-                     "name/organisation/email/phone, note, chat text", "schema": {"type": "string", "maxLength": 100}},
-                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": ["voice", "voicemail", "chat"]}},
-                    {"name": "agent_id", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "contact_id", "in": "query", "description": "only this contact's communications",
-                     "schema": {"type": "integer"}},
-                    {"name": "from", "in": "query", "description": "first day (account time zone)",
-                     "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "description": "last day, inclusive (account time zone)",
-                     "schema": {"type": "string", "format": "date"}},
-                    {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["inbound", "outbound"]}},
-                    {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
-                        "answered", "missed", "abandoned", "voicemail", "failed", "in_progress"]}},
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
                 "responses": {"200": _resp("A page of communications", {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Communication"}},
                     "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}),

@@ -32,8 +32,9 @@ class Body(BaseModel):
 
 
 class Query(BaseModel):
-    """A query string (lax: every value arrives as text)."""
-    model_config = ConfigDict(strict=False, extra="ignore")
+    """A query string (lax: every value arrives as text); an argument the route does not know is
+    refused rather than silently ignored (a misspelt filter would return everything)."""
+    model_config = ConfigDict(strict=False, extra="forbid", populate_by_name=True)
 
 
 def json_schema(schema: dict):
@@ -41,11 +42,16 @@ def json_schema(schema: dict):
     return WithJsonSchema(schema)
 
 
+def checked_by_use_case(schema: dict):
+    """A text argument the use case parses itself (with its own messages), documented as ``schema``."""
+    return Annotated[str, json_schema(schema)]
+
+
 def choice(values, description: str = ""):
     """A string the use case checks against ``values`` (so every refused field of a request is
     reported at once, in the use case's words); documented as that enum."""
-    return Annotated[str, json_schema({"type": "string", "enum": list(values),
-                                       **({"description": description} if description else {})})]
+    return checked_by_use_case({"type": "string", "enum": list(values),
+                                **({"description": description} if description else {})})
 
 
 def schema_of(model: type[BaseModel]) -> dict:
@@ -130,7 +136,8 @@ def accepts(body: type[Body] | None = None, query: type[Query] | None = None, st
         def wrapper(*args, **kwargs):
             if query is not None:
                 try:
-                    g.api_query = query.model_validate(request.args.to_dict()).model_dump(exclude_unset=True)
+                    g.api_query = query.model_validate(request.args.to_dict()).model_dump(exclude_unset=True,
+                                                                                          by_alias=True)
                 except ValidationError as exc:
                     _invalid(exc, status, "query")
             if body is not None:

@@ -1,6 +1,8 @@
 """REST API for contacts, their import and custom fields (CON-1…5, SET-3), under /api/v1."""
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint, g, jsonify, request
 from pydantic import Field
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from centrala.models_contacts import Contact, ContactImport, CustomField
 
 from ..api.http import admin_only, api_error, token_required
 from ..api.openapi import extend
-from ..api.schemas import Body, accepts, body, choice, schema_of
+from ..api.schemas import Body, Query, accepts, body, choice, query
 from ..extensions import client_ip, db, dbs, settings
 from .http import export_response
 
@@ -69,6 +71,22 @@ class CustomFieldPatch(Body):
     kind: choice(CF.KINDS) = None
 
 
+class ContactSearch(Query):
+    q: str = Field("", max_length=200, description="Words (all must match) or a phone number with or without "
+                                                     "spaces or country code")
+    sort: Literal[tuple(C.SORTS)] = "last_name"  # type: ignore[valid-type]
+    page: int = Field(1, ge=1, le=10_000_000)
+    per_page: int = Field(25, ge=1, le=200)
+
+
+class ImportQuery(Query):
+    preview: Literal["1", "true"] = Field(None, description="add the first rows and the guessed mapping")
+
+
+class FieldQuery(Query):
+    applies_to: Literal[tuple(CF.APPLIES_TO)] = None  # type: ignore[valid-type]
+
+
 def _region() -> str:
     """Settings / General's default phone region (else CENTRALA_DEFAULT_REGION), read per request."""
     return account.default_region(dbs(), settings())
@@ -88,15 +106,12 @@ def _invalid(errors: dict):
 # -- contacts --------------------------------------------------------------------------------
 @bp.get("/contacts")
 @token_required
+@accepts(query=ContactSearch, status=400)
 def list_contacts():
-    q = request.args.get("q", "")[:200]
-    sort = request.args.get("sort", "last_name")
-    if sort not in C.SORTS:
-        return api_error(400, "sort must be one of: " + ", ".join(C.SORTS) + ".")
-    page = max(1, request.args.get("page", 1, type=int))
-    per_page = min(200, max(1, request.args.get("per_page", 25, type=int)))
-    rows, total = C.search(dbs(), q, sort, page, per_page)
-    return jsonify({"items": [C.as_dict(c) for c in rows], "total": total, "page": page, "per_page": per_page})
+    args = ContactSearch(**query())   # with the defaults
+    rows, total = C.search(dbs(), args.q, args.sort, args.page, args.per_page)
+    return jsonify({"items": [C.as_dict(c) for c in rows], "total": total, "page": args.page,
+                    "per_page": args.per_page})
 
 
 @bp.post("/contacts")
@@ -201,14 +216,15 @@ def create_import():
 
 @bp.get("/contacts/imports/<int:import_id>")
 @token_required
+@accepts(query=ImportQuery, status=400)
 def get_import(import_id: int):
     imp = _import(import_id)
     if imp is None:
         return api_error(404, "No such import.")
-    body = I.as_dict(imp)
-    if request.args.get("preview") in ("1", "true"):
-        body["preview"] = I.preview(settings().data_dir, imp)
-    return jsonify(body)
+    answer = I.as_dict(imp)
+    if query().get("preview"):
+        answer["preview"] = I.preview(settings().data_dir, imp)
+    return jsonify(answer)
 
 
 @bp.put("/contacts/imports/<int:import_id>/mapping")
@@ -285,10 +301,9 @@ def delete_import(import_id: int):
 # -- custom fields ------------------------------------------------------------------------------------
 @bp.get("/custom-fields")
 @token_required
+@accepts(query=FieldQuery, status=400)
 def list_fields():
-    applies_to = request.args.get("applies_to")
-    if applies_to and applies_to not in CF.APPLIES_TO:
-        return api_error(400, "applies_to must be contact or task.")
+    applies_to = query().get("applies_to")
     return jsonify({"items": [CF.as_dict(f) for f in CF.fields(dbs(), applies_to)]})
 
 
@@ -357,15 +372,6 @@ def _openapi() -> dict:
             "/contacts": {
                 "get": {"summary": "Search contacts (name, organisation, any email, any phone)",
                         "operationId": "listContacts",
-                        "parameters": [
-                            {"name": "q", "in": "query", "schema": text,
-                             "description": "Words (all must match) or a phone number with or without "
-                                            "spaces or country code"},
-                            {"name": "sort", "in": "query",
-                             "schema": {"type": "string", "enum": list(C.SORTS)}},
-                            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                            {"name": "per_page", "in": "query",
-                             "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
                         "responses": {"200": ok("A page of contacts", {"type": "object", "properties": {
                             "items": {"type": "array", "items": contact}, "total": {"type": "integer"},
                             "page": {"type": "integer"}, "per_page": {"type": "integer"}}}), **errors}},
@@ -405,8 +411,6 @@ def _openapi() -> dict:
                 "parameters": idp,
                 "get": {"summary": "Status, counts and the error report of an import",
                         "operationId": "getContactImport",
-                        "parameters": [{"name": "preview", "in": "query",
-                                        "schema": {"type": "string", "enum": ["1", "true"]}}],
                         "responses": {"200": ok("The import", imp), "404": ERR, **errors}},
                 "delete": {"summary": "Delete an import record with its original file and error report "
                                       "(the user who uploaded it or an administrator); contacts it created "
@@ -437,8 +441,6 @@ def _openapi() -> dict:
                          "responses": {"202": ok("Import started", imp), "404": ERR, "409": ERR, **errors}}},
             "/custom-fields": {
                 "get": {"summary": "Custom fields", "operationId": "listCustomFields",
-                        "parameters": [{"name": "applies_to", "in": "query",
-                                        "schema": {"type": "string", "enum": ["contact", "task"]}}],
                         "responses": {"200": ok("Fields", {"type": "object", "properties": {
                             "items": {"type": "array", "items": field}}}), **errors}},
                 "post": {"summary": "Add a custom field (administrators)", "operationId": "createCustomField",

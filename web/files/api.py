@@ -12,7 +12,7 @@ from centrala.models_files import Folder, StoredFile
 
 from ..api.http import api_error, token_required
 from ..api.openapi import ERROR, RANGE, extend, ranged
-from ..api.schemas import Body, DbId, accepts, body
+from ..api.schemas import Body, DbId, Query, accepts, body, query
 from ..extensions import bus, client_ip, dbs, settings
 from . import services
 
@@ -28,6 +28,14 @@ MESSAGES = {
     "forbidden": "Only the uploader (or creator) or an administrator may delete it.",
     "into_itself": "A folder cannot be moved into itself or into a folder inside it.",
 }
+
+
+class FileListing(Query):
+    folder_id: DbId = Field(None, description="omit for the top level")
+    q: str = Field(None, max_length=100, description="part of a file or folder name, case-insensitive "
+                                                      "(first 200 hits)")
+    offset: int = Field(0, ge=0, le=10_000_000)
+    limit: int = Field(500, ge=1, le=1000, description="files per page (a folder's subfolders always come whole)")
 
 
 class FileChange(Body):
@@ -95,19 +103,19 @@ def _may_delete(owner_id) -> bool:
 
 @bp.get("/files")
 @token_required
+@accepts(query=FileListing, status=400)
 def list_files():
     s = dbs()
-    q = (request.args.get("q") or "").strip()
+    args = FileListing(**query())   # with the defaults
+    q = (args.q or "").strip()
     try:
-        folder_id = _folder_param(request.args.get("folder_id"))
+        folder_id = args.folder_id or None
         if q:
-            folders, files = store.search(s, q[:100])
+            folders, files = store.search(s, q)
         else:
             if folder_id is not None and s.get(Folder, folder_id) is None:
                 raise store.FileError("not_found")
-            offset = max(0, request.args.get("offset", 0, type=int))
-            limit = min(1000, max(1, request.args.get("limit", 500, type=int)))
-            folders, files = store.listing(s, folder_id, offset, limit)
+            folders, files = store.listing(s, folder_id, args.offset, args.limit)
             total = store.file_count(s, folder_id)
     except store.FileError as e:
         return _error(e)
@@ -281,15 +289,6 @@ def openapi_part() -> dict:
         "paths": {
             "/files": {
                 "get": {"summary": "List a folder (or search every folder by name with q)", "operationId": "listFiles",
-                        "parameters": [
-                            {"name": "folder_id", "in": "query", "schema": {"type": "integer"},
-                             "description": "omit for the top level"},
-                            {"name": "q", "in": "query", "schema": {"type": "string"},
-                             "description": "part of a file or folder name, case-insensitive (first 200 hits)"},
-                            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                            {"name": "limit", "in": "query",
-                             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
-                             "description": "files per page (a folder's subfolders always come whole)"}],
                         "responses": {"200": ok("Folders, files, the path and the storage usage", {
                             "type": "object", "properties": {
                                 "folder_id": {"type": "integer", "nullable": True},

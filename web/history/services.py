@@ -11,6 +11,8 @@ from sqlalchemy import exists, func, or_, select
 
 from centrala.models import Communication, User, iso
 
+from ..routing import MAX_ID
+
 OUTCOMES = ("answered", "missed", "abandoned", "voicemail", "failed", "in_progress")
 CHANNELS = ("voice", "voicemail", "chat")
 DIRECTIONS = ("inbound", "outbound")
@@ -62,7 +64,7 @@ def parse_filters(args, id_args: tuple[str, str] = ("agent", "contact")) -> tupl
     for arg, attr in zip(id_args, ("agent_id", "contact_id")):
         value = (args.get(arg) or "").strip()
         if value:
-            if value.isdigit():
+            if value.isdigit() and int(value) <= MAX_ID:   # (beyond: no row has it, and the driver overflows)
                 setattr(f, attr, int(value))
             else:
                 errors[arg] = "bad_id"

@@ -1,6 +1,8 @@
 """REST API for tasks (TSK-1…4): list (mine / all / overdue), create, read, change, delete."""
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint, g, jsonify
 from flask_babel import force_locale
 from pydantic import Field
@@ -45,7 +47,7 @@ class NewTask(TaskFields):
 
 
 class TaskList(Query):
-    list: choice(services.LISTS) = "all"
+    list: Literal[tuple(services.LISTS)] = "all"  # type: ignore[valid-type]
     page: int = Field(1, ge=1, le=10_000_000)
     per_page: int = Field(50, ge=1, le=100)
 
