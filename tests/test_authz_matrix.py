@@ -21,6 +21,7 @@ changes or deletes does not decide another's answer.  SQLite only (SQLite's back
 from __future__ import annotations
 
 import io
+import os
 import re
 import sqlite3
 
@@ -32,7 +33,9 @@ from centrala.tokens import create_api_token
 
 from .web_helpers import csrf, login
 
-pytestmark = pytest.mark.authz
+pytestmark = [pytest.mark.authz,
+              pytest.mark.skipif(bool(os.environ.get("CENTRALA_TEST_DATABASE_URL")),
+                                 reason="copies the seeded database with SQLite's backup API")]
 
 RULES = {
     # -- public ------------------------------------------------------------------------------
