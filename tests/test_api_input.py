@@ -149,3 +149,27 @@ def test_unknown_query_arguments_are_refused(app, tokens):
     assert r.status_code == 400 and r.json["error"]["fields"] == {"lsit": "unknown field"}
     r = app.test_client().get("/api/v1/tasks?list=", headers=auth(tokens["agent"]))
     assert r.status_code == 400 and "list" in r.json["error"]["fields"]
+
+
+def test_panel_json_endpoints_refuse_bodies_that_are_not_objects(app, make_user, database):
+    from centrala.models import Communication
+
+    from .web_helpers import csrf
+
+    uid = make_user("ann@example.com")
+    with database.session() as s:
+        call = Communication(channel="voice", direction="inbound", outcome="in_progress", remote="+48221234567",
+                             agent_id=uid, answered_at=__import__("datetime").datetime.now())
+        s.add(call)
+        s.flush()
+        call_id = call.id
+    c = app.test_client()
+    assert login(c, "ann@example.com").status_code == 302
+    h = {"X-CSRFToken": csrf(c, "/")}
+    for url in ("/calls", f"/calls/{call_id}/transfer", f"/history/{call_id}/note", "/contacts/quick"):
+        for body in ([1], "text", 5):
+            r = c.post(url, json=body, headers=h)
+            assert r.status_code < 500, (url, body, r.status_code)
+    # the panel's transfer and the API's refuse the same ids
+    r = c.post(f"/calls/{call_id}/transfer", json={"user_id": HUGE}, headers=h)
+    assert r.status_code == 422, r.get_data(as_text=True)

@@ -119,6 +119,12 @@ def _invalid(exc: ValidationError, status: int, what: str):
     abort(error_response(status, f"Invalid {what}: {text}", fields, field=next(iter(fields)).split(".")[0]))
 
 
+def sent_object() -> dict | None:
+    """The request's JSON body if it is an object, else None (panel endpoints that also take forms)."""
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else None
+
+
 def json_object() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
