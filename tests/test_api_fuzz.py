@@ -33,6 +33,7 @@ def fuzz_tokens(app, make_user, database):
     return out
 
 
+@pytest.mark.timeout(max(300, EXAMPLES * 40))   # a deeper run (FUZZ_EXAMPLES) gets the time it needs
 def test_api_answers_as_documented(app, fuzz_tokens):
     """One Hypothesis run per operation (Schemathesis' strategies: its pytest plugin does not run
     on pytest 9); every failure of every operation is reported together."""
@@ -59,6 +60,7 @@ def test_api_answers_as_documented(app, fuzz_tokens):
             run()
         except (Exception, BaseExceptionGroup) as exc:   # noqa: BLE001 (collected, reported below)
             failures[f"{operation.label} ({mode.value})"] = f"{type(exc).__name__}: {exc}"[:1500]
+            print(f"FAILED {operation.label} ({mode.value}): {exc}"[:3000], flush=True)   # seen with -s at once
     assert failures == {}, "\n\n".join(f"{k}\n{v}" for k, v in failures.items())
     print("answers by status:", dict(sorted(seen.items())))
     # the requests reached the handlers: not only refusals at the door

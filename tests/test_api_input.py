@@ -173,3 +173,10 @@ def test_panel_json_endpoints_refuse_bodies_that_are_not_objects(app, make_user,
     # the panel's transfer and the API's refuse the same ids
     r = c.post(f"/calls/{call_id}/transfer", json={"user_id": HUGE}, headers=h)
     assert r.status_code == 422, r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", [["online"], "online", {"status": ["online"]}, {"status": "busy"}])
+def test_status_set_with_a_bad_payload_answers_not_raise(agent_socket, bad):
+    sock = agent_socket("agent@example.com")
+    ack = sock.emit("status:set", bad, namespace=NS, callback=True)
+    assert ack == {"ok": False, "error": "invalid status"}

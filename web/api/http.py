@@ -10,7 +10,6 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 
 from agents.channels import CHANNELS
-from agents.status import AgentStatus
 from centrala import audit
 from centrala.mail import MailError
 from centrala.models import User, iso
@@ -24,7 +23,7 @@ from ..history import services as history
 from agents import events
 
 from ..extensions import bus, client_ip, dbs, settings
-from ..presence.services import change_status
+from ..presence.services import StatusChange, StatusName, change_status
 from ..routing import MAX_ID
 from .schemas import Body, DbId, Query, accepts, body, checked_by_use_case, choice, json_object, query
 
@@ -68,17 +67,12 @@ def admin_only(view):
     return wrapper
 
 
-Status = Literal[tuple(s.value for s in AgentStatus)]
 Channel = Literal[tuple(CHANNELS)]
 Role = Literal["admin", "agent"]
 
 
-class StatusChange(Body):
-    status: Status  # type: ignore[valid-type]
-
-
 class UserFilter(Query):
-    status: Status | None = None  # type: ignore[valid-type]
+    status: StatusName | None = None  # type: ignore[valid-type]
     active: Literal["true", "false"] | None = None
 
 

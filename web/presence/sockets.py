@@ -7,25 +7,22 @@ from __future__ import annotations
 
 import logging
 from functools import wraps
-from typing import Literal
 
 from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import join_room
 
 from agents import events
-from agents.status import AgentStatus
 from centrala.models import User
 
 from ..api.schemas import Body, DbId, validate
 from ..extensions import dbs
 from .. import background
 from ..notifications import services as notifications
-from .services import NAMESPACE, change_status, roster, user_presence
+from .services import NAMESPACE, StatusChange, StatusName, change_status, roster, user_presence
 
 log = logging.getLogger(__name__)
 FORBIDDEN = {"ok": False, "error": "forbidden"}
-Status = Literal[tuple(s.value for s in AgentStatus)]
 
 
 class NotificationRef(Body):
@@ -34,7 +31,7 @@ class NotificationRef(Body):
 
 class PresenceChange(Body):
     user_id: DbId
-    status: Status  # type: ignore[valid-type]
+    status: StatusName  # type: ignore[valid-type]
 
 
 def _authenticated(handler):
@@ -93,12 +90,12 @@ def register(app, start_background: bool = True) -> None:
     @sio.on("status:set", namespace=NAMESPACE)
     @_authenticated
     def on_status(data):
-        status = (data or {}).get("status")
-        if status not in {s.value for s in AgentStatus}:
+        change, error = validate(StatusChange, data)
+        if error:
             return {"ok": False, "error": "invalid status"}
         s = dbs()
         user = s.get(User, current_user.id)
-        change_status(s, user, status, actor=user)
+        change_status(s, user, change["status"], actor=user)
         return {"ok": True, "status": user.status}
 
     @sio.on("presence:set", namespace=NAMESPACE)
