@@ -5,11 +5,12 @@ from sqlalchemy import select
 from centrala.models import User
 from centrala.models_tasks import Task
 from centrala.tokens import create_api_token
+from web.routing import MAX_ID
 
 from .web_helpers import login
 
 pytestmark = pytest.mark.db
-HUGE = 2 ** 63          # one past SQLite's and PostgreSQL's bigint
+HUGE = 2 ** 63          # one past SQLite's integer (PostgreSQL's ends at 2**31 - 1)
 NS = "/agent"
 
 
@@ -41,7 +42,7 @@ def int_rules(app):
             yield method, url
 
 
-def test_ids_beyond_bigint_are_404_on_every_int_route(app, tokens, make_user):
+def test_ids_beyond_the_databases_are_404_on_every_int_route(app, tokens, make_user):
     api = app.test_client()
     panel = app.test_client()
     make_user("third@example.com", role="admin")
@@ -59,9 +60,11 @@ def test_ids_beyond_bigint_are_404_on_every_int_route(app, tokens, make_user):
 def test_huge_id_on_the_api_is_a_json_404(app, tokens):
     r = app.test_client().get(f"/api/v1/tasks/{HUGE}", headers=auth(tokens["agent"]))
     assert r.status_code == 404 and r.json["error"]["code"] == 404
-    # the largest id a database can hold is still an ordinary "no such" answer
-    r = app.test_client().get(f"/api/v1/tasks/{HUGE - 1}", headers=auth(tokens["agent"]))
+    # the largest id every database can hold is still an ordinary "no such" answer; one more is a 404 too
+    r = app.test_client().get(f"/api/v1/tasks/{MAX_ID}", headers=auth(tokens["agent"]))
     assert r.status_code == 404 and r.json["error"]["message"] == "No such task."
+    r = app.test_client().get(f"/api/v1/tasks/{MAX_ID + 1}", headers=auth(tokens["agent"]))
+    assert r.status_code == 404 and r.json["error"]["code"] == 404
 
 
 @pytest.mark.parametrize("channels", [[{}], [[]], "chat", [1]])
@@ -134,7 +137,7 @@ def test_presence_set_with_a_bad_user_id_answers_not_raise(agent_socket, bad):
     assert ack["ok"] is False and "user_id" in ack["error"], ack
 
 
-def test_history_filters_with_ids_beyond_bigint_are_refused_not_500(app, tokens, make_user):
+def test_history_filters_with_ids_beyond_the_databases_are_refused_not_500(app, tokens, make_user):
     r = app.test_client().get(f"/api/v1/communications?agent_id={HUGE}", headers=auth(tokens["agent"]))
     assert r.status_code == 400 and r.json["error"]["message"] == "agent_id must be an integer."
     panel = app.test_client()
