@@ -183,3 +183,17 @@ def test_status_set_with_a_bad_payload_answers_not_raise(agent_socket, bad):
     sock = agent_socket("agent@example.com")
     ack = sock.emit("status:set", bad, namespace=NS, callback=True)
     assert ack == {"ok": False, "error": "invalid status"}
+
+
+def test_nul_characters_are_refused_by_field(app, tokens, database):
+    """PostgreSQL cannot store them (the fuzzing suite's 500 there); SQLite would keep them."""
+    c = app.test_client()
+    r = c.post("/api/v1/tasks", json={"title": "a\x00b"}, headers=auth(tokens["agent"]))
+    assert r.status_code == 422 and r.json["error"]["fields"] == {"title": "must not contain NUL characters"}
+    r = c.post("/api/v1/contacts", json={"first_name": "A", "emails": ["x\x00@example.com"]},
+               headers=auth(tokens["agent"]))
+    assert r.status_code == 422 and r.json["error"]["field"] == "emails"
+    r = c.get("/api/v1/contacts?q=%00", headers=auth(tokens["agent"]))
+    assert r.status_code == 400 and r.json["error"]["fields"] == {"q": "must not contain NUL characters"}
+    with database.session() as s:
+        assert s.scalars(select(Task)).all() == []

@@ -112,6 +112,28 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return out
 
 
+def nul_at(value, path: tuple = ()) -> str | None:
+    """Where a NUL character hides in a JSON value ("title", "emails.0"), or None.  No text the
+    app stores may hold one: PostgreSQL refuses it (a 500), SQLite would keep it."""
+    if isinstance(value, str):
+        return ".".join(map(str, path)) or "body" if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return ".".join(map(str, (*path, key)))
+        found = nul_at(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _refuse_nul(data, status: int, what: str) -> None:
+    loc = nul_at(data)
+    if loc is not None:
+        message = "must not contain NUL characters"
+        abort(error_response(status, f"Invalid {what}: {loc}: {message}", {loc: message}, field=loc.split(".")[0]))
+
+
 def _invalid(exc: ValidationError, status: int, what: str):
     fields = field_errors(exc)
     text = "; ".join(f"{k}: {v}" for k, v in fields.items())
@@ -141,14 +163,17 @@ def accepts(body: type[Body] | None = None, query: type[Query] | None = None, st
         @wraps(view)
         def wrapper(*args, **kwargs):
             if query is not None:
+                _refuse_nul(request.args.to_dict(), status, "query")
                 try:
                     g.api_query = query.model_validate(request.args.to_dict()).model_dump(exclude_unset=True,
                                                                                           by_alias=True)
                 except ValidationError as exc:
                     _invalid(exc, status, "query")
             if body is not None:
+                data = json_object()
+                _refuse_nul(data, status, "request")
                 try:
-                    g.api_body = body.model_validate(json_object()).model_dump(exclude_unset=True, by_alias=True)
+                    g.api_body = body.model_validate(data).model_dump(exclude_unset=True, by_alias=True)
                 except ValidationError as exc:
                     _invalid(exc, status, "request")
             return view(*args, **kwargs)
@@ -170,6 +195,8 @@ def query() -> dict:
 
 def validate(model: type[BaseModel], data) -> tuple[dict | None, str | None]:
     """For Socket.IO events: (the validated fields, None) or (None, "field: message; …")."""
+    if nul_at(data) is not None:
+        return None, f"{nul_at(data)}: must not contain NUL characters"
     try:
         return model.model_validate(data if isinstance(data, dict) else {}).model_dump(), None
     except ValidationError as exc:
