@@ -2,19 +2,18 @@
 to the WSGI app with an administrator's and an agent's token.  Every answer must be documented:
 no 5xx, no status code the operation does not list, bodies and content types as described.
 
-Bounded: ``FUZZ_EXAMPLES`` examples per operation (default 8; the suite takes about two minutes
-on two cores).  Run it alone with ``scripts/test -m fuzz``.
+Bounded: ``FUZZ_EXAMPLES`` examples per operation and mode (default 8: about a minute on two
+cores).  Run it alone with ``scripts/test -m fuzz``.
 """
 import os
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from centrala.models import User
-from centrala.tokens import create_api_token
+from .test_api import tokens  # noqa: F401  (the API's token fixture: an administrator and an agent)
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.db]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -23,18 +22,8 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 EXCLUDED = [positive_data_acceptance]
 
 
-@pytest.fixture
-def fuzz_tokens(app, make_user, database):
-    out = {}
-    for email, role in (("boss@example.com", "admin"), ("agent@example.com", "agent")):
-        uid = make_user(email, role=role)
-        with database.session() as s:
-            out[role] = create_api_token(s, s.get(User, uid), "fuzz")
-    return out
-
-
 @pytest.mark.timeout(max(300, EXAMPLES * 40))   # a deeper run (FUZZ_EXAMPLES) gets the time it needs
-def test_api_answers_as_documented(app, fuzz_tokens):
+def test_api_answers_as_documented(app, tokens):
     """One Hypothesis run per operation (Schemathesis' strategies: its pytest plugin does not run
     on pytest 9); every failure of every operation is reported together."""
     from hypothesis import given
@@ -52,7 +41,7 @@ def test_api_answers_as_documented(app, fuzz_tokens):
                   suppress_health_check=list(HealthCheck))
         def run(case):
             for role in ("admin", "agent"):
-                r = case.call_and_validate(headers={"Authorization": f"Bearer {fuzz_tokens[role]}"},
+                r = case.call_and_validate(headers={"Authorization": f"Bearer {tokens[role]}"},
                                            excluded_checks=EXCLUDED)
                 seen[r.status_code] = seen.get(r.status_code, 0) + 1
 

@@ -2,30 +2,15 @@
 import pytest
 from sqlalchemy import select
 
-from centrala.models import User
 from centrala.models_tasks import Task
-from centrala.tokens import create_api_token
 from web.routing import MAX_ID
 
+from .test_api import auth, tokens  # noqa: F401  (the API's token fixture)
 from .web_helpers import login
 
 pytestmark = pytest.mark.db
 HUGE = 2 ** 63          # one past SQLite's integer (PostgreSQL's ends at 2**31 - 1)
 NS = "/agent"
-
-
-@pytest.fixture
-def tokens(app, make_user, database):
-    out = {}
-    for email, role in (("boss@example.com", "admin"), ("agent@example.com", "agent")):
-        uid = make_user(email, role=role)
-        with database.session() as s:
-            out[role] = create_api_token(s, s.get(User, uid), "test")
-    return out
-
-
-def auth(token):
-    return {"Authorization": f"Bearer {token}"}
 
 
 def int_rules(app):
