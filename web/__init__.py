@@ -12,6 +12,7 @@ from centrala.config import Settings
 from centrala.db import Database
 from centrala.secretbox import SecretBox
 
+from . import routing
 from .extensions import babel, close_dbs, csrf, login_manager
 from .i18n import select_locale
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     settings = settings or Settings.load()
     settings.ensure_dirs()
     app = Flask(__name__)
+    routing.install(app)   # before any route: ids beyond the databases' integers are 404
     app.config.update(
         SECRET_KEY=settings.secrets.flask_secret_key,
         SESSION_COOKIE_NAME="centrala_session",
@@ -138,6 +140,7 @@ def _register_errors(app: Flask) -> None:
     from flask_babel import force_locale
     from flask_babel import gettext as _
     from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
 
     messages = {
         400: lambda: _("The request could not be understood."),
@@ -159,14 +162,18 @@ def _register_errors(app: Flask) -> None:
         return render_template("error.html", code=code, message=message), code
 
     def handler(e):
+        if getattr(e, "response", None) is not None:   # abort(response): already the answer
+            return e.response
+        if e.code is None:
+            return e
         # abort(code, "our own words") keeps them; Werkzeug's stock English text is replaced
         custom = getattr(e, "description", None)
         if custom == getattr(type(e), "description", None):
             custom = None
         return render_error(e.code, custom)
 
-    for code in messages:
-        app.register_error_handler(code, handler)
+    # every HTTP error (and a bug's 500) gets the same answer: JSON under /api/, a page elsewhere
+    app.register_error_handler(HTTPException, handler)
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from functools import wraps
+from typing import Literal
+
+from pydantic import Field
 
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 
-from agents.channels import CHANNELS
-from agents.status import AgentStatus
+from agents.channels import CHANNELS, DEFAULT_CHANNELS
 from centrala import audit
 from centrala.mail import MailError
 from centrala.models import User, iso
@@ -17,11 +19,13 @@ from centrala.users import UserError, create_user, deactivate
 from ..auth.services import send_password_link
 from ..calls import actions as call_actions
 from ..calls.actions import CallActionError
+from ..history import services as history
 from agents import events
 
 from ..extensions import bus, client_ip, dbs, settings
-from ..presence.services import change_status
-from .openapi import spec
+from ..presence.services import StatusChange, StatusName, change_status
+from ..routing import MAX_ID
+from .schemas import Body, DbId, Query, accepts, body, checked_by_use_case, choice, json_object, query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -63,6 +67,71 @@ def admin_only(view):
     return wrapper
 
 
+Channel = Literal[tuple(CHANNELS)]
+Role = Literal["admin", "agent"]
+
+
+class UserFilter(Query):
+    status: StatusName | None = None  # type: ignore[valid-type]
+    active: Literal["true", "false"] | None = None
+
+
+ID_ARG = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+
+
+class CommunicationFilter(Query):
+    """History's filters (the use case parses them and words its own errors)."""
+    q: checked_by_use_case({"type": "string", "maxLength": 100}) = Field(
+        None, description="search: number or address (any form), contact name/organisation/email/phone, note, "
+                          "chat text")
+    channel: choice(history.CHANNELS) = None
+    agent_id: checked_by_use_case(ID_ARG) = None
+    contact_id: checked_by_use_case(ID_ARG) = Field(None, description="only this contact's communications")
+    from_: checked_by_use_case({"type": "string", "format": "date"}) = Field(
+        None, alias="from", description="first day (account time zone)")
+    to: checked_by_use_case({"type": "string", "format": "date"}) = Field(
+        None, description="last day, inclusive (account time zone)")
+    direction: choice(history.DIRECTIONS) = None
+    outcome: choice(history.OUTCOMES) = None
+    page: int = Field(1, ge=1, le=10_000_000)
+    per_page: int = Field(50, ge=1, le=100)
+
+
+class NewUser(Body):
+    email: str = Field(json_schema_extra={"format": "email"})
+    name: str
+    role: Role = "agent"
+    position: str = ""
+    channels: list[Channel] = Field(default=list(DEFAULT_CHANNELS), description="default: every channel")  # type: ignore[valid-type]
+
+
+class UserPatch(Body):
+    """Only the fields to change; ``active: false`` deactivates."""
+    model_config = {"extra": "forbid"}
+    name: str = None
+    role: Role = None
+    position: str = None
+    active: bool = None
+    channels: list[Channel] = None  # type: ignore[valid-type]
+
+
+class NewCall(Body):
+    number: str = Field(examples=["+48221234567"])
+    from_: str | None = Field(None, alias="from", description="company number to call from (default: the first)")
+
+
+class CommunicationPatch(Body):
+    model_config = {"extra": "forbid"}
+    note: str = Field(None, max_length=4000)
+
+
+class TransferRequest(Body):
+    """An agent (``user_id``) or a number; ``attended``: a consultation first."""
+    user_id: DbId | None = None
+    number: str | None = None
+    attended: bool = False
+
+
 def user_json(u: User) -> dict:
     return {"id": u.id, "email": u.email, "name": u.name, "role": u.role, "position": u.position,
             "channels": list(u.channels or []), "status": u.status, "active": u.active,
@@ -71,17 +140,17 @@ def user_json(u: User) -> dict:
 
 
 def _json_body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        resp, code = api_error(400, "Send a JSON object with Content-Type: application/json.")
-        resp.status_code = code
-        abort(resp)
-    return data
+    """The request's JSON object, unvalidated (routes without a schema yet); 400 otherwise."""
+    return json_object()
 
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(spec(settings().base_url))
+    from flask import current_app
+
+    from .document import build
+
+    return jsonify(build(current_app, settings().base_url))
 
 
 @bp.get("/users/me")
@@ -92,36 +161,35 @@ def me():
 
 @bp.put("/users/me/status")
 @token_required
+@accepts(body=StatusChange, status=400)
 def my_status():
-    status = _json_body().get("status")
-    if status not in {s.value for s in AgentStatus}:
-        return api_error(400, "status must be one of: online, break, offline.")
+    status = body()["status"]
     change_status(dbs(), g.api_user, status, actor=g.api_user)
     return jsonify(user_json(g.api_user))
 
 
 @bp.get("/users")
 @admin_only
+@accepts(query=UserFilter, status=400)
 def list_users():
+    args = query()
     q = select(User).order_by(User.name)
-    if request.args.get("status"):
-        q = q.where(User.status == request.args["status"])
-    if request.args.get("active") in ("true", "false"):
-        q = q.where(User.active.is_(request.args["active"] == "true"))
+    if args.get("status"):
+        q = q.where(User.status == args["status"])
+    if args.get("active"):
+        q = q.where(User.active.is_(args["active"] == "true"))
     return jsonify({"items": [user_json(u) for u in dbs().scalars(q)]})
 
 
 @bp.post("/users")
 @admin_only
+@accepts(body=NewUser)
 def add_user():
-    data = _json_body()
+    data = NewUser(**body()).model_dump()   # with the defaults
     s = dbs()
     try:
-        channels = data.get("channels", list(CHANNELS))
-        if not isinstance(channels, list):
-            raise UserError("channels must be a list")
-        user = create_user(s, str(data.get("email", "")), str(data.get("name", "")), str(data.get("role", "agent")),
-                           None, str(data.get("position", "")), channels, limit=settings().user_limit)
+        user = create_user(s, data["email"], data["name"], data["role"], None, data["position"], data["channels"],
+                           limit=settings().user_limit)
     except UserError as exc:
         s.rollback()
         return api_error(422 if "limit" not in str(exc) else 409, str(exc))
@@ -133,8 +201,8 @@ def add_user():
         invited = False
     s.commit()
     bus().publish(events.USERS_CHANGED, user_id=user.id)
-    body = user_json(user) | {"invitation_sent": invited}
-    return jsonify(body), 201, {"Location": f"/api/v1/users/{user.id}"}
+    answer = user_json(user) | {"invitation_sent": invited}
+    return jsonify(answer), 201, {"Location": f"/api/v1/users/{user.id}"}
 
 
 @bp.get("/users/<int:user_id>")
@@ -146,19 +214,13 @@ def get_user(user_id: int):
 
 @bp.patch("/users/<int:user_id>")
 @admin_only
+@accepts(body=UserPatch)
 def update_user(user_id: int):
     s = dbs()
     user = s.get(User, user_id)
     if user is None:
         return api_error(404, "No such user.")
-    data = _json_body()
-    unknown = set(data) - {"name", "role", "position", "channels", "active"}
-    if unknown:
-        return api_error(422, "Unknown field(s): " + ", ".join(sorted(unknown)))
-    if "role" in data and data["role"] not in ("admin", "agent"):
-        return api_error(422, "role must be admin or agent.")
-    if "channels" in data and (not isinstance(data["channels"], list) or set(data["channels"]) - set(CHANNELS)):
-        return api_error(422, "channels must be a list of: " + ", ".join(CHANNELS))
+    data = body()
     if "name" in data and not str(data["name"]).strip():
         return api_error(422, "name must not be empty.")
     if user.id == g.api_user.id and (data.get("active") is False or data.get("role") == "agent"):
@@ -183,14 +245,14 @@ def update_user(user_id: int):
 
 @bp.post("/calls")
 @token_required
+@accepts(body=NewCall)
 def place_call():
     """Click-to-call: ring my softphone, then the customer (202: the call is being placed)."""
     from ..calls.services import CallError, request_call
-    from ..history import services as history
 
-    data = _json_body()
+    data = body()
     try:
-        row = request_call(dbs(), bus(), settings(), g.api_user, str(data.get("number", "")), data.get("from"))
+        row = request_call(dbs(), bus(), settings(), g.api_user, data["number"], data.get("from"))
     except CallError as exc:
         return api_error(422, str(exc))
     return jsonify(history.as_dict(row, {g.api_user.id: g.api_user.name}, None)), 202
@@ -198,10 +260,10 @@ def place_call():
 
 @bp.get("/communications")
 @token_required
+@accepts(query=CommunicationFilter, status=400)
 def communications():
     """History, newest first; search ``q`` and filters channel, direction, outcome, agent_id,
     contact_id, from, to (dates, account time zone); pages of up to 100."""
-    from ..history import services as history
     from ..history.http import _timezone
 
     args = request.args
@@ -227,13 +289,10 @@ def communications():
 
 @bp.patch("/communications/<int:comm_id>")
 @token_required
+@accepts(body=CommunicationPatch)
 def update_communication(comm_id: int):
     """Edit a communication's note (the only field a person writes)."""
-    from ..history import services as history
-
-    data = _json_body()
-    if set(data) - {"note"}:
-        return api_error(422, "Only note can be changed.")
+    data = body()
     s = dbs()
     try:
         c = history.set_note(s, g.api_user, comm_id, data.get("note", ""))
@@ -268,11 +327,12 @@ def hold(comm_id: int):
 
 @bp.post("/communications/<int:comm_id>/transfer")
 @token_required
+@accepts(body=TransferRequest)
 def transfer(comm_id: int):
     """Transfer an answered inbound call to another agent (``user_id``) or a number: blind, or
     with ``"attended": true`` a consultation first, finished by ``…/transfer/complete`` or
     ``…/transfer/cancel``."""
-    data = _json_body()
+    data = body()
     label = call_actions.transfer(dbs(), bus(), settings(), g.api_user, comm_id, data)
     return jsonify({"ok": True, "to": label, "attended": bool(data.get("attended"))}), 202
 
@@ -290,8 +350,6 @@ def communication_recording(comm_id: int):
     from flask import send_file
 
     from centrala.models import Communication
-
-    from ..history import services as history
 
     c = dbs().get(Communication, comm_id)
     path = history.recording_path(settings().data_dir, c) if c else None

@@ -1,4 +1,6 @@
-"""The OpenAPI 3 document of /api/v1 (kept next to the routes it describes)."""
+"""The written part of the OpenAPI document of /api/v1 (kept next to the routes it describes):
+summaries and responses.  Request bodies and query parameters are not written here: they come
+from the routes' schemas (``schemas.accepts``), merged in by ``document.build``."""
 from __future__ import annotations
 
 from agents import conversation
@@ -14,6 +16,19 @@ def _resp(description: str, schema: dict | None = None) -> dict:
     if schema:
         r["content"] = {"application/json": {"schema": schema}}
     return r
+
+
+RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "a byte range (`bytes=0-1023`): the answer is 206 with that part"}
+
+
+def ranged(description: str, media_type: str) -> dict:
+    """The answers of a download that honours Range and conditional requests."""
+    body = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    return {"200": {"description": description, "content": body},
+            "206": {"description": description + ": the requested range", "content": body},
+            "304": {"description": "Not modified (If-None-Match / If-Modified-Since)"},
+            "416": {"description": "The range lies outside the file"}}
 
 
 # Feature modules add their part of the document here at import time:
@@ -50,25 +65,21 @@ def _core(base_url: str) -> dict:
         "servers": [{"url": base_url + "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
+            "/openapi.json": {"get": {
+                "summary": "This document (no token needed)", "operationId": "getOpenApi", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
+                    "schema": {"type": "object"}}}}}}},
             "/users/me": {"get": {"summary": "The token's user", "operationId": "getMe",
                                   "responses": {"200": _resp("The user", user_ref), **errors}}},
             "/users/me/status": {"put": {
                 "summary": "Change my status (Online / Break / Offline)", "operationId": "setMyStatus",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["status"],
-                    "properties": {"status": {"$ref": "#/components/schemas/Status"}}}}}},
                 "responses": {"200": _resp("The user with the new status", user_ref), **errors}}},
             "/users": {
                 "get": {"summary": "List users (administrators)", "operationId": "listUsers",
-                        "parameters": [
-                            {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/Status"}},
-                            {"name": "active", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}}],
                         "responses": {"200": _resp("Users", {"type": "object", "properties": {
                             "items": {"type": "array", "items": user_ref}}}), **admin_errors}},
                 "post": {"summary": "Add a user and email an invitation (administrators)",
                          "operationId": "addUser",
-                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                             "$ref": "#/components/schemas/NewUser"}}}},
                          "responses": {"201": _resp("Created", user_ref), "409": ERROR, "422": ERROR,
                                        **admin_errors}}},
             "/users/{id}": {
@@ -77,37 +88,14 @@ def _core(base_url: str) -> dict:
                         "responses": {"200": _resp("The user", user_ref), "404": ERROR, **admin_errors}},
                 "patch": {"summary": "Change a user; `active: false` deactivates (administrators)",
                           "operationId": "updateUser",
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "$ref": "#/components/schemas/UserPatch"}}}},
                           "responses": {"200": _resp("The user", user_ref), "404": ERROR, "409": ERROR,
                                         "422": ERROR, **admin_errors}}},
             "/calls": {"post": {
                 "summary": "Click-to-call: my softphone rings first, then the customer", "operationId": "placeCall",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["number"], "properties": {
-                        "number": {"type": "string", "example": "+48221234567"},
-                        "from": {"type": "string", "description": "company number to call from (default: the first)"}}}}}},
                 "responses": {"202": _resp("The call is being placed", {"$ref": "#/components/schemas/Communication"}),
                               "422": ERROR, **errors}}},
             "/communications": {"get": {
                 "summary": "History, newest first", "operationId": "listCommunications",
-                "parameters": [
-                    {"name": "q", "in": "query", "description": "search: number or address (any form), contact "
-                     "name/organisation/email/phone, note, chat text", "schema": {"type": "string", "maxLength": 100}},
-                    {"name": "channel", "in": "query", "description": "the type: a channel, or voicemail (voice "
-                     "calls that ended in a message)", "schema": {"type": "string", "enum": list(registry.types())}},
-                    {"name": "agent_id", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "contact_id", "in": "query", "description": "only this contact's communications",
-                     "schema": {"type": "integer"}},
-                    {"name": "from", "in": "query", "description": "first day (account time zone)",
-                     "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "description": "last day, inclusive (account time zone)",
-                     "schema": {"type": "string", "format": "date"}},
-                    {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["inbound", "outbound"]}},
-                    {"name": "outcome", "in": "query", "schema": {"type": "string",
-                                                                  "enum": list(conversation.OUTCOMES)}},
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
                 "responses": {"200": _resp("A page of communications", {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Communication"}},
                     "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}),
@@ -122,18 +110,11 @@ def _core(base_url: str) -> dict:
                            "(consultation first, then complete or cancel)",
                 "operationId": "transferCall",
                 "parameters": [ID],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"user_id": {"type": "integer"},
-                                                     "number": {"type": "string"},
-                                                     "attended": {"type": "boolean", "default": False}}}}}},
                 "responses": {"202": _resp("The PBX was asked to transfer the call"), **call_errors,
                               "422": ERROR}}},
             "/communications/{id}": {"patch": {
                 "summary": "Edit a communication's note", "operationId": "updateCommunication",
                 "parameters": [ID],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "additionalProperties": False,
-                    "properties": {"note": {"type": "string", "maxLength": 4000}}}}}},
                 "responses": {"200": _resp("The communication", {"$ref": "#/components/schemas/Communication"}),
                               "403": ERROR, "404": ERROR, "422": ERROR, **errors}}},
             "/communications/{id}/transfer/complete": {"post": {
@@ -154,9 +135,8 @@ def _core(base_url: str) -> dict:
             "/communications/{id}/recording": {"get": {
                 "summary": "The recording or voicemail as WAV (supports HTTP range requests)",
                 "operationId": "getRecording",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "WAV audio", "content": {"audio/wav": {"schema": {
-                    "type": "string", "format": "binary"}}}}, "404": ERROR, **errors}}},
+                "parameters": [ID, RANGE],
+                "responses": {**ranged("WAV audio", "audio/wav"), "404": ERROR, **errors}}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -193,15 +173,6 @@ def _core(base_url: str) -> dict:
                     "ringtone": {"type": "string", "enum": ["long", "short"]},
                     "status_changed_at": {"type": "string", "format": "date-time", "nullable": True},
                     "created_at": {"type": "string", "format": "date-time", "nullable": True}}},
-                "NewUser": {"type": "object", "required": ["email", "name"], "properties": {
-                    "email": {"type": "string", "format": "email"}, "name": {"type": "string"},
-                    "role": {"type": "string", "enum": ["admin", "agent"], "default": "agent"},
-                    "position": {"type": "string"},
-                    "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}}}},
-                "UserPatch": {"type": "object", "additionalProperties": False, "properties": {
-                    "name": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "agent"]},
-                    "position": {"type": "string"}, "active": {"type": "boolean"},
-                    "channels": {"type": "array", "items": {"$ref": "#/components/schemas/Channel"}}}},
             },
         },
     }

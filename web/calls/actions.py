@@ -10,6 +10,8 @@ from agents.numbers import to_e164
 from centrala.account import default_region
 from centrala.models import Communication, User
 
+from ..routing import MAX_ID
+
 
 class CallActionError(Exception):
     """``status`` is the HTTP status the refusal maps to; the message is in English (the API's
@@ -53,7 +55,7 @@ def transfer_target(session, settings, data: dict) -> tuple[str, str]:
     """(dialplan target, label) from ``{"user_id": …}`` (an agent's softphone) or ``{"number": …}``."""
     if data.get("user_id") not in (None, ""):
         uid = str(data["user_id"])
-        target_user = session.get(User, int(uid)) if uid.isdigit() else None
+        target_user = session.get(User, int(uid)) if uid.isdigit() and int(uid) <= MAX_ID else None
         if target_user is None or not target_user.active or not target_user.sip_username:
             raise CallActionError(422, "bad_agent", "No such active user with a softphone.")
         return target_user.sip_username, target_user.name

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from centrala.models import User
 
 from ..extensions import bus, dbs, settings
+from ..api.schemas import sent_object
 from . import actions
 from .services import CallError, request_call
 
@@ -21,7 +22,7 @@ bp = Blueprint("calls", __name__)
 @bp.post("/calls")
 @login_required
 def place_call():
-    data = request.get_json(silent=True) or request.form
+    data = sent_object() or request.form
     s = dbs()
     try:
         row = request_call(s, bus(), settings(), s.get(User, current_user.id), str(data.get("number", "")),
@@ -65,7 +66,7 @@ def refused(exc: actions.CallActionError):
 def call_action(comm_id: int, action: str):
     """The call card's buttons (VOI-9): same rules as the REST API (web/calls/actions.py)."""
     s, user = dbs(), dbs().get(User, current_user.id)
-    data = request.get_json(silent=True) or {}
+    data = sent_object() or {}
     if action == "hangup":
         actions.hangup(s, bus(), user, comm_id)
     elif action in ("hold", "unhold"):

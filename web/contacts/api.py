@@ -1,7 +1,10 @@
 """REST API for contacts, their import and custom fields (CON-1…5, SET-3), under /api/v1."""
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Blueprint, g, jsonify, request
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -11,12 +14,77 @@ from centrala import contacts as C
 from centrala import custom_fields as CF
 from centrala.models_contacts import Contact, ContactImport, CustomField
 
-from ..api.http import _json_body, admin_only, api_error, token_required
+from ..api.http import admin_only, api_error, token_required
 from ..api.openapi import extend
+from ..api.schemas import Body, Query, accepts, body, choice, query
 from ..extensions import client_ip, db, dbs, settings
 from .http import export_response
 
 bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1")
+
+
+class EmailItem(Body):
+    email: str | None = None
+    type: str | None = Field(None, examples=["work"], description="work, home or other (default: work)")
+
+
+class PhoneItem(Body):
+    number: str | None = Field(None, description="any format; stored as E.164")
+    type: str | None = Field(None, examples=["mobile"],
+                             description="mobile, work, home, fax or other (default: mobile)")
+
+
+class ContactInput(Body):
+    """A contact's data; emails and phones are plain strings or objects with their type."""
+    first_name: str | None = None
+    last_name: str | None = None
+    organisation: str | None = None
+    address: str | None = None
+    note: str | None = None
+    emails: list[str | EmailItem] | None = None
+    phones: list[str | PhoneItem] | None = None
+    custom: dict[str, str | None] | None = Field(None, description="custom fields by key")
+
+
+class MappingColumn(Body):
+    index: int = Field(ge=0, le=1_000_000)
+    field: str = Field(description="first_name, last_name, organisation, address, note, email, email_type, "
+                                   "phone, phone_type or custom.<key>")
+    slot: int = Field(None, ge=1, le=20, description="for email, email_type, phone, phone_type: 1, 2, …")
+
+
+class ImportMapping(Body):
+    has_header: bool = True
+    columns: list[MappingColumn] = []
+
+
+class CustomFieldInput(Body):
+    name: str
+    key: str = Field(description="lower-case letters, digits and _; starts with a letter",
+                     json_schema_extra={"pattern": "^[a-z][a-z0-9_]*$"})
+    kind: choice(CF.KINDS) = "short"
+    applies_to: choice(CF.APPLIES_TO) = "contact"
+
+
+class CustomFieldPatch(Body):
+    name: str = None
+    kind: choice(CF.KINDS) = None
+
+
+class ContactSearch(Query):
+    q: str = Field("", max_length=200, description="Words (all must match) or a phone number with or without "
+                                                     "spaces or country code")
+    sort: Literal[tuple(C.SORTS)] = "last_name"  # type: ignore[valid-type]
+    page: int = Field(1, ge=1, le=10_000_000)
+    per_page: int = Field(25, ge=1, le=200)
+
+
+class ImportQuery(Query):
+    preview: Literal["1", "true"] = Field(None, description="add the first rows and the guessed mapping")
+
+
+class FieldQuery(Query):
+    applies_to: Literal[tuple(CF.APPLIES_TO)] = None  # type: ignore[valid-type]
 
 
 def _region() -> str:
@@ -38,23 +106,21 @@ def _invalid(errors: dict):
 # -- contacts --------------------------------------------------------------------------------
 @bp.get("/contacts")
 @token_required
+@accepts(query=ContactSearch, status=400)
 def list_contacts():
-    q = request.args.get("q", "")[:200]
-    sort = request.args.get("sort", "last_name")
-    if sort not in C.SORTS:
-        return api_error(400, "sort must be one of: " + ", ".join(C.SORTS) + ".")
-    page = max(1, request.args.get("page", 1, type=int))
-    per_page = min(200, max(1, request.args.get("per_page", 25, type=int)))
-    rows, total = C.search(dbs(), q, sort, page, per_page)
-    return jsonify({"items": [C.as_dict(c) for c in rows], "total": total, "page": page, "per_page": per_page})
+    args = ContactSearch(**query())   # with the defaults
+    rows, total = C.search(dbs(), args.q, args.sort, args.page, args.per_page)
+    return jsonify({"items": [C.as_dict(c) for c in rows], "total": total, "page": args.page,
+                    "per_page": args.per_page})
 
 
 @bp.post("/contacts")
 @token_required
+@accepts(body=ContactInput)
 def create_contact():
     s = dbs()
     try:
-        contact = C.create(s, C.from_dict(_json_body()), _region(), g.api_user.id)
+        contact = C.create(s, C.from_dict(body()), _region(), g.api_user.id)
     except C.ContactError as exc:
         return _invalid(exc.errors)
     s.commit()
@@ -70,13 +136,14 @@ def get_contact(contact_id: int):
 
 @bp.put("/contacts/<int:contact_id>")
 @token_required
+@accepts(body=ContactInput)
 def put_contact(contact_id: int):
     s = dbs()
     c = _contact(contact_id)
     if c is None:
         return api_error(404, "No such contact.")
     try:
-        C.update(s, c, C.from_dict(_json_body()), _region())
+        C.update(s, c, C.from_dict(body()), _region())
     except C.ContactError as exc:
         s.rollback()
         return _invalid(exc.errors)
@@ -161,32 +228,31 @@ def create_import():
 
 @bp.get("/contacts/imports/<int:import_id>")
 @token_required
+@accepts(query=ImportQuery, status=400)
 def get_import(import_id: int):
     imp = _import(import_id)
     if imp is None:
         return api_error(404, "No such import.")
     full = I.may_manage(imp, g.api_user)
-    body = I.as_dict(imp, full=full)
-    if request.args.get("preview") in ("1", "true"):
+    answer = I.as_dict(imp, full=full)
+    if query().get("preview"):
         if not full:
             return _own_import(import_id)[1]
-        body["preview"] = I.preview(settings().data_dir, imp)
-    return jsonify(body)
+        answer["preview"] = I.preview(settings().data_dir, imp)
+    return jsonify(answer)
 
 
 @bp.put("/contacts/imports/<int:import_id>/mapping")
 @token_required
+@accepts(body=ImportMapping)
 def put_mapping(import_id: int):
     s = dbs()
     imp, refused = _own_import(import_id)
     if refused:
         return refused
-    data = _json_body()
-    has_header = data.get("has_header", True)
-    if not isinstance(has_header, bool):
-        return api_error(400, "has_header must be true or false.")
+    data = body()
     try:
-        I.set_mapping(s, settings().data_dir, imp, has_header, data.get("columns", []))
+        I.set_mapping(s, settings().data_dir, imp, data.get("has_header", True), data.get("columns", []))
     except I.ImportError_ as exc:
         s.rollback()
         return api_error(409 if exc.code in ("busy", "done") else 422, str(exc))
@@ -248,21 +314,20 @@ def delete_import(import_id: int):
 # -- custom fields ------------------------------------------------------------------------------------
 @bp.get("/custom-fields")
 @token_required
+@accepts(query=FieldQuery, status=400)
 def list_fields():
-    applies_to = request.args.get("applies_to")
-    if applies_to and applies_to not in CF.APPLIES_TO:
-        return api_error(400, "applies_to must be contact or task.")
+    applies_to = query().get("applies_to")
     return jsonify({"items": [CF.as_dict(f) for f in CF.fields(dbs(), applies_to)]})
 
 
 @bp.post("/custom-fields")
 @admin_only
+@accepts(body=CustomFieldInput)
 def create_field():
     s = dbs()
-    data = _json_body()
+    data = CustomFieldInput(**body()).model_dump()   # with the defaults
     try:
-        f = CF.create(s, str(data.get("name", "")), str(data.get("key", "")), str(data.get("kind", "short")),
-                      str(data.get("applies_to", "contact")))
+        f = CF.create(s, data["name"], data["key"], data["kind"], data["applies_to"])
     except CF.FieldError as exc:
         s.rollback()
         code = 409 if "already exists" in exc.errors.get("key", "") else 422
@@ -273,14 +338,15 @@ def create_field():
 
 @bp.patch("/custom-fields/<int:field_id>")
 @admin_only
+@accepts(body=CustomFieldPatch)
 def patch_field(field_id: int):
     s = dbs()
     f = s.get(CustomField, field_id)
     if f is None:
         return api_error(404, "No such custom field.")
-    data = _json_body()
+    data = body()
     try:
-        CF.update(s, f, str(data.get("name", f.name)), str(data.get("kind", f.kind)))
+        CF.update(s, f, data.get("name", f.name), data.get("kind", f.kind))
     except CF.FieldError as exc:
         s.rollback()
         return api_error(422, str(exc))
@@ -313,36 +379,22 @@ def _openapi() -> dict:
     def ok(desc, schema):
         return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
-    def body(schema):
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
-
     text = {"type": "string"}
     return {
         "paths": {
             "/contacts": {
                 "get": {"summary": "Search contacts (name, organisation, any email, any phone)",
                         "operationId": "listContacts",
-                        "parameters": [
-                            {"name": "q", "in": "query", "schema": text,
-                             "description": "Words (all must match) or a phone number with or without "
-                                            "spaces or country code"},
-                            {"name": "sort", "in": "query",
-                             "schema": {"type": "string", "enum": list(C.SORTS)}},
-                            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                            {"name": "per_page", "in": "query",
-                             "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
                         "responses": {"200": ok("A page of contacts", {"type": "object", "properties": {
                             "items": {"type": "array", "items": contact}, "total": {"type": "integer"},
                             "page": {"type": "integer"}, "per_page": {"type": "integer"}}}), **errors}},
                 "post": {"summary": "Create a contact", "operationId": "createContact",
-                         "requestBody": body({"$ref": "#/components/schemas/ContactInput"}),
                          "responses": {"201": ok("Created", contact), "422": ERR, **errors}}},
             "/contacts/{id}": {
                 "parameters": idp,
                 "get": {"summary": "One contact", "operationId": "getContact",
                         "responses": {"200": ok("The contact", contact), "404": ERR, **errors}},
                 "put": {"summary": "Replace a contact's data", "operationId": "updateContact",
-                        "requestBody": body({"$ref": "#/components/schemas/ContactInput"}),
                         "responses": {"200": ok("The contact", contact), "404": ERR, "422": ERR, **errors}},
                 "delete": {"summary": "Delete a contact", "operationId": "deleteContact",
                            "responses": {"204": {"description": "Deleted"}, "404": ERR, **errors}}},
@@ -375,8 +427,6 @@ def _openapi() -> dict:
                         "description": "Everyone sees the status and counts; the error report (errors) and "
                                        "the preview only the user who uploaded it or an administrator "
                                        "(403 for preview=1 otherwise).",
-                        "parameters": [{"name": "preview", "in": "query",
-                                        "schema": {"type": "string", "enum": ["1", "true"]}}],
                         "responses": {"200": ok("The import", imp), "403": ERR, "404": ERR, **errors}},
                 "delete": {"summary": "Delete an import record with its original file and error report "
                                       "(the user who uploaded it or an administrator); contacts it created "
@@ -390,7 +440,6 @@ def _openapi() -> dict:
                 "parameters": idp,
                 "put": {"summary": "Set 'first row is headers' and the column → field mapping",
                         "operationId": "setContactImportMapping",
-                        "requestBody": body({"$ref": "#/components/schemas/ImportMapping"}),
                         "responses": {"200": ok("The import", imp), "403": ERR, "404": ERR, "409": ERR,
                                       "422": ERR, **errors}}},
             "/contacts/imports/{id}/verify": {
@@ -409,20 +458,15 @@ def _openapi() -> dict:
                                        **errors}}},
             "/custom-fields": {
                 "get": {"summary": "Custom fields", "operationId": "listCustomFields",
-                        "parameters": [{"name": "applies_to", "in": "query",
-                                        "schema": {"type": "string", "enum": ["contact", "task"]}}],
                         "responses": {"200": ok("Fields", {"type": "object", "properties": {
                             "items": {"type": "array", "items": field}}}), **errors}},
                 "post": {"summary": "Add a custom field (administrators)", "operationId": "createCustomField",
-                         "requestBody": body({"$ref": "#/components/schemas/CustomFieldInput"}),
                          "responses": {"201": ok("Created", field), "403": ERR, "409": ERR, "422": ERR,
                                        **errors}}},
             "/custom-fields/{id}": {
                 "parameters": idp,
                 "patch": {"summary": "Rename a custom field or change its kind (administrators)",
                           "operationId": "updateCustomField",
-                          "requestBody": body({"type": "object", "properties": {
-                              "name": text, "kind": {"type": "string", "enum": ["short", "long"]}}}),
                           "responses": {"200": ok("The field", field), "403": ERR, "404": ERR, "422": ERR,
                                         **errors}},
                 "delete": {"summary": "Delete a custom field (administrators)", "operationId": "deleteCustomField",
@@ -440,23 +484,6 @@ def _openapi() -> dict:
                 "custom": {"type": "object", "additionalProperties": {"type": "string"}},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"}}},
-            "ContactInput": {"type": "object", "properties": {
-                "first_name": text, "last_name": text, "organisation": text, "address": text, "note": text,
-                "emails": {"type": "array", "items": {"oneOf": [text, {"type": "object", "properties": {
-                    "email": text, "type": text}}]}},
-                "phones": {"type": "array", "items": {"oneOf": [text, {"type": "object", "properties": {
-                    "number": {"type": "string", "description": "any format; stored as E.164"},
-                    "type": text}}]}},
-                "custom": {"type": "object", "additionalProperties": {"type": "string"}}}},
-            "ImportMapping": {"type": "object", "required": ["columns"], "properties": {
-                "has_header": {"type": "boolean"},
-                "columns": {"type": "array", "items": {"type": "object", "required": ["index", "field"], "properties": {
-                    "index": {"type": "integer", "minimum": 0},
-                    "field": {"type": "string", "description":
-                              "first_name, last_name, organisation, address, note, email, email_type, "
-                              "phone, phone_type or custom.<key>"},
-                    "slot": {"type": "integer", "minimum": 1, "maximum": 20,
-                             "description": "for email, email_type, phone, phone_type: 1, 2, …"}}}}}},
             "ContactImport": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "filename": text, "size_bytes": {"type": "integer"},
                 "created_by": {"type": "integer", "nullable": True, "description": "the user who uploaded it"},
@@ -479,10 +506,6 @@ def _openapi() -> dict:
                 "finished_at": {"type": "string", "format": "date-time", "nullable": True}}},
             "CustomField": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "key": text, "name": text,
-                "kind": {"type": "string", "enum": ["short", "long"]},
-                "applies_to": {"type": "string", "enum": ["contact", "task"]}}},
-            "CustomFieldInput": {"type": "object", "required": ["name", "key"], "properties": {
-                "name": text, "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
                 "kind": {"type": "string", "enum": ["short", "long"]},
                 "applies_to": {"type": "string", "enum": ["contact", "task"]}}},
         },

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
+from pydantic import Field
 
 from agents import ownership
 from agents import events
@@ -10,8 +11,9 @@ from centrala import files as store
 from centrala.models import iso
 from centrala.models_files import Folder, StoredFile
 
-from ..api.http import api_error, _json_body, token_required
-from ..api.openapi import ERROR, extend
+from ..api.http import api_error, token_required
+from ..api.openapi import ERROR, RANGE, extend, ranged
+from ..api.schemas import Body, DbId, Query, accepts, body, query
 from ..extensions import bus, client_ip, dbs, settings
 from . import services
 
@@ -27,6 +29,33 @@ MESSAGES = {
     "forbidden": "Only the uploader (or creator) or an administrator may delete it.",
     "into_itself": "A folder cannot be moved into itself or into a folder inside it.",
 }
+
+
+class FileListing(Query):
+    folder_id: DbId = Field(None, description="omit for the top level")
+    q: str = Field(None, max_length=100, description="part of a file or folder name, case-insensitive "
+                                                      "(first 200 hits)")
+    offset: int = Field(0, ge=0, le=10_000_000)
+    limit: int = Field(500, ge=1, le=1000, description="files per page (a folder's subfolders always come whole)")
+
+
+class FileChange(Body):
+    """`name` renames, `folder_id` moves (null: the top level); sent together they are one change."""
+    model_config = {"json_schema_extra": {"minProperties": 1}}
+    name: str = None
+    folder_id: DbId | None = Field(None, description="the folder to move it to; null: the top level")
+
+
+class FolderChange(Body):
+    """`name` renames, `parent_id` moves (null: the top level) with everything inside."""
+    model_config = {"json_schema_extra": {"minProperties": 1}}
+    name: str = None
+    parent_id: DbId | None = Field(None, description="the folder to move it into; null: the top level")
+
+
+class NewFolder(Body):
+    name: str
+    parent_id: DbId | None = Field(None, description="the folder to create it in; null or omitted: the top level")
 
 
 def _error(e: store.FileError):
@@ -75,19 +104,19 @@ def _may_delete(owner_id) -> bool:
 
 @bp.get("/files")
 @token_required
+@accepts(query=FileListing, status=400)
 def list_files():
     s = dbs()
-    q = (request.args.get("q") or "").strip()
+    args = FileListing(**query())   # with the defaults
+    q = (args.q or "").strip()
     try:
-        folder_id = _folder_param(request.args.get("folder_id"))
+        folder_id = args.folder_id or None
         if q:
-            folders, files = store.search(s, q[:100])
+            folders, files = store.search(s, q)
         else:
             if folder_id is not None and s.get(Folder, folder_id) is None:
                 raise store.FileError("not_found")
-            offset = max(0, request.args.get("offset", 0, type=int))
-            limit = min(1000, max(1, request.args.get("limit", 500, type=int)))
-            folders, files = store.listing(s, folder_id, offset, limit)
+            folders, files = store.listing(s, folder_id, args.offset, args.limit)
             total = store.file_count(s, folder_id)
     except store.FileError as e:
         return _error(e)
@@ -137,16 +166,12 @@ def _change(s, item, parent_key: str, owner_id, forbidden: str):
     the top level); both at once are one change — either all of it happens or nothing."""
     if not _may_delete(owner_id):
         return api_error(403, forbidden)
-    data = _json_body()
+    data = body()
     if "name" not in data and parent_key not in data:
         return api_error(400, f"Send 'name' to rename and/or '{parent_key}' (a folder id, or null for the "
                               "top level) to move.")
     name = data.get("name")
-    if "name" in data and not isinstance(name, str):
-        return api_error(400, "'name' must be a string.")
     target = data.get(parent_key)
-    if parent_key in data and target is not None and (isinstance(target, bool) or not isinstance(target, int)):
-        return api_error(400, f"'{parent_key}' must be a folder id or null.")
     was_in = item.parent_id if isinstance(item, Folder) else item.folder_id
     try:
         if parent_key in data:
@@ -165,6 +190,7 @@ def _change(s, item, parent_key: str, owner_id, forbidden: str):
 
 @bp.patch("/files/<int:file_id>")
 @token_required
+@accepts(body=FileChange, status=400)
 def change_file(file_id: int):
     s = dbs()
     f = s.get(StoredFile, file_id)
@@ -176,6 +202,7 @@ def change_file(file_id: int):
 
 @bp.patch("/folders/<int:folder_id>")
 @token_required
+@accepts(body=FolderChange, status=400)
 def change_folder(folder_id: int):
     s = dbs()
     folder = s.get(Folder, folder_id)
@@ -215,12 +242,12 @@ def delete_file(file_id: int):
 
 @bp.post("/folders")
 @token_required
+@accepts(body=NewFolder, status=400)
 def create_folder():
-    data = _json_body()
+    data = body()
     s = dbs()
     try:
-        folder = store.create_folder(s, str(data.get("name") or ""), _folder_param(data.get("parent_id")),
-                                     g.api_user.id)
+        folder = store.create_folder(s, data["name"], _folder_param(data.get("parent_id")), g.api_user.id)
         s.commit()
     except store.FileError as e:
         s.rollback()
@@ -263,15 +290,6 @@ def openapi_part() -> dict:
         "paths": {
             "/files": {
                 "get": {"summary": "List a folder (or search every folder by name with q)", "operationId": "listFiles",
-                        "parameters": [
-                            {"name": "folder_id", "in": "query", "schema": {"type": "integer"},
-                             "description": "omit for the top level"},
-                            {"name": "q", "in": "query", "schema": {"type": "string"},
-                             "description": "part of a file or folder name, case-insensitive (first 200 hits)"},
-                            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                            {"name": "limit", "in": "query",
-                             "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
-                             "description": "files per page (a folder's subfolders always come whole)"}],
                         "responses": {"200": ok("Folders, files, the path and the storage usage", {
                             "type": "object", "properties": {
                                 "folder_id": {"type": "integer", "nullable": True},
@@ -300,27 +318,17 @@ def openapi_part() -> dict:
                                          "they are one change. A file of that name in the target folder: 409, "
                                          "nothing changes.",
                           "operationId": "renameFile",
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "minProperties": 1, "properties": {
-                                  "name": {"type": "string"},
-                                  "folder_id": {"type": "integer", "nullable": True,
-                                                "description": "the folder to move it to; null: the top level"}}}}}},
                           "responses": {"200": ok("The file", file_ref), "403": ERROR, "404": ERROR, "409": ERROR,
                                         **errors}},
                 "delete": {"summary": "Delete a file (its uploader or an administrator)", "operationId": "deleteFile",
                            "responses": {"204": {"description": "Deleted"}, "403": ERROR, "404": ERROR, **errors}}},
             "/files/{id}/content": {
                 "parameters": id_param,
-                "get": {"summary": "Download the file's bytes", "operationId": "downloadFile",
-                        "responses": {"200": {"description": "The bytes, as an attachment",
-                                              "content": {"application/octet-stream": {
-                                                  "schema": {"type": "string", "format": "binary"}}}},
-                                      "404": ERROR, **errors}}},
+                "get": {"summary": "Download the file's bytes (with its stored content type; range requests "
+                                   "supported)", "operationId": "downloadFile", "parameters": [RANGE],
+                        "responses": {**ranged("The bytes, as an attachment", "*/*"), "404": ERROR, **errors}}},
             "/folders": {"post": {
                 "summary": "Create a folder", "operationId": "createFolder",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["name"], "properties": {
-                        "name": {"type": "string"}, "parent_id": {"type": "integer", "nullable": True}}}}}},
                 "responses": {"201": ok("The folder", folder_ref), "404": ERROR, "409": ERROR, **errors}}},
             "/folders/{id}": {
                 "parameters": id_param,
@@ -330,11 +338,6 @@ def openapi_part() -> dict:
                                          "they are one change. Into itself or a folder inside it: 422; a folder "
                                          "of that name in the target: 409; either way nothing changes.",
                           "operationId": "renameFolder",
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "minProperties": 1, "properties": {
-                                  "name": {"type": "string"},
-                                  "parent_id": {"type": "integer", "nullable": True,
-                                                "description": "the folder to move it into; null: the top level"}}}}}},
                           "responses": {"200": ok("The folder", folder_ref), "403": ERROR, "404": ERROR,
                                         "409": ERROR, "422": ERROR, **errors}},
                 "delete": {"summary": "Delete an empty folder (its creator or an administrator)",

@@ -11,6 +11,7 @@ from centrala.account import default_region
 from centrala.models import Communication, User
 from centrala.models_contacts import Contact
 
+from ..api.schemas import sent_object
 from ..extensions import dbs, settings
 from . import services
 
@@ -65,7 +66,7 @@ def note(comm_id: int):
     """Save the note: from the history page (form) or the call card (JSON)."""
     s = dbs()
     wants_json = request.is_json
-    text = (request.get_json(silent=True) or {}).get("note", "") if wants_json else request.form.get("note", "")
+    text = (sent_object() or {}).get("note", "") if wants_json else request.form.get("note", "")
     try:
         services.set_note(s, current_user, comm_id, text)
     except services.NoteError as exc:

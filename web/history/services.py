@@ -13,6 +13,8 @@ from agents import conversation
 from centrala.channels import registry
 from centrala.models import Communication, User, iso
 
+from ..routing import MAX_ID
+
 OUTCOMES = conversation.OUTCOMES
 CHANNELS = registry.types()   # History's "type" filter: the channels that exist, and voicemail
 DIRECTIONS = ("inbound", "outbound")
@@ -64,7 +66,7 @@ def parse_filters(args, id_args: tuple[str, str] = ("agent", "contact")) -> tupl
     for arg, attr in zip(id_args, ("agent_id", "contact_id")):
         value = (args.get(arg) or "").strip()
         if value:
-            if value.isdigit():
+            if value.isdigit() and int(value) <= MAX_ID:   # (beyond: no row has it, and the driver overflows)
                 setattr(f, attr, int(value))
             else:
                 errors[arg] = "bad_id"

@@ -1,15 +1,26 @@
 """Agent status changes and who is online, pushed to every panel (STA-1)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import current_app
 from sqlalchemy import select
 
 from agents import events
+from agents.status import AgentStatus
 from centrala import audit
 from centrala.models import User, iso
 from centrala.users import set_status
 
+from ..api.schemas import Body
+
 NAMESPACE = "/agent"
+StatusName = Literal[tuple(s.value for s in AgentStatus)]
+
+
+class StatusChange(Body):
+    """An agent's new status (the API's ``PUT /users/me/status`` and the panel's ``status:set``)."""
+    status: StatusName  # type: ignore[valid-type]
 
 
 def user_presence(user: User) -> dict:

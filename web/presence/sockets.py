@@ -13,17 +13,26 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from agents import events
-from agents.status import AgentStatus
 from centrala.models import User
 
 from ..auth import sessions as login_sockets
+from ..api.schemas import Body, DbId, validate
 from ..extensions import dbs
 from .. import background
 from ..notifications import services as notifications
-from .services import NAMESPACE, change_status, roster, user_presence
+from .services import NAMESPACE, StatusChange, StatusName, change_status, roster, user_presence
 
 log = logging.getLogger(__name__)
 FORBIDDEN = {"ok": False, "error": "forbidden"}
+
+
+class NotificationRef(Body):
+    id: DbId
+
+
+class PresenceChange(Body):
+    user_id: DbId
+    status: StatusName  # type: ignore[valid-type]
 
 
 def _authenticated(handler):
@@ -85,23 +94,23 @@ def register(app, start_background: bool = True) -> None:
     @sio.on("status:set", namespace=NAMESPACE)
     @_authenticated
     def on_status(data):
-        status = (data or {}).get("status")
-        if status not in {s.value for s in AgentStatus}:
+        change, error = validate(StatusChange, data)
+        if error:
             return {"ok": False, "error": "invalid status"}
         s = dbs()
         user = s.get(User, current_user.id)
-        change_status(s, user, status, actor=user)
+        change_status(s, user, change["status"], actor=user)
         return {"ok": True, "status": user.status}
 
     @sio.on("presence:set", namespace=NAMESPACE)
     @_admin
     def on_presence_set(data):
         """A supervisor sets another agent's status (e.g. Offline for someone who left)."""
-        data = data or {}
-        if data.get("status") not in {s.value for s in AgentStatus}:
-            return {"ok": False, "error": "invalid status"}
+        data, error = validate(PresenceChange, data)
+        if error:
+            return {"ok": False, "error": error}
         s = dbs()
-        user = s.get(User, int(data.get("user_id") or 0))
+        user = s.get(User, data["user_id"])
         if user is None:
             return {"ok": False, "error": "no such user"}
         change_status(s, user, data["status"], actor=s.get(User, current_user.id), reason="set by administrator")
@@ -110,13 +119,19 @@ def register(app, start_background: bool = True) -> None:
     @sio.on("notification:answer", namespace=NAMESPACE)
     @_authenticated
     def on_answer(data):
-        n = notifications.resolve(dbs(), current_user.id, int((data or {}).get("id") or 0), "answered")
+        ref, error = validate(NotificationRef, data)
+        if error:
+            return {"ok": False, "error": error, "link": None}
+        n = notifications.resolve(dbs(), current_user.id, ref["id"], "answered")
         return {"ok": n is not None, "link": n.link if n else None}
 
     @sio.on("notification:ignore", namespace=NAMESPACE)
     @_authenticated
     def on_ignore(data):
-        n = notifications.resolve(dbs(), current_user.id, int((data or {}).get("id") or 0), "ignored")
+        ref, error = validate(NotificationRef, data)
+        if error:
+            return {"ok": False, "error": error}
+        n = notifications.resolve(dbs(), current_user.id, ref["id"], "ignored")
         return {"ok": n is not None}
 
     def on_registration(event):

@@ -1,34 +1,66 @@
 """REST API for tasks (TSK-1…4): list (mine / all / overdue), create, read, change, delete."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from typing import Literal
+
+from flask import Blueprint, g, jsonify
 from flask_babel import force_locale
+from pydantic import Field
 
 from agents import reminders
 from centrala import audit
 from centrala import tasks as related
 from centrala.models_tasks import PRIORITIES, STATUSES, Task
 
-from ..api.http import _json_body, api_error, token_required
+from ..api.http import api_error, token_required
 from ..api.openapi import ERROR, extend
+from ..api.schemas import Body, DbId, Query, accepts, body, choice, query, schema_of
 from ..extensions import client_ip, dbs
 from . import services
 
 bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1")
-FIELDS = ("title", "due", "assignee_id", "priority", "status", "communication_id", "contact",
-          "description", "custom", "remind", "time_zone")
+
+
+class TaskFields(Body):
+    """The writable fields of a task; a PATCH sends only those it changes."""
+    title: str = Field(None, json_schema_extra={"maxLength": services.MAX_TITLE})   # checked by the use case
+    due_at: str | None = Field(None, description="ISO 8601; without an offset it is read in time_zone (this "
+                               "request's, else the task's), else as UTC", json_schema_extra={"format": "date-time"})
+    remind: choice(reminders.CHOICES, "remind the assignee (drawer item and desktop notification): none, at "
+                   "the due time, 15 minutes, 1 hour or 1 day before; changing it or due_at arms the reminder "
+                   "again") = None
+    time_zone: str | None = Field(None, examples=["Europe/Warsaw"], description="IANA zone the due date is "
+                                  "meant in: \"1 day before\" is the same clock time the day before there "
+                                  "(24 hours without a zone)")
+    assignee_id: DbId | None = None
+    priority: choice(PRIORITIES) = None
+    status: choice(STATUSES) = None
+    communication_id: DbId | None = None
+    contact_id: DbId | None = None
+    description: str = None
+    custom: dict[str, str | None] = Field(None, description="task custom fields by key (Settings / Custom fields)")
+    file_ids: list[DbId] = Field(None, description="attachments from Files")
+
+
+class NewTask(TaskFields):
+    title: str = Field(json_schema_extra={"maxLength": services.MAX_TITLE})
+
+
+class TaskList(Query):
+    list: Literal[tuple(services.LISTS)] = "all"  # type: ignore[valid-type]
+    page: int = Field(1, ge=1, le=10_000_000)
+    per_page: int = Field(50, ge=1, le=100)
 
 
 def _body() -> dict:
-    data = _json_body()
-    out = {k: data[k] for k in FIELDS if k in data}
+    data = dict(body())
     if "due_at" in data:
-        out["due"] = data["due_at"] or ""
+        data["due"] = data.pop("due_at") or ""
     if "contact_id" in data:
-        out["contact"] = data["contact_id"] if data["contact_id"] is not None else ""
-    if "file_ids" in data:
-        out["file_ids"] = data["file_ids"]
-    return out
+        data["contact"] = data.pop("contact_id")
+        if data["contact"] is None:
+            data["contact"] = ""
+    return data
 
 
 def _validate(s, data: dict, current: Task | None):
@@ -53,21 +85,19 @@ def _invalid(errors: dict):
 
 @bp.get("/tasks")
 @token_required
+@accepts(query=TaskList, status=400)
 def list_tasks():
     s = dbs()
-    kind = request.args.get("list", "all")
-    if kind not in services.LISTS:
-        return api_error(400, "list must be one of: mine, all, overdue.")
-    pg = max(1, request.args.get("page", 1, type=int))
-    per = min(100, max(1, request.args.get("per_page", 50, type=int)))
+    args = TaskList(**query())
     at = services.now()
-    rows, total = services.page(s, services.query(kind, g.api_user.id, at), pg, per)
-    return jsonify({"items": [services.task_json(t, at) for t in rows], "total": total, "page": pg,
-                    "per_page": per})
+    rows, total = services.page(s, services.query(args.list, g.api_user.id, at), args.page, args.per_page)
+    return jsonify({"items": [services.task_json(t, at) for t in rows], "total": total, "page": args.page,
+                    "per_page": args.per_page})
 
 
 @bp.post("/tasks")
 @token_required
+@accepts(body=NewTask)
 def create_task():
     s = dbs()
     data = _body()
@@ -96,6 +126,7 @@ def get_task(task_id: int):
 
 @bp.patch("/tasks/<int:task_id>")
 @token_required
+@accepts(body=TaskFields)
 def update_task(task_id: int):
     s = dbs()
     t = s.get(Task, task_id)
@@ -137,28 +168,8 @@ def openapi_part() -> dict:
     task_ref = {"$ref": "#/components/schemas/Task"}
     errors = {"400": ERROR, "401": ERROR}
     id_param = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    writable = {
-        "title": {"type": "string", "maxLength": 200},
-        "due_at": {"type": "string", "format": "date-time", "nullable": True,
-                   "description": "ISO 8601; without an offset it is read in time_zone (this request's, "
-                                  "else the task's), else as UTC"},
-        "remind": {"type": "string", "enum": list(reminders.CHOICES), "default": reminders.DEFAULT,
-                   "description": "remind the assignee (drawer item and desktop notification): none, at the "
-                                  "due time, 15 minutes, 1 hour or 1 day before; changing it or due_at arms "
-                                  "the reminder again"},
-        "time_zone": {"type": "string", "nullable": True, "example": "Europe/Warsaw",
-                      "description": "IANA zone the due date is meant in: \"1 day before\" is the same clock "
-                                     "time the day before there (24 hours without a zone)"},
-        "assignee_id": {"type": "integer", "nullable": True},
-        "priority": {"type": "string", "enum": list(PRIORITIES)},
-        "status": {"type": "string", "enum": list(STATUSES)},
-        "communication_id": {"type": "integer", "nullable": True},
-        "contact_id": {"type": "integer", "nullable": True},
-        "description": {"type": "string"},
-        "custom": {"type": "object", "additionalProperties": {"type": "string"},
-                   "description": "task custom fields by key (Settings / Custom fields)"},
-        "file_ids": {"type": "array", "items": {"type": "integer"}, "description": "attachments from Files"},
-    }
+    # the response repeats the writable fields: described once, by the request schema
+    writable = schema_of(TaskFields)["properties"]
 
     def ok(description, schema):
         return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -168,17 +179,11 @@ def openapi_part() -> dict:
             "/tasks": {
                 "get": {"summary": "List tasks: mine, all or overdue (due date passed and not done)",
                         "operationId": "listTasks",
-                        "parameters": [
-                            {"name": "list", "in": "query", "schema": {"type": "string", "enum": list(services.LISTS)}},
-                            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                            {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
                         "responses": {"200": ok("A page of tasks", {"type": "object", "properties": {
                             "items": {"type": "array", "items": task_ref}, "total": {"type": "integer"},
                             "page": {"type": "integer"}, "per_page": {"type": "integer"}}}), **errors}},
                 "post": {"summary": "Create a task (assigned to the token's user unless assignee_id is given)",
                          "operationId": "createTask",
-                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                             "type": "object", "required": ["title"], "properties": writable}}}},
                          "responses": {"201": ok("The task", task_ref), "422": ERROR, **errors}}},
             "/tasks/{id}": {
                 "parameters": id_param,
@@ -186,8 +191,6 @@ def openapi_part() -> dict:
                         "responses": {"200": ok("The task", task_ref), "404": ERROR, **errors}},
                 "patch": {"summary": "Change a task (its author, assignee or an administrator)",
                           "operationId": "updateTask",
-                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                              "type": "object", "properties": writable}}}},
                           "responses": {"200": ok("The task", task_ref), "403": ERROR, "404": ERROR,
                                         "422": ERROR, **errors}},
                 "delete": {"summary": "Delete a task (its author or an administrator)", "operationId": "deleteTask",

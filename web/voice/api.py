@@ -3,7 +3,10 @@ administrators only.  Passwords of trunks are write-only (``has_password`` tells
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from flask import Blueprint, g, jsonify
+from pydantic import Field
 from sqlalchemy import func, select
 
 from agents import events
@@ -12,8 +15,9 @@ from centrala import account, audit
 from centrala import telephony as tel
 from centrala.models import Number, Trunk
 
-from ..api.http import _json_body, admin_only, api_error
+from ..api.http import admin_only, api_error
 from ..api.openapi import extend
+from ..api.schemas import Body, DbId, accepts, body, choice, json_schema
 from ..extensions import bus, client_ip, csrf, dbs, settings
 
 bp = Blueprint("voice_api", __name__, url_prefix="/api/v1")
@@ -37,22 +41,38 @@ def _counts(s) -> dict:
     return dict(s.execute(select(Number.trunk_id, func.count()).group_by(Number.trunk_id)).all())
 
 
-def _bool(data: dict, key: str, default=None):
-    if key not in data:
-        return default
-    value = data[key]
-    if not isinstance(value, bool):
-        raise tel.TelephonyError(key, "type", f"{key} must be true or false")
-    return value
+Port = Annotated[int, Field(ge=1, le=65535)]
+PERIOD = {"type": ["array", "null"], "minItems": 2, "maxItems": 2,
+          "items": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"}}
+HOURS = {"type": ["object", "null"], "additionalProperties": False, "properties": {d: PERIOD for d in DAYS},
+         "description": "Weekly business hours in the account's time zone: for each day null (closed) or "
+                        "[open, close]. A missing day is closed; null for the whole: always open. Outside "
+                        "them callers reach the answering machine."}
 
 
-def _str(data: dict, key: str, default=None):
-    if key not in data:
-        return default
-    value = data[key]
-    if value is not None and not isinstance(value, (str, int)):
-        raise tel.TelephonyError(key, "type", f"{key} must be a string")
-    return value
+class TrunkInput(Body):
+    """A trunk; on PATCH (or PUT) only the fields sent change."""
+    name: str = Field(None, json_schema_extra={"pattern": "^[A-Za-z0-9_-]{1,64}$"})
+    host: str = None
+    port: Port | str = Field(None, description="1-65535 (default 5060)")
+    username: str | None = None
+    password: str | None = Field(None, json_schema_extra={"writeOnly": True},
+                                 description="on a change: omitted or empty keeps the saved one, null removes it")
+    enabled: bool = Field(None, description="default: true")
+    register_: bool = Field(None, alias="register",   # (``register`` is a method of every model)
+                            description="register at the carrier; needs username and password (default: false)")
+
+
+class NumberInput(Body):
+    """A number of the pool; on PATCH (or PUT) only the fields sent change."""
+    number: str = Field(None, description="+48…, 48… or the national form")
+    trunk_id: DbId = None
+    trunk: str = Field(None, description="the trunk's name (instead of trunk_id)")
+    kind: choice(tel.KINDS) = None
+    label: str | None = None
+    enabled: bool = None
+    record_calls: bool | None = Field(None, description="null: the account-wide recording setting")
+    hours: Annotated[dict | None, json_schema(HOURS)] = None
 
 
 # -- trunks ------------------------------------------------------------------------------
@@ -67,13 +87,14 @@ def list_trunks():
 
 @bp.post("/trunks")
 @admin_only
+@accepts(body=TrunkInput)
 def add_trunk():
-    data = _json_body()
+    data = body()
     s = dbs()
     try:
-        t = tel.create_trunk(s, _str(data, "name", ""), _str(data, "host", ""), _str(data, "port", 5060),
-                             _str(data, "username"), _str(data, "password"), _bool(data, "enabled", True),
-                             _bool(data, "register", False))
+        t = tel.create_trunk(s, data.get("name", ""), data.get("host", ""), data.get("port", 5060),
+                             data.get("username"), data.get("password"), data.get("enabled", True),
+                             data.get("register", False))
     except tel.TelephonyError as exc:
         s.rollback()
         return _error(exc)
@@ -99,16 +120,17 @@ def get_trunk(trunk_id: int):
 
 @bp.route("/trunks/<int:trunk_id>", methods=["PATCH", "PUT"])
 @admin_only
+@accepts(body=TrunkInput)
 def update_trunk(trunk_id: int):
-    data = _json_body()
+    data = body()
     s = dbs()
     t = _trunk(trunk_id)
     if t is None:
         return api_error(404, "No such trunk.")
     try:
-        tel.update_trunk(s, t, name=_str(data, "name"), host=_str(data, "host"), port=_str(data, "port"),
-                         username=_str(data, "username", ...), password=_str(data, "password", ...),
-                         enabled=_bool(data, "enabled"), register=_bool(data, "register"))
+        tel.update_trunk(s, t, name=data.get("name"), host=data.get("host"), port=data.get("port"),
+                         username=data.get("username", ...), password=data.get("password", ...),
+                         enabled=data.get("enabled"), register=data.get("register"))
     except tel.TelephonyError as exc:
         s.rollback()
         return _error(exc)
@@ -145,18 +167,6 @@ def _number_json(s, n: Number) -> dict:
     return tel.number_json(n, t.name if t else None)
 
 
-def _hours_arg(data: dict, default=...):
-    return data["hours"] if "hours" in data else default
-
-
-def _record_arg(data: dict, default=...):
-    if "record_calls" not in data:
-        return default
-    if data["record_calls"] is not None and not isinstance(data["record_calls"], bool):
-        raise tel.TelephonyError("record_calls", "type", "record_calls must be true, false or null")
-    return data["record_calls"]
-
-
 @bp.get("/numbers")
 @admin_only
 def list_numbers():
@@ -168,17 +178,18 @@ def list_numbers():
 
 @bp.post("/numbers")
 @admin_only
+@accepts(body=NumberInput)
 def add_number():
-    data = _json_body()
+    data = body()
     s = dbs()
     try:
         trunk = data.get("trunk_id", data.get("trunk"))
         if trunk in (None, ""):
             raise tel.TelephonyError("trunk", "no_trunk", "give trunk_id or trunk (its name)")
-        n = tel.create_number(s, str(_str(data, "number", "")), trunk, region=account.default_region(s, settings()),
-                              kind=_str(data, "kind", "gsm"), label=_str(data, "label", "") or "",
-                              enabled=_bool(data, "enabled", True), record_calls=_record_arg(data, None),
-                              hours=_hours_arg(data, None))
+        n = tel.create_number(s, data.get("number", ""), trunk, region=account.default_region(s, settings()),
+                              kind=data.get("kind", "gsm"), label=data.get("label") or "",
+                              enabled=data.get("enabled", True), record_calls=data.get("record_calls"),
+                              hours=data.get("hours"))
     except tel.TelephonyError as exc:
         s.rollback()
         return _error(exc)
@@ -201,18 +212,19 @@ def get_number(number_id: int):
 
 @bp.route("/numbers/<int:number_id>", methods=["PATCH", "PUT"])
 @admin_only
+@accepts(body=NumberInput)
 def update_number(number_id: int):
-    data = _json_body()
+    data = body()
     s = dbs()
     n = s.get(Number, number_id)
     if n is None:
         return api_error(404, "No such number.")
     try:
         trunk = data.get("trunk_id", data.get("trunk"))
-        tel.update_number(s, n, region=account.default_region(s, settings()), number=_str(data, "number"),
-                          trunk=trunk if trunk not in ("",) else None, kind=_str(data, "kind"),
-                          label=_str(data, "label"), enabled=_bool(data, "enabled"),
-                          record_calls=_record_arg(data), hours=_hours_arg(data))
+        tel.update_number(s, n, region=account.default_region(s, settings()), number=data.get("number"),
+                          trunk=trunk if trunk not in ("",) else None, kind=data.get("kind"),
+                          label=data.get("label"), enabled=data.get("enabled"),
+                          record_calls=data.get("record_calls", ...), hours=data.get("hours", ...))
     except tel.TelephonyError as exc:
         s.rollback()
         return _error(exc)
@@ -247,9 +259,6 @@ def _openapi() -> dict:
     trunk_ref, number_ref = {"$ref": "#/components/schemas/Trunk"}, {"$ref": "#/components/schemas/Number"}
     id_param = lambda name: {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}  # noqa: E731
 
-    def body(ref):
-        return {"required": True, "content": {"application/json": {"schema": ref}}}
-
     def ok(desc, schema=None):
         r = {"description": desc}
         if schema:
@@ -259,20 +268,12 @@ def _openapi() -> dict:
     def listing(ref):
         return {"type": "object", "properties": {"items": {"type": "array", "items": ref}}}
 
-    period = {"type": "array", "items": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"},
-              "minItems": 2, "maxItems": 2, "nullable": True}
-    hours = {"type": "object", "nullable": True,
-             "description": "Weekly business hours in the account's time zone: for each day null (closed) or "
-                            "[open, close]. A missing day is closed; null for the whole: always open. Outside "
-                            "them callers reach the answering machine.",
-             "properties": {d: period for d in DAYS}, "additionalProperties": False}
     return {
         "paths": {
             "/trunks": {
                 "get": {"summary": "List trunks (administrators)", "operationId": "listTrunks",
                         "responses": {"200": ok("Trunks", listing(trunk_ref)), **errors}},
                 "post": {"summary": "Add a trunk (administrators)", "operationId": "addTrunk",
-                         "requestBody": body({"$ref": "#/components/schemas/TrunkInput"}),
                          "responses": {"201": ok("The trunk", trunk_ref), "409": err, "422": err, **errors}}},
             "/trunks/{trunk_id}": {
                 "parameters": [id_param("trunk_id")],
@@ -280,7 +281,6 @@ def _openapi() -> dict:
                         "responses": {"200": ok("The trunk", trunk_ref), "404": err, **errors}},
                 "patch": {"summary": "Change a trunk; an omitted or empty password keeps the saved one, "
                                      "null removes it", "operationId": "updateTrunk",
-                          "requestBody": body({"$ref": "#/components/schemas/TrunkInput"}),
                           "responses": {"200": ok("The trunk", trunk_ref), "404": err, "409": err, "422": err,
                                         **errors}},
                 "delete": {"summary": "Delete a trunk without numbers", "operationId": "deleteTrunk",
@@ -289,14 +289,12 @@ def _openapi() -> dict:
                 "get": {"summary": "List the company's numbers (administrators)", "operationId": "listNumbers",
                         "responses": {"200": ok("Numbers", listing(number_ref)), **errors}},
                 "post": {"summary": "Add a number to the pool (administrators)", "operationId": "addNumber",
-                         "requestBody": body({"$ref": "#/components/schemas/NumberInput"}),
                          "responses": {"201": ok("The number", number_ref), "409": err, "422": err, **errors}}},
             "/numbers/{number_id}": {
                 "parameters": [id_param("number_id")],
                 "get": {"summary": "One number", "operationId": "getNumber",
                         "responses": {"200": ok("The number", number_ref), "404": err, **errors}},
                 "patch": {"summary": "Change a number", "operationId": "updateNumber",
-                          "requestBody": body({"$ref": "#/components/schemas/NumberInput"}),
                           "responses": {"200": ok("The number", number_ref), "404": err, "409": err, "422": err,
                                         **errors}},
                 "delete": {"summary": "Delete a number", "operationId": "deleteNumber",
@@ -313,14 +311,6 @@ def _openapi() -> dict:
                                  "description": "live state of the registration as Asterisk reports it; null "
                                                 "when the trunk does not register or is disabled"},
                 "numbers": {"type": "integer"}}},
-            "TrunkInput": {"type": "object", "properties": {
-                "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "host": {"type": "string"},
-                "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 5060},
-                "username": {"type": "string", "nullable": True},
-                "password": {"type": "string", "nullable": True, "writeOnly": True},
-                "enabled": {"type": "boolean", "default": True},
-                "register": {"type": "boolean", "default": False,
-                             "description": "register at the carrier; needs username and password"}}},
             "Number": {"type": "object", "properties": {
                 "id": {"type": "integer"}, "number": {"type": "string", "description": "E.164"},
                 "trunk_id": {"type": "integer"}, "trunk": {"type": "string"},
@@ -328,12 +318,6 @@ def _openapi() -> dict:
                 "enabled": {"type": "boolean"},
                 "record_calls": {"type": "boolean", "nullable": True,
                                  "description": "null: the account-wide recording setting"},
-                "hours": hours}},
-            "NumberInput": {"type": "object", "properties": {
-                "number": {"type": "string", "description": "+48…, 48… or the national form"},
-                "trunk_id": {"type": "integer"}, "trunk": {"type": "string", "description": "trunk name"},
-                "kind": {"type": "string", "enum": list(tel.KINDS), "default": "gsm"},
-                "label": {"type": "string"}, "enabled": {"type": "boolean", "default": True},
-                "record_calls": {"type": "boolean", "nullable": True}, "hours": hours}},
+                "hours": HOURS}},
         },
     }
