@@ -49,7 +49,7 @@ class CentralaRun:
         self.env.update({k: v for k, v in settings_env(self.settings).items() if v})
         self.env.update({k: str(v) for k, v in env.items()})
         self.env["CENTRALA_LOG_LEVEL"] = "INFO"
-        self.db = Database(self.settings.db_url)
+        self.db = Database.for_settings(self.settings)
         self.db.upgrade()
         self.proc: subprocess.Popen | None = None
         self.log_path = tmp_path / "run.log"
