@@ -11,7 +11,7 @@
   frame: ``no-referrer``), HSTS when the public URL is https.
 
 Flask-Talisman would do the same with more options than we use; its maintained fork adds a
-dependency for about thirty lines, so the hook is ours (docs/security-web.md).
+dependency for about thirty lines, so the hook is ours (docs/security.md).
 """
 from __future__ import annotations
 

@@ -125,7 +125,7 @@ class Telephony:
             u = create_user(s, "faults-ann@example.com", "Ann Faults", "agent", "agent password",
                             channels=["voice_in"])
             set_status(u, "online")
-            self.username, self.password = u.sip_username, u.sip_password
+            self.username, self.password = u.sip_username, run.db.secret_box.open(u.sip_password)
 
     def register_agent(self) -> None:
         """REGISTER (the controller renders the endpoint within its sync interval), then answer

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.asterisk
 @pytest.fixture
 def instance(tmp_path):
     settings = instance_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'rt.db'}")
-    db = Database(settings.db_url)
+    db = Database.for_settings(settings)
     db.upgrade()
     runtime = AsteriskRuntime(settings)
     yield settings, db, runtime
