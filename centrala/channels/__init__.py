@@ -1,7 +1,7 @@
 """Channels behind one interface (``base.Channel``) and their registry.
 
 Importing the package registers every channel Centrala has; a new channel is one module here
-plus one line below (docs/architecture-conversations.md, "Adding a channel")."""
+plus one line below (docs/architecture.md, "Adding a channel")."""
 from . import registry
 from .base import Channel, ChannelError, Inbound, Message, Sent
 from .chat import CHAT
