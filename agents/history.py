@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-OUTCOMES = ("in_progress", "answered", "missed", "abandoned", "voicemail", "failed")
+OUTCOMES = ("in_progress", "answered", "missed", "abandoned", "voicemail", "failed", "interrupted")
 
 
 def outcome(*, ended: bool, answered: bool, voicemail: bool, abandoned: bool, refused: bool) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from agents.calls import INTERRUPTED, interrupted_end, is_lost
 from agents.history import outcome, seconds_between
 from centrala.models import Communication, User, utcnow
 
@@ -97,26 +98,30 @@ def add_note(db, comm_id: int, line: str) -> None:
 LOST_NOTE = "Cut off: the connection to the PBX was lost"
 
 
-def close_lost(db, live_ids: set[str], started_before) -> list[tuple[int, str, str]]:
+def close_lost(db, live_ids: set[str], resync_at, last_seen: dict[int, object] | None = None,
+               fallback_seen=None) -> list[tuple[int, str, str]]:
     """Calls the history still shows in progress though Asterisk no longer has their channel
-    (Asterisk or the controller restarted mid-call): end them now, answered ones as answered
-    (with a note), the others as failed.  Returns (communication id, outcome, channel id)."""
+    (Asterisk or the controller restarted mid-call): close them as interrupted, at the last
+    moment each was known live (``last_seen`` by communication id, from the controller's memory;
+    ``fallback_seen`` for calls a previous controller followed: its last heartbeat), with a note.
+    Returns (communication id, outcome, channel id)."""
+    last_seen = last_seen or {}
     closed = []
     with db.session() as s:
         rows = s.scalars(select(Communication).where(Communication.channel == "voice",
                                                      Communication.outcome == "in_progress"))
         for row in rows:
             channel_id = row.pbx_id if row.direction == "inbound" else f"c2c-{row.id}"
-            if channel_id in live_ids or _aware(row.started_at) >= started_before:
+            started = _aware(row.started_at)
+            if not is_lost(channel_id, started, live_ids, resync_at):
                 continue
-            row.ended_at = utcnow()
-            answered = row.answered_at is not None
-            row.outcome = outcome(ended=True, answered=answered, voicemail=False, abandoned=False,
-                                  refused=not answered)
-            if answered:
-                row.talk_seconds = seconds_between(_aware(row.answered_at), row.ended_at)
+            answered = _aware(row.answered_at)
+            row.ended_at = interrupted_end(started, answered, last_seen.get(row.id, fallback_seen), resync_at)
+            row.outcome = INTERRUPTED
+            if answered is not None:
+                row.talk_seconds = seconds_between(answered, row.ended_at)
             else:
-                row.wait_seconds = seconds_between(_aware(row.started_at), row.ended_at)
+                row.wait_seconds = seconds_between(started, row.ended_at)
             row.note = (row.note + "\n" if row.note else "") + LOST_NOTE
             closed.append((row.id, row.outcome, channel_id))
     return closed

@@ -102,7 +102,7 @@ def _core(base_url: str) -> dict:
                      "schema": {"type": "string", "format": "date"}},
                     {"name": "direction", "in": "query", "schema": {"type": "string", "enum": ["inbound", "outbound"]}},
                     {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [
-                        "answered", "missed", "abandoned", "voicemail", "failed", "in_progress"]}},
+                        "answered", "missed", "abandoned", "voicemail", "failed", "interrupted", "in_progress"]}},
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
                 "responses": {"200": _resp("A page of communications", {"type": "object", "properties": {

@@ -19,7 +19,8 @@ FIELD_LABELS = {
     "phone": _l("Phone"), "phone_type": _l("Phone type"),
 }
 OUTCOME_LABELS = {"answered": _l("Answered"), "missed": _l("Missed"), "abandoned": _l("Abandoned"),
-                  "voicemail": _l("Voicemail"), "failed": _l("Failed"), "in_progress": _l("In progress")}
+                  "voicemail": _l("Voicemail"), "failed": _l("Failed"), "interrupted": _l("Interrupted"),
+                  "in_progress": _l("In progress")}
 STATUS_LABELS = {"uploaded": _l("To configure"), "verifying": _l("Verifying…"), "verified": _l("Verified"),
                  "importing": _l("Importing…"), "done": _l("Imported"), "failed": _l("Failed")}
 

@@ -11,7 +11,7 @@ from sqlalchemy import exists, func, or_, select
 
 from centrala.models import Communication, User, iso
 
-OUTCOMES = ("answered", "missed", "abandoned", "voicemail", "failed", "in_progress")
+OUTCOMES = ("answered", "missed", "abandoned", "voicemail", "failed", "interrupted", "in_progress")
 CHANNELS = ("voice", "voicemail", "chat")
 DIRECTIONS = ("inbound", "outbound")
 Q_MAX = 100
