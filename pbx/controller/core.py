@@ -76,23 +76,30 @@ class Controller(Links, ConfigSync, InboundFlow, QueueEvents, Transfers, CallAct
                 self.bus.subscribe(events.CALL_HOLD_REQUESTED, on_loop(self._hold)),
                 self.bus.subscribe(events.CALL_CONSULT_REQUESTED, on_loop(self._consult))]
 
+    def _ami_handlers(self) -> dict[str, list]:
+        """AMI event name -> the handlers that read it (Asterisk sends this session no other)."""
+        handlers = {"ContactStatus": [self._on_contact_status], "AttendedTransfer": [self._on_attended_transfer],
+                    "Registry": [self._on_registry]}
+        for name in QUEUE_EVENTS:
+            handlers.setdefault(name, []).append(self._on_queue_event)
+        for name in ("DialEnd", "Hangup"):
+            handlers.setdefault(name, []).append(self._on_outbound_event)
+        handlers["Hangup"].append(self._on_queued_hangup)
+        for name in ("DialBegin", "DialEnd", "Hangup"):
+            handlers.setdefault(name, []).append(self._on_dial)
+        return handlers
+
     def _ami_connection(self) -> AmiConnection:
         """The AMI link, with the events each part of the controller reads."""
         secrets = self.settings.secrets
+        handlers = self._ami_handlers()
         ami = AmiConnection(
             host="127.0.0.1", port=self.settings.ami_port, username=secrets.ami_user,
             secret=secrets.ami_password, loop=asyncio.get_running_loop(),
-            on_up=self._ami_up, on_down=self._ami_down)
-        ami.register_event("ContactStatus", self._on_contact_status)
-        for name in QUEUE_EVENTS:
-            ami.register_event(name, self._on_queue_event)
-        for name in ("DialEnd", "Hangup"):
-            ami.register_event(name, self._on_outbound_event)
-        ami.register_event("Hangup", self._on_queued_hangup)
-        for name in ("DialBegin", "DialEnd", "Hangup"):
-            ami.register_event(name, self._on_dial)
-        ami.register_event("AttendedTransfer", self._on_attended_transfer)
-        ami.register_event("Registry", self._on_registry)
+            on_up=self._ami_up, on_down=self._ami_down, events=sorted(handlers))
+        for name, callbacks in handlers.items():
+            for callback in callbacks:
+                ami.register_event(name, callback)
         return ami
 
     def request_stop(self) -> None:
