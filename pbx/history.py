@@ -6,6 +6,8 @@ Blocking database work: call these through ``asyncio.to_thread``.  The writes ev
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import insert, select, update
 
 from agents.calls import INTERRUPTED, interrupted_end, is_lost
@@ -66,24 +68,35 @@ def answered_outbound(db, comm_id: int) -> None:
             row.wait_seconds = seconds_between(_aware(row.started_at), row.answered_at)
 
 
+class Finished(NamedTuple):
+    """What the controller publishes of a finished row."""
+    id: int
+    outcome: str
+    remote: str
+
+
 def finish(db, comm_id: int, *, voicemail: str | None = None, abandoned: bool = False,
-           refused: bool = False, recording: str | None = None) -> Communication | None:
-    with db.session() as s:
-        row = s.get(Communication, comm_id)
+           refused: bool = False, recording: str | None = None) -> Finished | None:
+    c = Communication
+    with db.engine.begin() as conn:
+        row = conn.execute(select(c.started_at, c.answered_at, c.ended_at, c.outcome, c.remote)
+                           .where(c.id == comm_id)).first()
         if row is None:
             return None
-        row.ended_at = row.ended_at or utcnow()
-        started = _aware(row.started_at)
+        ended = _aware(row.ended_at) or utcnow()
+        answered = _aware(row.answered_at)
+        values = {"ended_at": ended,
+                  "outcome": outcome(ended=True, answered=answered is not None,
+                                     voicemail=bool(voicemail) or row.outcome == "voicemail",
+                                     abandoned=abandoned, refused=refused)}
         if voicemail or recording:
-            row.recording = voicemail or recording
-        is_vm = bool(voicemail) or row.outcome == "voicemail"
-        row.outcome = outcome(ended=True, answered=row.answered_at is not None, voicemail=is_vm,
-                              abandoned=abandoned, refused=refused)
-        if row.answered_at is not None:
-            row.talk_seconds = seconds_between(_aware(row.answered_at), _aware(row.ended_at))
+            values["recording"] = voicemail or recording
+        if answered is not None:
+            values["talk_seconds"] = seconds_between(answered, ended)
         else:
-            row.wait_seconds = seconds_between(started, _aware(row.ended_at))
-        return row
+            values["wait_seconds"] = seconds_between(_aware(row.started_at), ended)
+        conn.execute(update(c).where(c.id == comm_id).values(**values))
+        return Finished(comm_id, values["outcome"], row.remote)
 
 
 def _aware(dt):

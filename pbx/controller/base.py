@@ -47,6 +47,8 @@ class ControllerBase:
         self._xfer_legs: dict[str, TransferLeg] = {}  # transfer target's channel -> leg
         # configuration, queue, registrations, routing facts (config_sync.py, queue_events.py)
         self._sync_wanted: asyncio.Event | None = None
+        self._full_sync_wanted = True     # False: only the live queue view is due (see _sync_loop)
+        self._last_full_sync = 0.0
         self._config_wanted = True
         self._last_config = 0.0
         self.queue: dict | None = None                # the live queue view last written
@@ -57,6 +59,13 @@ class ControllerBase:
         self._queue_view_pending = False
         self.registrations: dict[str, str] = {}  # trunk name -> Asterisk's outbound registration status
         self._registry_seen = False
+
+    def _request_sync(self, full: bool = True) -> None:
+        """Wake the sync loop: a full pass (configuration, membership, routing facts), or only
+        the live queue view (``full=False``: queue events of the calls)."""
+        self._full_sync_wanted = self._full_sync_wanted or full
+        if self._sync_wanted is not None:
+            self._sync_wanted.set()
 
     def _changed(self) -> None:
         """The links' state changed: write the status row now, not at the next heartbeat."""

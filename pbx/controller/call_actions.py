@@ -53,8 +53,8 @@ class CallActions(ControllerBase):
             self.bus.publish(events.CALL_CONNECTED, user_id=None, call_id=uid, communication_id=call.comm_id)
         elif ev.get("Event") == "Hangup":
             self.outbound.pop(uid, None)
-            row = await asyncio.to_thread(history.finish, self.db, call.comm_id,
-                                          recording=self._call_recording(uid))
+            row = await asyncio.to_thread(lambda: history.finish(self.db, call.comm_id,
+                                                                 recording=self._call_recording(uid)))
             if row is not None:
                 self.bus.publish(events.CALL_LOGGED, communication_id=row.id, outcome=row.outcome, call_id=uid)
 

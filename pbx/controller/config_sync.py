@@ -34,6 +34,16 @@ class ConfigSync(ControllerBase):
             self._sync_wanted.clear()
             if not self.ami_up:
                 continue
+            # The queue events of every call only refresh the live queue view (one QueueStatus);
+            # membership and routing facts are read on a change or every sync_interval.
+            if not (self._full_sync_wanted or time.monotonic() - self._last_full_sync >= self.sync_interval):
+                try:
+                    await self._queue_members()
+                except Exception as exc:
+                    log.warning("queue view failed: %s", short(exc))
+                continue
+            self._full_sync_wanted = False
+            self._last_full_sync = time.monotonic()
             # Re-rendering costs ~15 ms of CPU: only when users/settings changed or on the periodic
             # pass (changes made by other processes), never for the queue events of every call.
             periodic = time.monotonic() - self._last_config >= self.sync_interval
@@ -98,7 +108,7 @@ class ConfigSync(ControllerBase):
     def _on_registry(self, manager, event) -> None:
         """A registration changed state: read them all on the next pass (at once)."""
         self._registry_seen = True
-        self._sync_wanted.set()
+        self._request_sync()
 
     async def _sync_registrations(self) -> None:
         if not self.registrations and not render.configures_registrations(self.settings):

@@ -56,13 +56,13 @@ class Controller(Links, ConfigSync, InboundFlow, QueueEvents, Transfers, CallAct
         """The bus events the controller acts on (published by web or the CLI, in any thread)."""
         def wake(_event):  # an agent's status changed: queue membership and routing facts
             self._forget_facts()
-            loop.call_soon_threadsafe(self._sync_wanted.set)
+            loop.call_soon_threadsafe(self._request_sync)
 
         def reconfigure(_event):  # users or settings changed: re-render too, not only the queue
             self._forget_facts()
             self._config_wanted = True
             self._interface_users = {}
-            loop.call_soon_threadsafe(self._sync_wanted.set)
+            loop.call_soon_threadsafe(self._request_sync)
 
         def on_loop(handler):   # run a request's coroutine on the controller's loop
             return lambda event: loop.call_soon_threadsafe(lambda: asyncio.ensure_future(handler(event.data)))

@@ -154,6 +154,11 @@ class InboundFlow(ControllerBase):
             return str(path.relative_to(self.settings.data_dir))
         return None
 
+    def _finish_row(self, live: LiveCall, channel_id: str):
+        """The History row of an ended call, finished (runs in a thread: it looks for the file)."""
+        return history.finish(self.db, live.comm_id, **finish_flags(live),
+                              recording=self._call_recording(channel_id))
+
     def answering_prompt(self) -> str:
         """The greeting before the beep, as chosen in Settings / Voice (VOI-4); "" when Off."""
         from centrala.prompts import plan_from_db
@@ -172,8 +177,7 @@ class InboundFlow(ControllerBase):
         self.live.pop(channel_id, None)
         if live.comm_id is None:
             return
-        row = await asyncio.to_thread(history.finish, self.db, live.comm_id, **finish_flags(live),
-                                      recording=self._call_recording(channel_id))
+        row = await asyncio.to_thread(self._finish_row, live, channel_id)
         if row is not None:
             self.bus.publish(events.CALL_LOGGED, communication_id=row.id, outcome=row.outcome, call_id=channel_id)
             if row.outcome == "voicemail":

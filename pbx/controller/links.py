@@ -40,7 +40,7 @@ asyncari.client.pformat = _LazyFormat
 # ARI requests in flight at once over kept-alive connections (asyncari's own client keeps one
 # connection alive and opens at most three: at 20 calls/s requests queued behind each other and
 # most opened a new connection, ~300 ms at p99 for the continueInDialplan that answers a call)
-ARI_CONNECTIONS = 16
+ARI_CONNECTIONS = 8
 # ARI events the controller reads (an application event filter drops the rest in Asterisk)
 ARI_EVENTS = ("StasisStart", "StasisEnd", "ChannelStateChange", "ChannelHangupRequest", "ChannelDestroyed",
               "PlaybackFinished", "RecordingFinished", "RecordingFailed")
@@ -93,7 +93,7 @@ class Links(ControllerBase):
             resp = await self.ami.send_action({"Action": "CoreSettings"})
             self.version = resp.get("AsteriskVersion") or self.version
             self._changed()
-            self._sync_wanted.set()
+            self._request_sync()
             await self._resync_contacts()
             if self.ari is not None:   # Hangup events missed while AMI was away
                 await self._reconcile_calls(self.ari)

@@ -30,7 +30,7 @@ class QueueEvents(ControllerBase):
 
             def due():
                 self._queue_view_pending = False
-                self._sync_wanted.set()
+                self._request_sync(full=False)
             asyncio.get_running_loop().call_later(QUEUE_VIEW_DELAY, due)
 
     def _user_for(self, interface: str) -> int | None:
