@@ -56,11 +56,11 @@ def queue_extension(record: bool | None) -> str:
     return "inbound" if record is None else ("inbound-record" if record else "inbound-norecord")
 
 
-async def to_queue(client, channel_id: str, record: bool | None = None) -> None:
-    """Hand the call to the dialplan's queue context (music on hold, ring timeout, wrap-up)."""
+async def to_queue(rest, channel_id: str, record: bool | None = None) -> None:
+    """Hand the call to the dialplan's queue context (music on hold, ring timeout, wrap-up);
+    ``rest``: the controller's ARI REST client (pbx/controller/ari_rest.py)."""
     try:
-        await client.channels.continueInDialplan(channelId=channel_id, context="centrala-queue",
-                                                 extension=queue_extension(record), priority=1)
+        await rest.continue_in_dialplan(channel_id, "centrala-queue", queue_extension(record), 1)
     except Exception as exc:
         log.info("could not queue %s: %s", channel_id, exc)
 

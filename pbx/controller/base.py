@@ -28,6 +28,7 @@ class ControllerBase:
         # links (links.py)
         self.ami: AmiConnection | None = None
         self.ari = None
+        self.ari_rest = None   # AriRest: the requests made at the call rate (links.py)
         self.ami_up = False
         self.ari_up = False
         self.version: str | None = None
@@ -54,7 +55,7 @@ class ControllerBase:
         self.queue: dict | None = None                # the live queue view last written
         self.members: dict[str, bool] = {}            # queue members as last seen: interface -> paused
         self._interface_users: dict[str, int | None] = {}  # queue member interface -> user id
-        self._facts = None          # (loaded at, InboundPolicy, agents): see _load_facts
+        self._facts = None          # (loaded at, InboundPolicy, anyone to answer): see _load_facts
         self._facts_generation = 0
         self._queue_view_pending = False
         self.registrations: dict[str, str] = {}  # trunk name -> Asterisk's outbound registration status

@@ -9,7 +9,7 @@ import logging
 import time
 
 from agents import events
-from agents.routing import AgentView, desired_members, plan, queue_stats
+from agents.routing import AgentView, anyone_to_answer, desired_members, plan, queue_stats
 from centrala import sip_accounts, telephony
 from centrala.models import utcnow
 from centrala.pbx_status import write_queue
@@ -179,7 +179,8 @@ class ConfigSync(ControllerBase):
         status), kept in memory until an event says it changed or ``sync_interval`` passes; runs
         in a thread.  Not stored if it was invalidated meanwhile."""
         generation, loaded_at = self._facts_generation, time.monotonic()
-        facts = (loaded_at, telephony.inbound_policy(self.db, self.settings), agent_views(self.db))
+        # whether anyone could answer is worked out once per load, not for every call
+        facts = (loaded_at, telephony.inbound_policy(self.db, self.settings), anyone_to_answer(agent_views(self.db)))
         if generation == self._facts_generation:
             self._facts = facts
         return facts

@@ -10,7 +10,6 @@ import time
 
 from agents import events
 from agents.inbound import Route, inbound_route
-from agents.routing import anyone_to_answer
 from centrala import telephony
 
 from .. import history, stasis
@@ -92,7 +91,7 @@ class InboundFlow(ControllerBase):
             facts = self._facts
             if facts is None or time.monotonic() - facts[0] > 2 * self.sync_interval:
                 facts = await asyncio.to_thread(self._load_facts)
-            _, policy, agents = facts
+            _, policy, anyone_online = facts
             # the number: in the pool? business hours (BEY-5), own recording switch (VOI-5), inbound on (VOI-6)
             # (a number without a country code is read in Settings / General's region, part of the facts)
             ours = telephony.decide_number(policy, dialled)
@@ -100,7 +99,7 @@ class InboundFlow(ControllerBase):
             opening = asyncio.ensure_future(asyncio.to_thread(
                 history.open_call, self.db, channel_id, caller, ours.e164 or dialled, trunk_of(endpoint)))
             route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
-                                  open_now=ours.open_now, anyone_online=anyone_to_answer(agents))
+                                  open_now=ours.open_now, anyone_online=anyone_online)
             if route is not Route.QUEUE:
                 # calls that stay in Stasis are watched, so ChannelDestroyed brings the real cause
                 await self._watch_channel(client, channel_id)
@@ -110,7 +109,7 @@ class InboundFlow(ControllerBase):
             elif route is Route.QUEUE:
                 # no ARI subscription: once in the queue, the call's end comes from AMI Hangup
                 live.queued = True
-                await stasis.to_queue(client, channel_id, ours.record)
+                await stasis.to_queue(self.ari_rest, channel_id, ours.record)
             else:
                 await self._voicemail(client, channel_id, live)
         finally:

@@ -16,6 +16,7 @@ from centrala.pbx_status import read_status, write_status
 
 from .. import history
 from ..render import ARI_APP
+from .ari_rest import AriRest
 from .base import ControllerBase, short
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class Links(ControllerBase):
             try:
                 async with asyncari.connect(url, ARI_APP, secrets.ari_user, secrets.ari_password) as client:
                     await _widen_pool(client)
+                    self.ari_rest = AriRest("127.0.0.1", self.settings.ari_port, secrets.ari_user,
+                                            secrets.ari_password)
                     self.ari = client
                     info = await client.asterisk.getInfo()
                     self.version = _version_of(info) or self.version
@@ -132,6 +135,9 @@ class Links(ControllerBase):
                     log.debug("ARI not reachable: %s", short(exc))
             finally:
                 self.ari = None
+                if self.ari_rest is not None:
+                    self.ari_rest.close()
+                    self.ari_rest = None
                 self._calls_verified = False
                 if self.ari_up:
                     self.ari_up = False
