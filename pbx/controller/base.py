@@ -6,7 +6,9 @@ writes only the attributes declared here and its own."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from agents import events
 from agents.calls import CallRegistry
@@ -46,6 +48,7 @@ class ControllerBase:
         self.live: dict[str, LiveCall] = {}          # caller's channel id -> inbound call
         self.outbound: dict[str, OutboundCall] = {}  # click-to-call agent channel id -> call
         self._xfer_legs: dict[str, TransferLeg] = {}  # transfer target's channel -> leg
+        self._writer: ThreadPoolExecutor | None = None  # History writes, in order (_history_write)
         # configuration, queue, registrations, routing facts (config_sync.py, queue_events.py)
         self._sync_wanted: asyncio.Event | None = None
         self._full_sync_wanted = True     # False: only the live queue view is due (see _sync_loop)
@@ -67,6 +70,14 @@ class ControllerBase:
         self._full_sync_wanted = self._full_sync_wanted or full
         if self._sync_wanted is not None:
             self._sync_wanted.set()
+
+    def _history_write(self, fn, *args, **kwargs):
+        """Run a History write (pbx/history.py) on the controller's one writer thread: in the
+        order the events came, and without writers of the same database contending for its
+        lock (SQLite has one writer at a time; contended writes retried cost CPU)."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="pbx-history")
+        return asyncio.get_running_loop().run_in_executor(self._writer, functools.partial(fn, *args, **kwargs))
 
     def _changed(self) -> None:
         """The links' state changed: write the status row now, not at the next heartbeat."""

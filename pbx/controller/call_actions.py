@@ -35,7 +35,7 @@ class CallActions(ControllerBase):
             self.outbound[f"c2c-{comm_id}"] = OutboundCall(comm_id)
         except Exception as exc:
             log.warning("click-to-call %s failed: %s", comm_id, short(exc))
-            await asyncio.to_thread(history.finish, self.db, comm_id, refused=True)
+            await self._history_write(history.finish, self.db, comm_id, refused=True)
             self.bus.publish(events.CALL_LOGGED, communication_id=comm_id, outcome="failed", call_id=None)
 
     def _on_outbound_event(self, manager, event) -> None:
@@ -49,11 +49,11 @@ class CallActions(ControllerBase):
             return
         call.seen()
         if ev.get("Event") == "DialEnd" and ev.get("DialStatus") == "ANSWER":
-            await asyncio.to_thread(history.answered_outbound, self.db, call.comm_id)
+            await self._history_write(history.answered_outbound, self.db, call.comm_id)
             self.bus.publish(events.CALL_CONNECTED, user_id=None, call_id=uid, communication_id=call.comm_id)
         elif ev.get("Event") == "Hangup":
             self.outbound.pop(uid, None)
-            row = await asyncio.to_thread(lambda: history.finish(self.db, call.comm_id,
+            row = await self._history_write(lambda: history.finish(self.db, call.comm_id,
                                                                  recording=self._call_recording(uid)))
             if row is not None:
                 self.bus.publish(events.CALL_LOGGED, communication_id=row.id, outcome=row.outcome, call_id=uid)
@@ -80,7 +80,7 @@ class CallActions(ControllerBase):
                                        "Context": "centrala-transfer", "Exten": req["target"]})
             if resp.get("Response") != "Success":
                 raise RuntimeError(resp.get("Message"))
-            await asyncio.to_thread(history.add_note, self.db, req["communication_id"],
+            await self._history_write(history.add_note, self.db, req["communication_id"],
                                     f"Transferred to {req.get('label') or req['target']}")
         except Exception as exc:
             log.warning("transfer of call %s failed: %s", req.get("communication_id"), short(exc))
@@ -172,7 +172,7 @@ class CallActions(ControllerBase):
         ok = ev.get("Result") == "Success"
         label, live.consult = live.consult, None
         if ok:
-            await asyncio.to_thread(history.add_note, self.db, live.comm_id, f"Transferred to {label}")
+            await self._history_write(history.add_note, self.db, live.comm_id, f"Transferred to {label}")
         self.bus.publish(events.CALL_CONSULTING, user_id=live.user_id, call_id=channel_id,
                          communication_id=live.comm_id, state="completed" if ok else "failed", label=label)
         target = self._answered_consultation(channel_id)

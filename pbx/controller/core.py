@@ -51,6 +51,9 @@ class Controller(Links, ConfigSync, InboundFlow, QueueEvents, Transfers, CallAct
             self.ami_up = self.ari_up = False
             await asyncio.to_thread(write_status, self.db, False, False, self.version)
             await self._forget_registrations()
+            if self._writer is not None:   # the History writes already queued are done first
+                await asyncio.to_thread(self._writer.shutdown, wait=True)
+                self._writer = None
 
     def _subscribe(self, loop) -> list:
         """The bus events the controller acts on (published by web or the CLI, in any thread)."""

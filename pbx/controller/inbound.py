@@ -96,7 +96,7 @@ class InboundFlow(ControllerBase):
             # (a number without a country code is read in Settings / General's region, part of the facts)
             ours = telephony.decide_number(policy, dialled)
             # the history row is written while the call goes on (queue events wait for it)
-            opening = asyncio.ensure_future(asyncio.to_thread(
+            opening = asyncio.ensure_future(self._history_write(
                 history.open_call, self.db, channel_id, caller, ours.e164 or dialled, trunk_of(endpoint)))
             route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
                                   open_now=ours.open_now, anyone_online=anyone_online)
@@ -176,7 +176,7 @@ class InboundFlow(ControllerBase):
         self.live.pop(channel_id, None)
         if live.comm_id is None:
             return
-        row = await asyncio.to_thread(self._finish_row, live, channel_id)
+        row = await self._history_write(self._finish_row, live, channel_id)
         if row is not None:
             self.bus.publish(events.CALL_LOGGED, communication_id=row.id, outcome=row.outcome, call_id=channel_id)
             if row.outcome == "voicemail":

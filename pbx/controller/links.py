@@ -185,7 +185,7 @@ class Links(ControllerBase):
                              cause_text="lost while the PBX was unreachable", duration=None)
         last_seen = {c.comm_id: _utc(c.last_seen) for c in (*self.live.values(), *self.outbound.values())
                      if c.comm_id is not None}
-        closed = await asyncio.to_thread(history.close_lost, self.db, live, resync_at, last_seen,
+        closed = await self._history_write(history.close_lost, self.db, live, resync_at, last_seen,
                                          self._previous_heartbeat)
         for comm_id, outcome, channel_id in closed:
             self.live.pop(channel_id, None)

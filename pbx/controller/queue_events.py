@@ -62,7 +62,7 @@ class QueueEvents(ControllerBase):
                 if user_id is not None:
                     history.agent_rung(self.db, live.comm_id, user_id)
                 return user_id
-            user_id = await asyncio.to_thread(rung)
+            user_id = await self._history_write(rung)
             if user_id is not None:
                 self.bus.publish(events.AGENT_RINGING, user_id=user_id, call_id=step.call_id,
                                  caller=step.caller, communication_id=live.comm_id)
@@ -73,6 +73,6 @@ class QueueEvents(ControllerBase):
                 user_id = self._user_for(step.interface)
                 history.answered(self.db, live.comm_id, user_id)
                 return user_id
-            live.user_id = user_id = await asyncio.to_thread(connect)
+            live.user_id = user_id = await self._history_write(connect)
             self.bus.publish(events.CALL_CONNECTED, user_id=user_id, call_id=step.call_id,
                              communication_id=live.comm_id)

@@ -43,7 +43,7 @@ class Transfers(ControllerBase):
                 self._xfer_legs.pop(dest, None)
             else:
                 leg.user_id = user_id
-                await asyncio.to_thread(history.agent_rung, self.db, live.comm_id, user_id)
+                await self._history_write(history.agent_rung, self.db, live.comm_id, user_id)
                 self.bus.publish(events.AGENT_RINGING, user_id=user_id, call_id=leg.call_id,
                                  caller=live.caller, communication_id=live.comm_id)
             leg.known.set()
@@ -73,7 +73,7 @@ class Transfers(ControllerBase):
         if live is None:
             return
         live.agent_channel, live.user_id = dest, leg.user_id
-        await asyncio.to_thread(history.handed_over, self.db, live.comm_id, leg.user_id)
+        await self._history_write(history.handed_over, self.db, live.comm_id, leg.user_id)
         self.bus.publish(events.CALL_CONNECTED, user_id=leg.user_id, call_id=leg.call_id,
                          communication_id=live.comm_id)
 
