@@ -15,11 +15,13 @@ from agents.history import outcome, seconds_between
 from centrala.models import Communication, User, utcnow
 
 
-def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None) -> int:
+def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None,
+              started_at=None) -> int:
     with db.engine.begin() as conn:
         return conn.execute(insert(Communication).values(
             channel="voice", direction="inbound", outcome="in_progress", remote=remote, our_number=our_number,
-            trunk=trunk, pbx_id=pbx_id, agents_rung=[], note="", started_at=utcnow())).inserted_primary_key[0]
+            trunk=trunk, pbx_id=pbx_id, agents_rung=[], note="",
+            started_at=started_at or utcnow())).inserted_primary_key[0]
 
 
 def user_for_interface(db, interface: str) -> int | None:
@@ -36,16 +38,19 @@ def agent_rung(db, comm_id: int, user_id: int) -> None:
                          .values(agents_rung=list(row.agents_rung or []) + [user_id]))
 
 
-def answered(db, comm_id: int, user_id: int | None) -> None:
+def answered(db, comm_id: int, user_id: int | None, started_at=None):
+    """The first agent answered (later answers change nothing); ``started_at``: the row's, when
+    the caller knows it (saves reading it).  Returns the time written."""
     now = utcnow()
     with db.engine.begin() as conn:
-        started = conn.scalar(select(Communication.started_at).where(Communication.id == comm_id,
-                                                                     Communication.answered_at.is_(None)))
+        started = started_at or conn.scalar(select(Communication.started_at).where(
+            Communication.id == comm_id, Communication.answered_at.is_(None)))
         if started is not None:
             conn.execute(update(Communication).where(Communication.id == comm_id,
                                                      Communication.answered_at.is_(None))
                          .values(answered_at=now, agent_id=user_id,
                                  wait_seconds=seconds_between(_aware(started), now)))
+    return now
 
 
 def handed_over(db, comm_id: int, user_id: int) -> None:
@@ -75,12 +80,21 @@ class Finished(NamedTuple):
     remote: str
 
 
+class Known(NamedTuple):
+    """What the controller already knows of a row it wrote (finish need not read it)."""
+    started_at: object
+    answered_at: object
+    ended_at: object = None
+    outcome: str = "in_progress"
+    remote: str = ""
+
+
 def finish(db, comm_id: int, *, voicemail: str | None = None, abandoned: bool = False,
-           refused: bool = False, recording: str | None = None) -> Finished | None:
+           refused: bool = False, recording: str | None = None, known: Known | None = None) -> Finished | None:
     c = Communication
     with db.engine.begin() as conn:
-        row = conn.execute(select(c.started_at, c.answered_at, c.ended_at, c.outcome, c.remote)
-                           .where(c.id == comm_id)).first()
+        row = known or conn.execute(select(c.started_at, c.answered_at, c.ended_at, c.outcome, c.remote)
+                                    .where(c.id == comm_id)).first()
         if row is None:
             return None
         ended = _aware(row.ended_at) or utcnow()
@@ -95,7 +109,8 @@ def finish(db, comm_id: int, *, voicemail: str | None = None, abandoned: bool = 
             values["talk_seconds"] = seconds_between(answered, ended)
         else:
             values["wait_seconds"] = seconds_between(_aware(row.started_at), ended)
-        conn.execute(update(c).where(c.id == comm_id).values(**values))
+        if conn.execute(update(c).where(c.id == comm_id).values(**values)).rowcount == 0:
+            return None
         return Finished(comm_id, values["outcome"], row.remote)
 
 

@@ -41,8 +41,8 @@ def _agent(make_user, database, email):
 def _inbound(ctl, database, call_id="1733.7", **flags) -> LiveCall:
     """An inbound call the Stasis flow handed to the queue, its History row open."""
     ctl.calls.enter(call_id, "48500100200", "+48221234567")
-    call = LiveCall(caller="48500100200", queued=True, **flags)
-    call.comm_id = history.open_call(database, call_id, "48500100200", "+48221234567", "carrier")
+    call = LiveCall(caller="48500100200", queued=True, started_at=utcnow(), **flags)
+    call.comm_id = history.open_call(database, call_id, "48500100200", "+48221234567", "carrier", call.started_at)
     call.opened.set()
     call.flow_done.set()
     ctl.live[call_id] = call

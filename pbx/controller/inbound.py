@@ -11,6 +11,7 @@ import time
 from agents import events
 from agents.inbound import Route, inbound_route
 from centrala import telephony
+from centrala.models import utcnow
 
 from .. import history, stasis
 from ..render import ARI_APP
@@ -96,8 +97,10 @@ class InboundFlow(ControllerBase):
             # (a number without a country code is read in Settings / General's region, part of the facts)
             ours = telephony.decide_number(policy, dialled)
             # the history row is written while the call goes on (queue events wait for it)
+            live.started_at = utcnow()
             opening = asyncio.ensure_future(self._history_write(
-                history.open_call, self.db, channel_id, caller, ours.e164 or dialled, trunk_of(endpoint)))
+                history.open_call, self.db, channel_id, caller, ours.e164 or dialled, trunk_of(endpoint),
+                live.started_at))
             route = inbound_route(accepted=ours.accepted, inbound_enabled=ours.inbound_enabled,
                                   open_now=ours.open_now, anyone_online=anyone_online)
             if route is not Route.QUEUE:
@@ -156,7 +159,9 @@ class InboundFlow(ControllerBase):
     def _finish_row(self, live: LiveCall, channel_id: str):
         """The History row of an ended call, finished (runs in a thread: it looks for the file)."""
         return history.finish(self.db, live.comm_id, **finish_flags(live),
-                              recording=self._call_recording(channel_id))
+                              recording=self._call_recording(channel_id),
+                              known=history.Known(live.started_at, live.answered_at, remote=live.caller)
+                              if live.started_at is not None else None)
 
     def answering_prompt(self) -> str:
         """The greeting before the beep, as chosen in Settings / Voice (VOI-4); "" when Off."""

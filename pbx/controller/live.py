@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 class _Seen:
@@ -24,6 +25,8 @@ class LiveCall(_Seen):
     """An inbound call as the controller follows it, from StasisStart to its History row."""
     caller: str = ""
     comm_id: int | None = None          # its History row, once written
+    started_at: datetime | None = None  # as written in that row
+    answered_at: datetime | None = None  # as written in that row (the first agent's answer)
     # how the inbound flow routed it
     queued: bool = False                # handed to the queue (its end then comes from AMI Hangup)
     refused: bool = False               # number not ours / unavailable: played a notice

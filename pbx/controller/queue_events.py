@@ -71,7 +71,9 @@ class QueueEvents(ControllerBase):
 
             def connect():
                 user_id = self._user_for(step.interface)
-                history.answered(self.db, live.comm_id, user_id)
+                at = history.answered(self.db, live.comm_id, user_id, live.started_at)
+                if live.answered_at is None:
+                    live.answered_at = at
                 return user_id
             live.user_id = user_id = await self._history_write(connect)
             self.bus.publish(events.CALL_CONNECTED, user_id=user_id, call_id=step.call_id,
