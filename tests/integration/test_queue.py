@@ -210,6 +210,29 @@ def test_caller_reaches_the_online_agent(pbx_instance, controller, agents, poole
     assert abs(recorded - row.talk_seconds) <= 1.5, (recorded, row.talk_seconds)
 
 
+def test_controller_is_sent_only_the_ami_events_it_reads(pbx_instance, controller, agents, pooled_number,
+                                                         tmp_path):
+    """Issue 12, 12a: Asterisk wrote every call- and agent-class event to the controller's AMI
+    session (Newstate, Bridge*, QueueMemberStatus for every member…, dozens a call); the session
+    answers actions in turn with writing them, so under load QueueStatus waited behind the backlog
+    and timed out.  The session filter set at login lets only the events the controller reads through."""
+    ctl, recorder = controller
+    seen = []
+    ctl.ami.loop.call_soon_threadsafe(ctl.ami.register_event, "*", lambda manager, event: seen.append(event.event))
+    ann = agents("filter-ann@example.com", "Ann Filters")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=1500)
+    out, _ = caller.communicate(timeout=60)
+    assert caller.returncode == 0, out[-2000:]
+    assert ann.finish() == 0
+    entered = recorder.wait(events.CALL_ENTERED, 5, number="48221234567")
+    recorder.wait(events.CALL_LOGGED, 10, call_id=entered.data["call_id"])
+    wanted = set(ctl._ami_handlers()) | {"Shutdown"}
+    assert {"AgentCalled", "AgentConnect", "Hangup"} <= set(seen), seen
+    assert set(seen) <= wanted, set(seen) - wanted
+
+
 def test_unanswered_agent_is_skipped_after_ring_timeout_and_break_is_never_rung(
         pbx_instance, controller, agents, pooled_number, tmp_path):
     settings = pbx_instance[0]

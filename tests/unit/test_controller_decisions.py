@@ -126,3 +126,17 @@ def test_lost_calls_are_those_asterisk_no_longer_has_and_started_before_the_resy
     assert is_lost("1.1", at(0), {"2.2"}, at(10))
     assert not is_lost("2.2", at(0), {"2.2"}, at(10))
     assert not is_lost("3.3", at(11), set(), at(10))   # started while resyncing
+
+
+# -- the AMI session filter (issue 12, 12a) ---------------------------------------------------
+def test_ami_session_filter_lets_exactly_the_named_events_through():
+    import re
+
+    from pbx.ami import session_filter
+
+    pattern = session_filter(["Hangup", "AgentCalled"])
+    regex = re.compile(pattern.replace("[[:space:]]", r"\s"))   # POSIX class as Asterisk reads it
+    assert regex.search("Event: Hangup\r\nPrivilege: call,all\r\n")
+    assert regex.search("Event: AgentCalled\r\nQueue: centrala-inbound\r\n")
+    assert not regex.search("Event: HangupRequest\r\nPrivilege: call,all\r\n")
+    assert not regex.search("Event: Newstate\r\nChannel: PJSIP/ann-0001\r\n")
