@@ -730,6 +730,46 @@ def test_asterisk_restart_mid_call_closes_the_call_in_history(pbx_instance, cont
     wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 10, what="Ann back in the queue")
 
 
+def test_controller_restart_mid_call_closes_the_call_at_its_last_heartbeat(pbx_instance, controller, agents,
+                                                                           pooled_number, tmp_path):
+    """The controller goes away mid-call (a crash, a restart, the old SIGTERM order) and the
+    caller hangs up meanwhile: nobody saw the end.  The next controller closes the row as
+    interrupted at the previous one's last heartbeat, not at its own start (issue 12, defect 7)."""
+    from agents.events import EventBus
+    from pbx.controller import Controller, ControllerThread
+
+    from ..helpers import EventRecorder
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("crash-ann@example.com", "Ann Crashes")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=4000)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    comm_id = connected.data["communication_id"]
+    time.sleep(1.5)                                  # they talk
+    ctl.ami.loop.call_soon_threadsafe(ctl.request_stop)
+    wait_for(lambda: not ctl.ami_up and not ctl.ari_up, 10, what="the controller stopped")
+    caller.communicate(timeout=60)                   # the caller hangs up: no controller hears it
+    time.sleep(2)                                    # the outage goes on
+    assert communication(pbx_instance, comm_id).outcome == "in_progress"
+    bus = EventBus()
+    later = EventRecorder(bus)
+    thread = ControllerThread(Controller(settings, db, bus)).start()
+    try:
+        logged = later.wait(events.CALL_LOGGED, 20, communication_id=comm_id)
+        assert logged.data["outcome"] == "interrupted"
+        row = communication(pbx_instance, comm_id)
+        # talked 1.5 s before the controller stopped (4 s in all); the outage (> 4 s) is not talk time
+        assert 1.0 <= row.talk_seconds <= 3.0, row.talk_seconds
+    finally:
+        ann.set_status("offline")                     # the new controller reads it on its next pass
+        wait_for(lambda: not thread.controller.members, 10, what="Ann out of the queue")
+        thread.stop()
+        ctl.members = {}                              # the stopped controller's view (fixture teardown)
+
+
 def _up_again(runtime, db, within: float = 15.0) -> None:
     """Start Asterisk again after a crash; its ports may be held a moment longer by the dead
     process's sockets, so "in use" is retried until ``within`` seconds have passed."""
