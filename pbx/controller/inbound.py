@@ -112,7 +112,7 @@ class InboundFlow(ControllerBase):
             elif route is Route.QUEUE:
                 # no ARI subscription: once in the queue, the call's end comes from AMI Hangup
                 live.queued = True
-                await stasis.to_queue(self.ari_rest, channel_id, ours.record)
+                await stasis.to_queue(self.ari_rest, client, channel_id, ours.record)
             else:
                 await self._voicemail(client, channel_id, live)
         finally:
