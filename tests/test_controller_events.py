@@ -172,3 +172,14 @@ def test_heartbeat_vouches_for_live_calls_only_with_both_links_up_and_reconciled
     ctl.ari_up = True
     ctl._mark_calls_seen()
     assert call.last_seen > 100.0
+
+
+def test_actions_without_ami_fail_at_once_instead_of_waiting_out_their_deadline(ctl):
+    import time
+
+    async def go():
+        started = time.monotonic()
+        with pytest.raises(ConnectionError, match="AMI is not connected"):
+            await ctl._action({"Action": "QueueStatus"}, timeout=5)
+        return time.monotonic() - started
+    assert asyncio.run(go()) < 0.5

@@ -96,7 +96,11 @@ class ControllerBase:
 
     async def _action(self, action: dict, as_list: bool | None = False, timeout: float = 5.0):
         """One AMI action with a deadline.  ``as_list`` is explicit: panoramisk guesses from the
-        reply text and takes "Added interface to queue" for the start of an event list."""
+        reply text and takes "Added interface to queue" for the start of an event list.
+        Without AMI it fails at once: an action written to a lost connection would only wait
+        out its deadline (the QueueStatus timeouts seen after Asterisk died, issue 12, 12a)."""
+        if not self.ami_up:
+            raise ConnectionError(f"AMI is not connected ({action.get('Action')} not sent)")
         try:
             return await asyncio.wait_for(self.ami.send_action(action, as_list=as_list), timeout)
         except asyncio.TimeoutError:
