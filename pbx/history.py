@@ -30,6 +30,12 @@ def user_for_interface(db, interface: str) -> int | None:
         return s.scalar(select(User.id).where(User.sip_username == username))
 
 
+def set_rung(db, comm_id: int, rung: list[int]) -> None:
+    """The agents the queue has rung for a call so far (the controller keeps the list)."""
+    with db.engine.begin() as conn:
+        conn.execute(update(Communication).where(Communication.id == comm_id).values(agents_rung=list(rung)))
+
+
 def agent_rung(db, comm_id: int, user_id: int) -> None:
     with db.engine.begin() as conn:
         row = conn.execute(select(Communication.agents_rung).where(Communication.id == comm_id)).first()

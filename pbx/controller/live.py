@@ -27,6 +27,7 @@ class LiveCall(_Seen):
     comm_id: int | None = None          # its History row, once written
     started_at: datetime | None = None  # as written in that row
     answered_at: datetime | None = None  # as written in that row (the first agent's answer)
+    rung: list[int] = field(default_factory=list)   # agents the queue rang, as written in that row
     # how the inbound flow routed it
     queued: bool = False                # handed to the queue (its end then comes from AMI Hangup)
     refused: bool = False               # number not ours / unavailable: played a notice

@@ -59,8 +59,9 @@ class QueueEvents(ControllerBase):
         if step.kind == "ringing":
             def rung():
                 user_id = self._user_for(step.interface)
-                if user_id is not None:
-                    history.agent_rung(self.db, live.comm_id, user_id)
+                if user_id is not None and user_id not in live.rung:
+                    live.rung.append(user_id)
+                    history.set_rung(self.db, live.comm_id, live.rung)
                 return user_id
             user_id = await self._history_write(rung)
             if user_id is not None:
