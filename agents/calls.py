@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from .conversation import INTERRUPTED  # noqa: F401  (the outcome of a call whose end nobody saw)
+
 # Q.850 causes that count as a normal end of a call.
 NORMAL_CAUSES = {16, 31}
 
@@ -64,3 +66,23 @@ class CallRegistry:
 
     def __contains__(self, call_id: str) -> bool:
         return call_id in self._calls
+
+
+# -- calls cut off by an outage (Asterisk or the controller restarted mid-call) ------------
+
+
+def interrupted_end(started_at: datetime, answered_at: datetime | None, last_seen: datetime | None,
+                    resync_at: datetime) -> datetime:
+    """When a call whose end went unseen ended, as far as anyone can tell: the last moment it
+    was known to be live (its last event, or the last heartbeat with the links up), never before
+    it started or was answered, never after the resync that found it gone.  Without that moment
+    the last event of the call (answered, else started) is the end: an outage is never talk time."""
+    floor = answered_at or started_at
+    end = last_seen if last_seen is not None else floor
+    return min(max(end, floor), max(resync_at, floor))
+
+
+def is_lost(channel_id: str, started_at: datetime, live_ids: set[str], resync_at: datetime) -> bool:
+    """An in-progress call is lost when Asterisk no longer has its channel; calls that started
+    after the resync began are not judged (their channel may not have been listed yet)."""
+    return channel_id not in live_ids and started_at < resync_at

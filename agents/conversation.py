@@ -60,9 +60,10 @@ def state_of(*, ended: bool, agent: int | None, offered: bool) -> str:
 # -- outcomes -------------------------------------------------------------------------------
 IN_PROGRESS, ANSWERED, MISSED, ABANDONED, VOICEMAIL, OFFLINE_FORM, FAILED = (
     "in_progress", "answered", "missed", "abandoned", "voicemail", "offline_form", "failed")
-OUTCOMES = (ANSWERED, MISSED, ABANDONED, VOICEMAIL, OFFLINE_FORM, FAILED, IN_PROGRESS)
+INTERRUPTED = "interrupted"   # a call whose end nobody saw (Asterisk or the controller went away)
+OUTCOMES = (ANSWERED, MISSED, ABANDONED, VOICEMAIL, OFFLINE_FORM, FAILED, INTERRUPTED, IN_PROGRESS)
 OUTCOMES_BY_CHANNEL: dict[str, tuple[str, ...]] = {
-    VOICE: (ANSWERED, MISSED, ABANDONED, VOICEMAIL, FAILED, IN_PROGRESS),
+    VOICE: (ANSWERED, MISSED, ABANDONED, VOICEMAIL, FAILED, INTERRUPTED, IN_PROGRESS),
     CHAT: (ANSWERED, MISSED, OFFLINE_FORM, IN_PROGRESS),
     EMAIL: (ANSWERED, MISSED, FAILED, IN_PROGRESS),
     SMS: (ANSWERED, MISSED, FAILED, IN_PROGRESS),

@@ -1,31 +1,35 @@
 """Call history rows (``communications``) kept by the pbx controller from what Asterisk reports.
 
-Blocking database work: call these through ``asyncio.to_thread``.
+Blocking database work: call these through ``asyncio.to_thread``.  The writes every call makes
+(open, rung, answered) are single Core statements: the ORM's identity map and unit of work cost
+~3x the CPU for one row, and the controller makes them at the call rate.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import NamedTuple
 
+from sqlalchemy import insert, select, update
+
+from agents.calls import INTERRUPTED, interrupted_end, is_lost
 from agents.history import outcome, seconds_between
 from centrala.channels.voice import VOICE
 from centrala.conversations import lifecycle
 from centrala.models import Communication, User, utcnow
 
 
-def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None, bus=None) -> int:
-    """An inbound call's History row, opened by the conversation core; with ``bus`` it is also
-    announced (``conversation.opened``)."""
-    s = db.sessions()
-    try:
-        row = lifecycle.open(s, VOICE.key, remote=remote, our_number=our_number, trunk=trunk, pbx_id=pbx_id)
-        if bus is not None:
-            lifecycle.commit(s, bus)
-        else:
-            lifecycle.discard_events(s)
-            s.commit()
-        return row.id
-    finally:
-        s.close()
+def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None,
+              started_at=None, bus=None) -> int:
+    """An inbound call's History row, opened as the conversation core opens one (channel voice,
+    inbound, in progress: ``lifecycle.opened_values``) but in one INSERT — the controller's hot
+    path; with ``bus`` it is announced as ``conversation.opened`` after the commit."""
+    values = lifecycle.opened_values(VOICE.key, remote=remote, direction="inbound")
+    with db.engine.begin() as conn:
+        comm_id = conn.execute(insert(Communication).values(
+            **values, our_number=our_number, trunk=trunk, pbx_id=pbx_id,
+            started_at=started_at or utcnow())).inserted_primary_key[0]
+    if bus is not None:
+        lifecycle.announce_opened(bus, comm_id, VOICE.key, remote=values["remote"], direction="inbound")
+    return comm_id
 
 
 def user_for_interface(db, interface: str) -> int | None:
@@ -34,20 +38,33 @@ def user_for_interface(db, interface: str) -> int | None:
         return s.scalar(select(User.id).where(User.sip_username == username))
 
 
+def set_rung(db, comm_id: int, rung: list[int]) -> None:
+    """The agents the queue has rung for a call so far (the controller keeps the list)."""
+    with db.engine.begin() as conn:
+        conn.execute(update(Communication).where(Communication.id == comm_id).values(agents_rung=list(rung)))
+
+
 def agent_rung(db, comm_id: int, user_id: int) -> None:
-    with db.session() as s:
-        row = s.get(Communication, comm_id)
+    with db.engine.begin() as conn:
+        row = conn.execute(select(Communication.agents_rung).where(Communication.id == comm_id)).first()
         if row is not None and user_id not in (row.agents_rung or []):
-            row.agents_rung = list(row.agents_rung or []) + [user_id]
+            conn.execute(update(Communication).where(Communication.id == comm_id)
+                         .values(agents_rung=list(row.agents_rung or []) + [user_id]))
 
 
-def answered(db, comm_id: int, user_id: int | None) -> None:
-    with db.session() as s:
-        row = s.get(Communication, comm_id)
-        if row is not None and row.answered_at is None:
-            row.answered_at = utcnow()
-            row.agent_id = user_id
-            row.wait_seconds = seconds_between(_aware(row.started_at), row.answered_at)
+def answered(db, comm_id: int, user_id: int | None, started_at=None):
+    """The first agent answered (later answers change nothing); ``started_at``: the row's, when
+    the caller knows it (saves reading it).  Returns the time written."""
+    now = utcnow()
+    with db.engine.begin() as conn:
+        started = started_at or conn.scalar(select(Communication.started_at).where(
+            Communication.id == comm_id, Communication.answered_at.is_(None)))
+        if started is not None:
+            conn.execute(update(Communication).where(Communication.id == comm_id,
+                                                     Communication.answered_at.is_(None))
+                         .values(answered_at=now, agent_id=user_id,
+                                 wait_seconds=seconds_between(_aware(started), now)))
+    return now
 
 
 def handed_over(db, comm_id: int, user_id: int) -> None:
@@ -70,24 +87,45 @@ def answered_outbound(db, comm_id: int) -> None:
             row.wait_seconds = seconds_between(_aware(row.started_at), row.answered_at)
 
 
+class Finished(NamedTuple):
+    """What the controller publishes of a finished row."""
+    id: int
+    outcome: str
+    remote: str
+
+
+class Known(NamedTuple):
+    """What the controller already knows of a row it wrote (finish need not read it)."""
+    started_at: object
+    answered_at: object
+    ended_at: object = None
+    outcome: str = "in_progress"
+    remote: str = ""
+
+
 def finish(db, comm_id: int, *, voicemail: str | None = None, abandoned: bool = False,
-           refused: bool = False, recording: str | None = None) -> Communication | None:
-    with db.session() as s:
-        row = s.get(Communication, comm_id)
+           refused: bool = False, recording: str | None = None, known: Known | None = None) -> Finished | None:
+    c = Communication
+    with db.engine.begin() as conn:
+        row = known or conn.execute(select(c.started_at, c.answered_at, c.ended_at, c.outcome, c.remote)
+                                    .where(c.id == comm_id)).first()
         if row is None:
             return None
-        row.ended_at = row.ended_at or utcnow()
-        started = _aware(row.started_at)
+        ended = _aware(row.ended_at) or utcnow()
+        answered = _aware(row.answered_at)
+        values = {"ended_at": ended,
+                  "outcome": outcome(ended=True, answered=answered is not None,
+                                     voicemail=bool(voicemail) or row.outcome == "voicemail",
+                                     abandoned=abandoned, refused=refused)}
         if voicemail or recording:
-            row.recording = voicemail or recording
-        is_vm = bool(voicemail) or row.outcome == "voicemail"
-        row.outcome = outcome(ended=True, answered=row.answered_at is not None, voicemail=is_vm,
-                              abandoned=abandoned, refused=refused)
-        if row.answered_at is not None:
-            row.talk_seconds = seconds_between(_aware(row.answered_at), _aware(row.ended_at))
+            values["recording"] = voicemail or recording
+        if answered is not None:
+            values["talk_seconds"] = seconds_between(answered, ended)
         else:
-            row.wait_seconds = seconds_between(started, _aware(row.ended_at))
-        return row
+            values["wait_seconds"] = seconds_between(_aware(row.started_at), ended)
+        if conn.execute(update(c).where(c.id == comm_id).values(**values)).rowcount == 0:
+            return None
+        return Finished(comm_id, values["outcome"], row.remote)
 
 
 def _aware(dt):
@@ -106,26 +144,30 @@ def add_note(db, comm_id: int, line: str) -> None:
 LOST_NOTE = "Cut off: the connection to the PBX was lost"
 
 
-def close_lost(db, live_ids: set[str], started_before) -> list[tuple[int, str, str]]:
+def close_lost(db, live_ids: set[str], resync_at, last_seen: dict[int, object] | None = None,
+               fallback_seen=None) -> list[tuple[int, str, str]]:
     """Calls the history still shows in progress though Asterisk no longer has their channel
-    (Asterisk or the controller restarted mid-call): end them now, answered ones as answered
-    (with a note), the others as failed.  Returns (communication id, outcome, channel id)."""
+    (Asterisk or the controller restarted mid-call): close them as interrupted, at the last
+    moment each was known live (``last_seen`` by communication id, from the controller's memory;
+    ``fallback_seen`` for calls a previous controller followed: its last heartbeat), with a note.
+    Returns (communication id, outcome, channel id)."""
+    last_seen = last_seen or {}
     closed = []
     with db.session() as s:
         rows = s.scalars(select(Communication).where(Communication.channel == "voice",
                                                      Communication.outcome == "in_progress"))
         for row in rows:
             channel_id = row.pbx_id if row.direction == "inbound" else f"c2c-{row.id}"
-            if channel_id in live_ids or _aware(row.started_at) >= started_before:
+            started = _aware(row.started_at)
+            if not is_lost(channel_id, started, live_ids, resync_at):
                 continue
-            row.ended_at = utcnow()
-            answered = row.answered_at is not None
-            row.outcome = outcome(ended=True, answered=answered, voicemail=False, abandoned=False,
-                                  refused=not answered)
-            if answered:
-                row.talk_seconds = seconds_between(_aware(row.answered_at), row.ended_at)
+            answered = _aware(row.answered_at)
+            row.ended_at = interrupted_end(started, answered, last_seen.get(row.id, fallback_seen), resync_at)
+            row.outcome = INTERRUPTED
+            if answered is not None:
+                row.talk_seconds = seconds_between(answered, row.ended_at)
             else:
-                row.wait_seconds = seconds_between(_aware(row.started_at), row.ended_at)
+                row.wait_seconds = seconds_between(started, row.ended_at)
             row.note = (row.note + "\n" if row.note else "") + LOST_NOTE
             closed.append((row.id, row.outcome, channel_id))
     return closed

@@ -4,6 +4,7 @@ changes, so a reload after rendering touches only what really changed.
 """
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -69,7 +70,10 @@ class RenderPaths:
         return self.etc_dir / "asterisk.conf"
 
 
+@functools.lru_cache(maxsize=1)
 def _environment() -> Environment:
+    """One per process: Jinja compiles each template once (and again only when its file changes),
+    not on every render — the controller re-renders every sync interval."""
     return Environment(loader=FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
                        undefined=StrictUndefined, keep_trailing_newline=True,
                        trim_blocks=False, lstrip_blocks=False)

@@ -56,13 +56,22 @@ def queue_extension(record: bool | None) -> str:
     return "inbound" if record is None else ("inbound-record" if record else "inbound-norecord")
 
 
-async def to_queue(client, channel_id: str, record: bool | None = None) -> None:
-    """Hand the call to the dialplan's queue context (music on hold, ring timeout, wrap-up)."""
+async def to_queue(rest, client, channel_id: str, record: bool | None = None) -> None:
+    """Hand the call to the dialplan's queue context (music on hold, ring timeout, wrap-up):
+    through ``rest`` (the controller's keep-alive ARI client, pbx/controller/ari_rest.py), or
+    asyncari's ``client`` if that failed — a caller is never left in Stasis."""
+    extension = queue_extension(record)
+    try:
+        await rest.continue_in_dialplan(channel_id, "centrala-queue", extension, 1)
+        return
+    except Exception as exc:
+        log.warning("queueing %s over the kept-alive ARI connection failed (%s), trying asyncari",
+                    channel_id, exc)
     try:
         await client.channels.continueInDialplan(channelId=channel_id, context="centrala-queue",
-                                                 extension=queue_extension(record), priority=1)
+                                                 extension=extension, priority=1)
     except Exception as exc:
-        log.info("could not queue %s: %s", channel_id, exc)
+        log.warning("could not queue %s: %s", channel_id, exc)
 
 
 async def answering_machine(client, waiter: PlaybackWaiter, channel_id: str, prompt: str,

@@ -19,7 +19,7 @@ SKILL_LABELS = {"chat": _l("Chat"), "email": _l("Email"), "voice_in": _l("Inboun
                 "voice_out": _l("Outbound voice"), "sms": _l("SMS"), "facebook": _l("Facebook")}
 OUTCOME_LABELS = {"answered": _l("Answered"), "missed": _l("Missed"), "abandoned": _l("Abandoned"),
                   "voicemail": _l("Voicemail"), "offline_form": _l("Offline message"), "failed": _l("Failed"),
-                  "in_progress": _l("In progress")}
+                  "interrupted": _l("Interrupted"), "in_progress": _l("In progress")}
 
 
 def communication_label(channel: str, direction: str) -> str:

@@ -83,19 +83,38 @@ def open(session, channel: str, *, remote: str, direction: str = "inbound", agen
          outcome: str = conversation.IN_PROGRESS, **columns) -> Communication:  # noqa: A001
     """A new conversation in History (state opened; accepted at once when ``agent_id`` starts it).
     ``columns``: channel-specific Communication columns (our_number, trunk, pbx_id …)."""
-    ch = registry.get(channel)
-    if not conversation.allowed_outcome(ch.key, outcome):
-        raise ValueError(f"{outcome!r} is not an outcome of {ch.key}")
-    c = Communication(channel=ch.key, direction=direction, outcome=outcome, remote=remote[:64],
-                      agent_id=agent_id, agents_rung=[], note="", **columns)
+    values = opened_values(channel, remote=remote, direction=direction, agent_id=agent_id, outcome=outcome)
+    c = Communication(**values, **columns)
     session.add(c)
     session.flush()
-    announce(session, events.CONVERSATION_OPENED, communication_id=c.id, channel=ch.key, direction=direction,
-             remote=c.remote, agent_id=agent_id)
+    announce(session, events.CONVERSATION_OPENED, **_opened(c.id, values))
     if outcome != conversation.IN_PROGRESS:   # over as it starts (a chat's offline form)
         c.ended_at = c.started_at or utcnow()
         announce_closed(session, c, by=agent_id)
     return c
+
+
+def opened_values(channel: str, *, remote: str, direction: str = "inbound", agent_id: int | None = None,
+                  outcome: str = conversation.IN_PROGRESS) -> dict:
+    """The columns of a new conversation's row (for a caller that writes it in one statement, the
+    pbx controller's hot path, as ``open`` does through the ORM)."""
+    ch = registry.get(channel)
+    if not conversation.allowed_outcome(ch.key, outcome):
+        raise ValueError(f"{outcome!r} is not an outcome of {ch.key}")
+    return {"channel": ch.key, "direction": direction, "outcome": outcome, "remote": remote[:64],
+            "agent_id": agent_id, "agents_rung": [], "note": ""}
+
+
+def _opened(comm_id: int, values: dict) -> dict:
+    return {"communication_id": comm_id, "channel": values["channel"], "direction": values["direction"],
+            "remote": values["remote"], "agent_id": values["agent_id"]}
+
+
+def announce_opened(bus, comm_id: int, channel: str, *, remote: str, direction: str = "inbound",
+                    agent_id: int | None = None) -> None:
+    """``conversation.opened`` for a row written (and committed) without ``open``."""
+    bus.publish(events.CONVERSATION_OPENED, **_opened(comm_id, {"channel": channel, "direction": direction,
+                                                                 "remote": remote, "agent_id": agent_id}))
 
 
 # -- messages --------------------------------------------------------------------------------

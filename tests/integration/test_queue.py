@@ -210,6 +210,29 @@ def test_caller_reaches_the_online_agent(pbx_instance, controller, agents, poole
     assert abs(recorded - row.talk_seconds) <= 1.5, (recorded, row.talk_seconds)
 
 
+def test_controller_is_sent_only_the_ami_events_it_reads(pbx_instance, controller, agents, pooled_number,
+                                                         tmp_path):
+    """Issue 12, 12a: Asterisk wrote every call- and agent-class event to the controller's AMI
+    session (Newstate, Bridge*, QueueMemberStatus for every member…, dozens a call); the session
+    answers actions in turn with writing them, so under load QueueStatus waited behind the backlog
+    and timed out.  The session filter set at login lets only the events the controller reads through."""
+    ctl, recorder = controller
+    seen = []
+    ctl.ami.loop.call_soon_threadsafe(ctl.ami.register_event, "*", lambda manager, event: seen.append(event.event))
+    ann = agents("filter-ann@example.com", "Ann Filters")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=1500)
+    out, _ = caller.communicate(timeout=60)
+    assert caller.returncode == 0, out[-2000:]
+    assert ann.finish() == 0
+    entered = recorder.wait(events.CALL_ENTERED, 5, number="48221234567")
+    recorder.wait(events.CALL_LOGGED, 10, call_id=entered.data["call_id"])
+    wanted = set(ctl._ami_handlers()) | {"Shutdown"}
+    assert {"AgentCalled", "AgentConnect", "Hangup"} <= set(seen), seen
+    assert set(seen) <= wanted, set(seen) - wanted
+
+
 def test_unanswered_agent_is_skipped_after_ring_timeout_and_break_is_never_rung(
         pbx_instance, controller, agents, pooled_number, tmp_path):
     settings = pbx_instance[0]
@@ -669,9 +692,12 @@ def test_asterisk_restart_mid_call_closes_the_call_in_history(pbx_instance, cont
                                                               tmp_path):
     """Bad things happen: Asterisk crashes (SIGKILL: no hang-up events at all) during a
     conversation.  The history must not keep the call "in progress" forever: once Asterisk is
-    back the controller ends it (answered, with a note)."""
+    back the controller ends it as interrupted, with a note, at the last moment the call was
+    known live: the outage is not counted as talk time (issue 12, defect 7)."""
     import os
     import signal
+    import time
+
     from centrala.models import Communication
 
     settings, db, runtime = pbx_instance
@@ -684,22 +710,87 @@ def test_asterisk_restart_mid_call_closes_the_call_in_history(pbx_instance, cont
         connected = recorder.wait(events.CALL_CONNECTED, 15)
         comm_id = connected.data["communication_id"]
         assert communication(pbx_instance, comm_id).outcome == "in_progress"
+        time.sleep(2.5)                      # the conversation goes on for a while
         recorder.clear()
         os.kill(runtime.pid(), signal.SIGKILL)
+        killed = time.monotonic()
         wait_for(lambda: not runtime.is_running(), 10, what="Asterisk gone")
-        runtime.up(db=db)
+        time.sleep(4)                        # the outage: the caller's end is not seen
+        _up_again(runtime, db)
         recorder.wait(events.PBX_RESYNCED, 30, link="ari")
+        outage = time.monotonic() - killed
         logged = recorder.wait(events.CALL_LOGGED, 5, communication_id=comm_id)
-        assert logged.data["outcome"] == "answered"
+        assert logged.data["outcome"] == "interrupted"
         with db.session() as s:
             row = s.get(Communication, comm_id)
-            assert row.outcome == "answered" and row.ended_at is not None and row.talk_seconds is not None
+            assert row.outcome == "interrupted" and row.ended_at is not None
             assert "connection to the PBX was lost" in row.note
+            # talked ~2.5 s before the crash (the last heartbeat is at most a second before it);
+            # the outage (> 4 s) is not talk time
+            assert 1.2 <= row.talk_seconds <= 3.6, (row.talk_seconds, outage)
     finally:
         caller.kill()
         caller.wait()
     # Ann is still Online: the controller puts her back into the new Asterisk's queue
     wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 10, what="Ann back in the queue")
+
+
+def test_controller_restart_mid_call_closes_the_call_at_its_last_heartbeat(pbx_instance, controller, agents,
+                                                                           pooled_number, tmp_path):
+    """The controller goes away mid-call (a crash, a restart, the old SIGTERM order) and the
+    caller hangs up meanwhile: nobody saw the end.  The next controller closes the row as
+    interrupted at the previous one's last heartbeat, not at its own start (issue 12, defect 7)."""
+    from agents.events import EventBus
+    from pbx.controller import Controller, ControllerThread
+
+    from ..helpers import EventRecorder
+
+    settings, db, runtime = pbx_instance
+    ctl, recorder = controller
+    ann = agents("crash-ann@example.com", "Ann Crashes")
+    ann.set_status("online")
+    wait_for(lambda: ctl.members.get(f"PJSIP/{ann.username}") is False, 2, what="Ann in the queue")
+    caller = place_call(pbx_instance, tmp_path, talk_ms=4000)
+    connected = recorder.wait(events.CALL_CONNECTED, 15)
+    comm_id = connected.data["communication_id"]
+    time.sleep(1.5)                                  # they talk
+    ctl.ami.loop.call_soon_threadsafe(ctl.request_stop)
+    wait_for(lambda: not ctl.ami_up and not ctl.ari_up, 10, what="the controller stopped")
+    caller.communicate(timeout=60)                   # the caller hangs up: no controller hears it
+    time.sleep(2)                                    # the outage goes on
+    assert communication(pbx_instance, comm_id).outcome == "in_progress"
+    bus = EventBus()
+    later = EventRecorder(bus)
+    thread = ControllerThread(Controller(settings, db, bus)).start()
+    try:
+        logged = later.wait(events.CALL_LOGGED, 20, communication_id=comm_id)
+        assert logged.data["outcome"] == "interrupted"
+        row = communication(pbx_instance, comm_id)
+        # talked 1.5 s before the controller stopped (4 s in all); the outage (> 4 s) is not talk time
+        assert 1.0 <= row.talk_seconds <= 3.0, row.talk_seconds
+    finally:
+        ann.set_status("offline")                     # the new controller reads it on its next pass
+        wait_for(lambda: not thread.controller.members, 10, what="Ann out of the queue")
+        thread.stop()
+        ctl.members = {}                              # the stopped controller's view (fixture teardown)
+
+
+def _up_again(runtime, db, within: float = 15.0) -> None:
+    """Start Asterisk again after a crash; its ports may be held a moment longer by the dead
+    process's sockets, so "in use" is retried until ``within`` seconds have passed."""
+    import time
+
+    from pbx.errors import PbxError
+
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            runtime.up(db=db)
+            return
+        except PbxError as exc:
+            if "in use" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_softphone_with_a_wrong_password_is_refused_and_never_rung(pbx_instance, controller, agents, tmp_path):
