@@ -256,10 +256,10 @@ def test_kill_9_asterisk_mid_call(centrala_run, telephony):
     # its talk time ends by the crash: at the last event seen before it at the earliest
     ok, detail = _talk_time_within(run, row.id, _aware(row.answered_at), killed_at)
     assert run.stop() == 0, run.log()
-    if not ok:
-        # Needs helper `controller`'s fix (pbx/controller.py, pbx/history.py): an interrupted
-        # call is closed with the time of its last event, not when the controller noticed.
-        pytest.xfail(f"interrupted call's talk time counts the outage: {detail}")
+    # closed with the time of its last event, not when the controller noticed (issue 12, defect 7)
+    assert ok, f"interrupted call's talk time counts the outage: {detail}"
+    with run.db.session() as s:
+        assert s.get(Communication, row.id).outcome == "interrupted"
 
 
 class PrivateRedis:
