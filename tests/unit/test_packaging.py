@@ -19,5 +19,5 @@ def test_build_includes_package_data_without_warnings(tmp_path):
     for shipped in ("web/templates/base.html", "web/templates/settings/user_form.html",
                     "web/translations/pl/LC_MESSAGES/messages.po", "web/static/widget",
                     "centrala/migrations/env.py", "centrala/migrations/versions/0001_foundation.py",
-                    "pbx/controller.py"):
+                    "pbx/controller/__init__.py"):
         assert (lib / shipped).exists(), shipped
