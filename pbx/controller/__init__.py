@@ -5,7 +5,7 @@ It turns Asterisk's events into domain events (``agents.events``) once, and keep
 ``centrala run``, or its own process (``centrala pbx controller``) when scaled out.
 Both links reconnect with back-off when Asterisk goes away and re-sync when it returns.
 
-One module per responsibility (docs/architecture-controller.md follows a call through them):
+One module per responsibility (docs/architecture.md, "The pbx controller", follows a call through them):
 
 - ``live``          the typed live-call state (LiveCall, OutboundCall, TransferLeg)
 - ``decisions``     pure decisions on AMI/ARI events, unit-tested without Asterisk

@@ -2,7 +2,7 @@
 kept-alive HTTP/1.1 connections of a plain asyncio client.
 
 asyncari sends them through asyncswagger and httpx: ~1.4 ms of the event loop's CPU per call at
-20 calls/s, a quarter of the controller's loop (measured with py-spy, docs/performance-controller.md).
+20 calls/s, a quarter of the controller's loop (measured with py-spy, docs/performance.md).
 Everything else (events, subscriptions, hang-ups, playbacks) stays on asyncari."""
 from __future__ import annotations
 
