@@ -128,3 +128,13 @@ class EventRecorder:
     def clear(self):
         with self._cond:
             self.events.clear()
+
+
+def run_coroutine(coro):
+    """``asyncio.run(coro)`` on a thread of its own: the browser tests' session-wide Playwright
+    keeps an event loop running on the main thread, where asyncio.run refuses to start."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="test-loop") as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -15,7 +15,7 @@ from pbx import history
 from pbx.controller import Controller
 from pbx.controller.live import LiveCall, OutboundCall
 
-from .helpers import EventRecorder
+from .helpers import EventRecorder, run_coroutine
 
 pytestmark = pytest.mark.db
 
@@ -57,7 +57,7 @@ def _run(ctl, *steps):
             handler(None, event)
             while [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
                 await asyncio.sleep(0.01)
-    asyncio.run(go())
+    run_coroutine(go())
 
 
 def test_queue_events_ring_then_connect_the_agent_and_hangup_logs_the_call(ctl, recorder, database, make_user):
@@ -182,4 +182,4 @@ def test_actions_without_ami_fail_at_once_instead_of_waiting_out_their_deadline(
         with pytest.raises(ConnectionError, match="AMI is not connected"):
             await ctl._action({"Action": "QueueStatus"}, timeout=5)
         return time.monotonic() - started
-    assert asyncio.run(go()) < 0.5
+    assert run_coroutine(go()) < 0.5

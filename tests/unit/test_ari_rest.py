@@ -9,6 +9,8 @@ import pytest
 
 from pbx.controller.ari_rest import AriRest, AriRestError
 
+from ..helpers import run_coroutine
+
 
 class Server:
     def __init__(self, close_after_each: bool = False):
@@ -45,7 +47,7 @@ def run(server: Server, steps):
             rest.close()
             srv.close()
             await srv.wait_closed()
-    return asyncio.run(go())
+    return run_coroutine(go())
 
 
 def test_continue_posts_the_dialplan_target_over_one_kept_alive_connection():
