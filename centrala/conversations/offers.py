@@ -358,6 +358,11 @@ class OfferEngine:
             return Result(True)                    # already theirs (a second click, another tab)
         if view is None or view.agent_id != agent_id or c.ended_at is not None:
             session.rollback()
+            # the two reads above may straddle another process's accept (SQLite reads outside a
+            # transaction): read the row again before telling the agent it is taken
+            mine = session.get(Communication, communication_id, populate_existing=True)
+            if mine is not None and mine.agent_id == agent_id and mine.ended_at is None:
+                return Result(True)                # the same agent's other click won (another tab)
             return Result(False, "taken")
         if not rules.serves(offer_agent(session, agent_id), skill_of(view.channel)):
             session.rollback()
