@@ -43,12 +43,13 @@ def test_import_wizard_end_to_end(make_user, new_context):
         dt.items.add(new File([new Uint8Array(10 * 1024 * 1024 + 1)], "dropped.csv", {type: "text/csv"}));
         document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
     }""")
-    expect(page.locator("#file-name")).to_have_text("dropped.csv")
+    expect(page.locator("#file-name")).to_have_text("dropped.csv", timeout=T)
     expect(page.locator("#upload-error")).to_contain_text("larger than 10 MB", timeout=T)
 
     # picked: the same, before anything is sent
+    # a 10 MB buffer crosses Playwright's pipe to the browser: seconds on a loaded 2-core machine
     page.set_input_files("#file", {"name": "big.csv", "mimeType": "text/csv",
-                                   "buffer": b"a,b\r\n" + b"x" * (10 * 1024 * 1024)})
+                                   "buffer": b"a,b\r\n" + b"x" * (10 * 1024 * 1024)}, timeout=30_000)
     expect(page.locator("#upload-error")).to_contain_text("larger than 10 MB", timeout=T)
     page.click("#upload-next")
     expect(page).to_have_url(re.compile(r"/contacts/imports/new$"))
