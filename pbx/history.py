@@ -154,7 +154,7 @@ def close_lost(db, live_ids: set[str], resync_at, last_seen: dict[int, object] |
     last_seen = last_seen or {}
     closed = []
     with db.session() as s:
-        rows = s.scalars(select(Communication).where(Communication.channel == "voice",
+        rows = s.scalars(select(Communication).where(Communication.channel == VOICE.key,
                                                      Communication.outcome == "in_progress"))
         for row in rows:
             channel_id = row.pbx_id if row.direction == "inbound" else f"c2c-{row.id}"
