@@ -262,6 +262,13 @@ def test_a_visitor_who_leaves_before_anyone_accepts_is_a_missed_chat(chat, datab
     v = chat.visitor()
     cid = v.emit("message", {"body": "quick question"})["chat_id"]
     item = offered(agent)
+    seen_at_withdrawal = []      # the chat is missed by the time anyone hears the offer is gone
+
+    def outcome_then(event):
+        with database.session() as s:
+            seen_at_withdrawal.append(s.get(Communication, event.data["communication_id"]).outcome)
+
+    chat.app.extensions["centrala.bus"].subscribe(events.CONVERSATION_OFFER_WITHDRAWN, outcome_then)
     chat.app.config["CHAT_VISITOR_GRACE"] = 1.0
     v.close()
     wait_for(lambda: not open_chat_offers(database), 8, what="offers stopped")
@@ -269,6 +276,8 @@ def test_a_visitor_who_leaves_before_anyone_accepts_is_a_missed_chat(chat, datab
     with database.session() as s:
         c = s.get(Communication, cid)
         assert c.outcome == "missed" and c.ended_at is not None and c.agent_id is None
+    wait_for(lambda: seen_at_withdrawal, 5, what="offer withdrawn event")
+    assert seen_at_withdrawal == ["missed"]
     assert agent.emit("chat:accept", {"chat_id": cid})["ok"] is False
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from agents import conversation, events
 from agents import offers as rules
 from agents.offers import OfferAgent
+from centrala.conversations import lifecycle
 from centrala.models import Communication, User
 from centrala.models_offers import ConversationOffer
 
@@ -304,10 +305,13 @@ class OfferEngine:
         session.expire_all()
         return True
 
-    def _close(self, session, seen: OfferView, state: str, reason: str) -> int:
+    def _close(self, session, seen: OfferView, state: str, reason: str,
+               with_claim: Callable[[object], None] | None = None) -> int:
         if not self._claim(session, seen, state=state):
             return 0
-        session.commit()
+        if with_claim is not None:      # e.g. the chat closed as missed: in the claim's transaction
+            with_claim(session)
+        lifecycle.commit(session, self.bus)
         if seen.agent_id is not None:
             self._withdrawn(session, seen, reason, final=True)
         return 1
@@ -465,14 +469,17 @@ class OfferEngine:
         return Result(True, offer=view)
 
     # -- the conversation or the agent changed ------------------------------------------------------
-    def conversation_ended(self, session, communication_id: int) -> bool:
+    def conversation_ended(self, session, communication_id: int,
+                           with_claim: Callable[[object], None] | None = None) -> bool:
         """The conversation closed (or the customer left): its open offer is taken back.  True
-        when this call ended it (the caller may then record e.g. a missed chat, once)."""
+        when this call ended it.  ``with_claim(session)`` runs in the same transaction as the
+        claim (e.g. record a missed chat), so nobody sees the offer gone and the chat still open;
+        what it announces is published after the commit."""
         view = open_offer(session, communication_id)
         if view is None:
             session.rollback()
             return False
-        return bool(self._close(session, view, rules.CLOSED, rules.ENDED))
+        return bool(self._close(session, view, rules.CLOSED, rules.ENDED, with_claim))
 
     def agent_left(self, session, agent_id: int) -> int:
         """The agent went on Break or Offline: their open offers move on at the next sweep."""

@@ -130,13 +130,12 @@ def register(app, start_background: bool = True) -> None:
             c = s.get(Communication, offer.communication_id)
             if c is None or c.agent_id is not None or c.ended_at is not None:
                 continue
-            if not engine.conversation_ended(s, c.id):    # takes the drawer item back; once
-                continue
-            c = s.get(Communication, offer.communication_id, populate_existing=True)
-            if c.agent_id is not None or c.ended_at is not None:
-                continue
+            engine.conversation_ended(s, c.id, with_claim=lambda s, cid=c.id: missed(s, cid))  # drawer item back; once
+
+    def missed(s, comm_id: int) -> None:
+        c = s.get(Communication, comm_id, populate_existing=True)
+        if c is not None and c.agent_id is None and c.ended_at is None:
             lifecycle.close(s, c, "missed")
-            lifecycle.commit(s, bus)
 
     def seen_elsewhere(s, vid: int, grace: float) -> bool:
         v = s.get(ChatVisitor, vid, populate_existing=True)
