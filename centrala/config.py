@@ -82,6 +82,7 @@ class Settings:
     voice_outbound: bool = True       # click-to-call allowed (VOI-6)
     files_max_upload_mb: int = 25     # largest single file in Files / task attachments (FIL-1)
     files_quota_mb: int = 17408       # storage quota of Files, all users together (FIL-2; 17 GB)
+    mail_ca_file: str = ""            # extra CA bundle trusted for mailboxes' IMAP/SMTP (a company CA)
 
     _types = {
         "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
@@ -194,6 +195,7 @@ class Secrets:
     ari_password: str = ""
     flask_secret_key: str = ""
     fernet_key: str = ""              # encrypts SIP and trunk passwords in the database
+    email_id_key: str = ""            # keys our emails' Message-IDs (unforgeable threading)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -203,7 +205,7 @@ class Secrets:
         if path.exists():
             data = json.loads(path.read_text())
         changed = False
-        for name in ("ami_password", "ari_password", "flask_secret_key", "fernet_key"):
+        for name in ("ami_password", "ari_password", "flask_secret_key", "fernet_key", "email_id_key"):
             if not data.get(name):
                 # a Fernet key is 32 random bytes in URL-safe base64, like the others
                 data[name] = base64.urlsafe_b64encode(_secrets.token_bytes(32)).decode() \

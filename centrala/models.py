@@ -261,3 +261,4 @@ from centrala import models_files, models_tasks  # noqa: E402,F401
 from centrala import models_chat  # noqa: E402,F401
 from centrala import models_webhooks  # noqa: E402,F401
 from centrala import models_offers  # noqa: E402,F401
+from centrala import models_email  # noqa: E402,F401

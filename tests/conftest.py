@@ -193,6 +193,15 @@ def smtp_server():
     controller.stop()
 
 
+@pytest.fixture
+def dovecot(tmp_path):
+    """A real IMAP server (Debian's Dovecot) on free loopback ports: ``tests/mailservers.py``."""
+    from .mailservers import Dovecot
+
+    with Dovecot(tmp_path / "dovecot") as server:
+        yield server
+
+
 def mail_link(message) -> str:
     import re
 

@@ -163,7 +163,7 @@ def test_api_searches_and_filters(app, history):
     for query, message in (("?from=yesterday", "from must be a date (YYYY-MM-DD)."),
                            ("?from=2026-11-02&to=2026-11-01", "to must not be before from."),
                            ("?agent_id=ann", "agent_id must be an integer."),
-                           ("?channel=fax", "channel must be one of: voice, voicemail, chat")):
+                           ("?channel=fax", "channel must be one of: voice, voicemail, chat, email")):
         r = c.get("/api/v1/communications" + query, headers=h)
         assert r.status_code == 400 and r.json["error"]["message"] == message, (query, r.json)
 

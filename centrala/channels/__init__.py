@@ -5,6 +5,7 @@ plus one line below (docs/architecture.md, "Adding a channel")."""
 from . import registry
 from .base import Channel, ChannelError, Inbound, Message, Sent
 from .chat import CHAT
+from .email import EMAIL
 from .voice import VOICE
 
-__all__ = ["registry", "Channel", "ChannelError", "Inbound", "Message", "Sent", "CHAT", "VOICE"]
+__all__ = ["registry", "Channel", "ChannelError", "Inbound", "Message", "Sent", "CHAT", "EMAIL", "VOICE"]
