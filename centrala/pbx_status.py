@@ -5,19 +5,28 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from sqlalchemy import bindparam, insert, update
+
 from centrala.models import PbxStatus
+
+# written every second and with every change of the live queue view: statements built once
+_STATUS = update(PbxStatus).where(PbxStatus.id == 1).values(
+    ami_connected=bindparam("ami"), ari_connected=bindparam("ari"), asterisk_version=bindparam("version"),
+    heartbeat_at=bindparam("beat"))
+_QUEUE = update(PbxStatus).where(PbxStatus.id == 1).values(queue=bindparam("queue"))
+_FIRST = insert(PbxStatus)
+
+
+def _write(db, statement, params: dict, first_row: dict) -> None:
+    with db.engine.begin() as conn:
+        if conn.execute(statement, params).rowcount == 0:
+            conn.execute(_FIRST, {"id": 1, "ami_connected": False, "ari_connected": False, **first_row})
 
 
 def write_status(db, ami: bool, ari: bool, version: str | None) -> None:
-    with db.session() as s:
-        row = s.get(PbxStatus, 1)
-        if row is None:
-            row = PbxStatus(id=1)
-            s.add(row)
-        row.ami_connected = ami
-        row.ari_connected = ari
-        row.asterisk_version = version
-        row.heartbeat_at = datetime.now(timezone.utc)
+    beat = datetime.now(timezone.utc)
+    _write(db, _STATUS, {"ami": ami, "ari": ari, "version": version, "beat": beat},
+           {"ami_connected": ami, "ari_connected": ari, "asterisk_version": version, "heartbeat_at": beat})
 
 
 def read_status(db) -> PbxStatus | None:
@@ -51,9 +60,4 @@ def health(db, stale_after: float) -> dict:
 
 
 def write_queue(db, stats: dict) -> None:
-    with db.session() as s:
-        row = s.get(PbxStatus, 1)
-        if row is None:
-            row = PbxStatus(id=1, ami_connected=False, ari_connected=False)
-            s.add(row)
-        row.queue = stats
+    _write(db, _QUEUE, {"queue": stats}, {"queue": stats})

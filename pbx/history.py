@@ -1,20 +1,40 @@
 """Call history rows (``communications``) kept by the pbx controller from what Asterisk reports.
 
 Blocking database work: call these through ``asyncio.to_thread``.  The writes every call makes
-(open, rung, answered) are single Core statements: the ORM's identity map and unit of work cost
-~3x the CPU for one row, and the controller makes them at the call rate.
+(open, rung, answered, finished) are single Core statements built once, with bound parameters:
+the ORM's identity map and unit of work cost ~3x the CPU for one row, and building a statement
+for every write costs as much again (SQLAlchemy's cache key walk); the controller makes them at
+the call rate.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from agents.calls import INTERRUPTED, interrupted_end, is_lost
 from agents.history import outcome, seconds_between
 from centrala.channels.voice import VOICE
 from centrala.conversations import lifecycle
 from centrala.models import Communication, User, utcnow
+
+
+_C = Communication
+_OPEN = insert(_C)
+_SET_RUNG = update(_C).where(_C.id == bindparam("cid")).values(agents_rung=bindparam("rung"))
+_ANSWER = (update(_C).where(_C.id == bindparam("cid"), _C.answered_at.is_(None))
+           .values(answered_at=bindparam("at"), agent_id=bindparam("uid"), wait_seconds=bindparam("wait")))
+_STARTED = select(_C.started_at).where(_C.id == bindparam("cid"), _C.answered_at.is_(None))
+_KNOWN = select(_C.started_at, _C.answered_at, _C.ended_at, _C.outcome, _C.remote).where(_C.id == bindparam("cid"))
+_FINISH: dict[tuple[str, ...], object] = {}     # one prebuilt UPDATE per set of columns written
+
+
+def _finish_statement(keys: tuple[str, ...]):
+    stmt = _FINISH.get(keys)
+    if stmt is None:
+        stmt = _FINISH[keys] = update(_C).where(_C.id == bindparam("cid")).values(
+            {k: bindparam(f"v_{k}") for k in keys})
+    return stmt
 
 
 def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str | None,
@@ -24,9 +44,8 @@ def open_call(db, pbx_id: str, remote: str, our_number: str | None, trunk: str |
     path; with ``bus`` it is announced as ``conversation.opened`` after the commit."""
     values = lifecycle.opened_values(VOICE.key, remote=remote, direction="inbound")
     with db.engine.begin() as conn:
-        comm_id = conn.execute(insert(Communication).values(
-            **values, our_number=our_number, trunk=trunk, pbx_id=pbx_id,
-            started_at=started_at or utcnow())).inserted_primary_key[0]
+        comm_id = conn.execute(_OPEN, {**values, "our_number": our_number, "trunk": trunk, "pbx_id": pbx_id,
+                                       "started_at": started_at or utcnow()}).inserted_primary_key[0]
     if bus is not None:
         lifecycle.announce_opened(bus, comm_id, VOICE.key, remote=values["remote"], direction="inbound")
     return comm_id
@@ -41,7 +60,7 @@ def user_for_interface(db, interface: str) -> int | None:
 def set_rung(db, comm_id: int, rung: list[int]) -> None:
     """The agents the queue has rung for a call so far (the controller keeps the list)."""
     with db.engine.begin() as conn:
-        conn.execute(update(Communication).where(Communication.id == comm_id).values(agents_rung=list(rung)))
+        conn.execute(_SET_RUNG, {"cid": comm_id, "rung": list(rung)})
 
 
 def agent_rung(db, comm_id: int, user_id: int) -> None:
@@ -57,13 +76,10 @@ def answered(db, comm_id: int, user_id: int | None, started_at=None):
     the caller knows it (saves reading it).  Returns the time written."""
     now = utcnow()
     with db.engine.begin() as conn:
-        started = started_at or conn.scalar(select(Communication.started_at).where(
-            Communication.id == comm_id, Communication.answered_at.is_(None)))
+        started = started_at or conn.scalar(_STARTED, {"cid": comm_id})
         if started is not None:
-            conn.execute(update(Communication).where(Communication.id == comm_id,
-                                                     Communication.answered_at.is_(None))
-                         .values(answered_at=now, agent_id=user_id,
-                                 wait_seconds=seconds_between(_aware(started), now)))
+            conn.execute(_ANSWER, {"cid": comm_id, "at": now, "uid": user_id,
+                                   "wait": seconds_between(_aware(started), now)})
     return now
 
 
@@ -105,10 +121,8 @@ class Known(NamedTuple):
 
 def finish(db, comm_id: int, *, voicemail: str | None = None, abandoned: bool = False,
            refused: bool = False, recording: str | None = None, known: Known | None = None) -> Finished | None:
-    c = Communication
     with db.engine.begin() as conn:
-        row = known or conn.execute(select(c.started_at, c.answered_at, c.ended_at, c.outcome, c.remote)
-                                    .where(c.id == comm_id)).first()
+        row = known or conn.execute(_KNOWN, {"cid": comm_id}).first()
         if row is None:
             return None
         ended = _aware(row.ended_at) or utcnow()
@@ -123,7 +137,8 @@ def finish(db, comm_id: int, *, voicemail: str | None = None, abandoned: bool = 
             values["talk_seconds"] = seconds_between(answered, ended)
         else:
             values["wait_seconds"] = seconds_between(_aware(row.started_at), ended)
-        if conn.execute(update(c).where(c.id == comm_id).values(**values)).rowcount == 0:
+        keys = tuple(sorted(values))
+        if conn.execute(_finish_statement(keys), {"cid": comm_id, **{f"v_{k}": values[k] for k in keys}}).rowcount == 0:
             return None
         return Finished(comm_id, values["outcome"], row.remote)
 

@@ -13,7 +13,7 @@ from .decisions import queue_step
 
 log = logging.getLogger(__name__)
 
-QUEUE_VIEW_DELAY = 0.5  # s: the live queue view follows a burst of queue events at most this late
+QUEUE_VIEW_DELAY = 1.0  # s: the live queue view follows a burst of queue events at most this late (BEY-3: within 2 s)
 QUEUE_EVENTS = ("AgentCalled", "AgentConnect", "QueueCallerAbandon", "QueueCallerJoin", "QueueCallerLeave",
                 "AgentComplete")
 

@@ -90,7 +90,10 @@ def test_the_channel_registry():
 
     from centrala.channels import Channel, ChannelError, registry
 
-    assert registry.keys() == ("voice", "chat") and registry.types() == ("voice", "voicemail", "chat")
+    assert registry.keys() == ("voice", "chat", "email")
+    assert registry.types() == ("voice", "voicemail", "chat", "email")
+    email = registry.get("email")
+    assert (email.skills, email.inbound_skill, email.real_time, email.text) == (("email",), "email", False, True)
     chat, voice = registry.get("chat"), registry.get("voice")
     assert (chat.skills, chat.inbound_skill, chat.text) == (("chat",), "chat", True)
     assert (voice.skills, voice.inbound_skill, voice.text, voice.remote_is_phone) == \
