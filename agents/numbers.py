@@ -1,12 +1,16 @@
 """Phone numbers (VOI-1, CON-4): one canonical form, E.164, whatever the carrier sends."""
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 
+@functools.lru_cache(maxsize=4096)
 def to_e164(raw: str, region: str = "PL") -> str | None:
     """``+48221234567``, ``48221234567``, ``0048 22 123 45 67`` and ``221234567`` (with region PL)
-    all give ``+48221234567``; None when it is not a valid number."""
+    all give ``+48221234567``; None when it is not a valid number.  Cached: the pbx controller
+    reads the number dialled on every call (the company's few numbers), ~0.3 ms each uncached."""
     raw = (raw or "").strip()
     digits = "".join(ch for ch in raw if ch.isdigit() or ch == "+")
     if not digits:
