@@ -30,19 +30,22 @@ class Receiver:
     """A real HTTP server on loopback recording each POST; answers with ``codes`` in turn (the
     last one repeats)."""
 
-    def __init__(self, codes=(200,)):
+    def __init__(self, codes=(200,), keep_alive=False):
         self.codes = list(codes)
         self.requests = []
         self.cond = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.cond:
                     n = len(receiver.requests)
                     receiver.requests.append({"headers": dict(self.headers), "body": raw,
-                                              "at": time.monotonic(), "path": self.path})
+                                              "at": time.monotonic(), "path": self.path,
+                                              "peer": self.client_address})
                     code = receiver.codes[min(n, len(receiver.codes) - 1)]
                     receiver.cond.notify_all()
                 self.send_response(code)
@@ -204,6 +207,22 @@ def test_two_workers_claim_each_delivery_once(app, admin, database, web_settings
         assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(database, hid))
     finally:
         stop_background(other)
+
+
+def test_deliveries_share_the_senders_connection(app, admin, database):
+    """The sender keeps one HTTP client: a sweep's deliveries to a receiver that keeps connections
+    alive go over one connection (a new client per delivery cost a TCP and TLS setup each time)."""
+    r = Receiver(keep_alive=True)
+    try:
+        hid = add_webhook(admin, r.url, [events.TASK_CHANGED])
+        for i in range(3):
+            app.extensions["centrala.bus"].publish(events.TASK_CHANGED, task_id=i, action="updated", user_ids=[])
+        assert len(worker.deliver_due(app)) == 3
+        reqs = r.wait(3)
+        assert len({q["peer"] for q in reqs}) == 1
+        assert all(d.status == "delivered" for d in deliveries(database, hid))
+    finally:
+        r.close()
 
 
 def test_settings_pages_secret_once_test_ping_disable_delete(app, admin, database, receiver):

@@ -29,6 +29,7 @@ from typing import Callable, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from agents import conversation, events
 from agents import offers as rules
@@ -395,8 +396,12 @@ class OfferEngine:
                 return Result(True)                # the same agent's other click won (another tab)
             return Result(False, "taken")
         session.commit()
-        session.expire_all()
-        done = OfferView.of(session.get(ConversationOffer, view.id))
+        # what the guarded UPDATE wrote, kept on the loaded conversation instead of expiring the
+        # session: the presenter then reads nothing again (the conversation, its customer, the
+        # agent); only the offer row is read back (its drawer item may have been noted meanwhile)
+        for name, value in change.items():
+            set_committed_value(c, name, value)
+        done = OfferView.of(session.get(ConversationOffer, view.id, populate_existing=True))
         presenter = self.presenter(view.channel)
         if view.kind == rules.TRANSFER:
             presenter.transferred(session, done)

@@ -15,12 +15,14 @@ from datetime import timezone
 
 from sqlalchemy import func, select
 
+from agents import offers as offer_rules
 from agents.offers import OfferAgent
 from centrala.channels.chat import CHAT, CORNERS, DEFAULTS, attachment_json, display_name  # noqa: F401 - used by the adapters
 from centrala.conversations import lifecycle, offers
 from centrala.mail import MailError, send_mail
 from centrala.models import AccountSetting, Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatPageView, ChatTemplate, ChatVisitor
+from centrala.models_offers import ConversationOffer
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,19 @@ def visitor_by_token(session, token) -> ChatVisitor | None:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
     return session.scalar(select(ChatVisitor).where(ChatVisitor.token_hash == _digest(token)))
+
+
+def offered_visitors(session) -> list:
+    """The chats offered to agents now (an open offer, not a transfer), oldest first, with their
+    visitor and when a web process last saw that visitor: rows of (communication_id, visitor_id,
+    last_seen_at), in one query (the abandoned-visitor sweep reads this twice a second)."""
+    return session.execute(
+        select(ConversationOffer.communication_id, ChatConversation.visitor_id, ChatVisitor.last_seen_at)
+        .join(ChatConversation, ChatConversation.communication_id == ConversationOffer.communication_id)
+        .outerjoin(ChatVisitor, ChatVisitor.id == ChatConversation.visitor_id)
+        .where(ConversationOffer.channel == CHAT.key, ConversationOffer.kind == offer_rules.OFFER,
+               ConversationOffer.state == offer_rules.OPEN)
+        .order_by(ConversationOffer.communication_id)).all()
 
 
 def new_visitor(session, ip: str, language: str) -> tuple[ChatVisitor, str]:

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from agents.offers import TRANSFER
 from centrala.channels import ChannelError
 from centrala.channels.chat import CHAT
-from centrala.conversations import lifecycle, offers
+from centrala.conversations import lifecycle
 from centrala.models import Communication, User, iso, utcnow
 from centrala.models_chat import ChatConversation, ChatMessage, ChatVisitor
 
@@ -109,25 +109,20 @@ def register(app, start_background: bool = True) -> None:
         return db.sessions()
 
     # -- visitors who left before anyone accepted ----------------------------------------------
-    def drop_abandoned(s, grace: float) -> None:
+    def drop_abandoned(s, grace: float, waiting) -> None:
         """A visitor who left before anyone accepted: stop offering (like a caller hanging up);
         the chat stays in History as missed.  Gone means: no socket in this process for ``grace``
         seconds *and* no process has seen one for as long (``chat_visitors.last_seen_at``, kept
         fresh by ``heartbeat``), so with several web processes a visitor connected to another
-        one is never taken for gone."""
+        one is never taken for gone.  ``waiting``: ``svc.offered_visitors``, read once per pass."""
         now = time.monotonic()
-        for offer in offers.open_offers(s, CHAT.key):
-            conv = s.get(ChatConversation, offer.communication_id)
-            if conv is None:
-                continue
+        for comm_id, vid, seen in waiting:
             with chub.lock:
-                present = conv.visitor_id in chub.sids.values()
-                left = chub.left.setdefault(conv.visitor_id, now) if not present else None
-            if present or now - left < grace:
+                present = vid in chub.sids.values()
+                left = chub.left.setdefault(vid, now) if not present else None
+            if present or now - left < grace or seen_lately(seen, grace):
                 continue
-            if seen_elsewhere(s, conv.visitor_id, grace):
-                continue
-            c = s.get(Communication, offer.communication_id)
+            c = s.get(Communication, comm_id)
             if c is None or c.agent_id is not None or c.ended_at is not None:
                 continue
             engine.conversation_ended(s, c.id, with_claim=lambda s, cid=c.id: missed(s, cid))  # drawer item back; once
@@ -137,32 +132,34 @@ def register(app, start_background: bool = True) -> None:
         if c is not None and c.agent_id is None and c.ended_at is None:
             lifecycle.close(s, c, "missed")
 
-    def seen_elsewhere(s, vid: int, grace: float) -> bool:
-        v = s.get(ChatVisitor, vid, populate_existing=True)
-        seen = v.last_seen_at if v is not None else None
+    def seen_lately(seen, grace: float) -> bool:
         if seen is None:
             return False
         seen = seen if seen.tzinfo else seen.replace(tzinfo=timezone.utc)
         return (utcnow() - seen).total_seconds() < grace
 
-    def heartbeat(s, grace: float) -> None:
-        """Stamp the visitors with a socket here, every third of the grace: other web processes
-        read it before they take a visitor for gone."""
+    def heartbeat(s, grace: float, waiting) -> None:
+        """Every third of the grace, stamp the waiting visitors (their chat offered, nobody has
+        accepted) who have a socket here: other web processes read it before they take a visitor
+        for gone.  Nobody else reads the stamp, so visitors whose chat is not offered cost nothing."""
         now = time.monotonic()
         if now - chub.beat_at < min(5.0, grace / 3):
             return
         chub.beat_at = now
         with chub.lock:
-            here = sorted(set(chub.sids.values()))
-        stamp(s, here)
+            here = set(chub.sids.values())
+        stamp(s, sorted({vid for _cid, vid, _seen in waiting if vid in here}))
 
     def sweep_once() -> None:
+        """One pass: one read of the offered chats, then only the writes that pass calls for."""
         with app.app_context():
             s = session()
             try:
                 grace = float(app.config.get("CHAT_VISITOR_GRACE", VISITOR_GRACE))
-                heartbeat(s, grace)
-                drop_abandoned(s, grace)
+                waiting = svc.offered_visitors(s)
+                s.rollback()     # end the read: the writes below start from a fresh snapshot
+                heartbeat(s, grace, waiting)
+                drop_abandoned(s, grace, waiting)
             finally:
                 s.close()
 
