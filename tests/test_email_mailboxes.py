@@ -130,3 +130,23 @@ def test_remove_and_announce(database):
         assert s.scalars(select(Mailbox)).all() == []
     mb.announce(bus, mid, "deleted")
     assert got[0].data == {"area": "email", "keys": [], "mailbox_id": mid, "action": "deleted"}
+
+
+def test_templates_are_sanitized_and_searched(database):
+    from centrala.emails import templates as tpl
+
+    with database.session() as s:
+        price = tpl.create(s, "Price list", '<p>Our <b>prices</b><script>x()</script> <a href="javascript:1">here</a></p>')
+        assert price.body == '<p>Our <b>prices</b> <a rel="noopener noreferrer">here</a></p>'
+        tpl.create(s, "Opening hours", "<p>We are open 8–16; see the price list.</p>")
+        tpl.create(s, "100% refund", "<p>Refund</p>")
+        assert [t.title for t in tpl.search(s, "PRICE")] == ["Price list", "Opening hours"]   # title hits first
+        assert [t.title for t in tpl.search(s, "%")] == ["100% refund"]                      # no wildcard
+        assert len(tpl.search(s)) == 3
+        with pytest.raises(tpl.TemplateInvalid) as e:
+            tpl.create(s, "", "<script>only()</script>")
+        assert e.value.problems == {"title": "required", "body": "required"}
+        tpl.update(s, price, "Prices", "<p>New</p>")
+        assert tpl.to_json(price)["text"] == "New"
+        tpl.remove(s, price)
+        assert [t.title for t in tpl.search(s, "price")] == ["Opening hours"]

@@ -1,0 +1,277 @@
+"""Settings / Email (SET-2, EML-4, administrators): mailboxes with their live state, the add/edit
+form (write-only password, security choices, agents of a shared mailbox, on/off, signature),
+delete with confirmation, Test connection (JSON for the form's button, unsaved values allowed),
+and response templates.  The rules are ``centrala.emails.mailboxes``/``templates``'s; My profile's
+personal mailbox (``profile_mailbox.py``) uses the same form helpers."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from centrala import audit
+from centrala.emails import mailboxes as mb
+from centrala.emails import probe
+from centrala.emails import templates as tpl
+from centrala.emails.rich_text import clean_html
+from centrala.models import User
+from centrala.models_email import SECURITY, EmailTemplate, Mailbox
+
+from ..auth.permissions import admin_required
+from ..extensions import bus, client_ip, dbs, settings
+from .settings_texts import (KIND_LABELS, SECURITY_LABELS, STATE_LABELS, problems_text, result_text,
+                             results_json)
+
+bp = Blueprint("email_settings", __name__, url_prefix="/settings/email")
+SECTION = "email"
+EMPTY = {"kind": "shared", "label": "", "address": "", "username": "", "imap_host": "", "imap_port": 993,
+         "imap_security": "ssl", "smtp_host": "", "smtp_port": 465, "smtp_security": "ssl", "enabled": True,
+         "user_id": None, "agent_ids": [], "signature": "", "has_password": False}
+
+
+@bp.app_context_processor
+def labels():
+    return {"mailbox_state_labels": STATE_LABELS, "security_labels": SECURITY_LABELS,
+            "mailbox_kind_labels": KIND_LABELS, "securities": SECURITY}
+
+
+# -- helpers shared with My profile ------------------------------------------------------------------
+def form_values(form, kind: str | None = None, user_id: int | None = None) -> dict:
+    """The use case's values from the mailbox form; ``kind``/``user_id`` fixed on My profile."""
+    values = {name: form.get(name, "") for name in ("label", "address", "username", "password", "imap_host",
+                                                      "imap_port", "imap_security", "smtp_host", "smtp_port",
+                                                      "smtp_security", "signature")}
+    values["enabled"] = form.get("enabled") == "1"
+    values["kind"] = kind or form.get("kind", "shared")
+    if user_id is not None:
+        values["user_id"] = user_id
+    elif values["kind"] == "personal":
+        values["user_id"] = form.get("user_id") or None
+    else:
+        values["agent_ids"] = form.getlist("agent_ids")
+    return values
+
+
+def shown(values: dict) -> dict:
+    """What the form shows again after a refusal: never the typed password."""
+    out = {k: v for k, v in values.items() if k != "password"}
+    out["agent_ids"] = [int(a) for a in out.get("agent_ids") or [] if str(a).isdigit()]
+    if "user_id" in out:
+        out["user_id"] = int(out["user_id"]) if str(out["user_id"]).isdigit() else None
+    out["signature"] = clean_html(out.get("signature") or "")
+    return out
+
+
+def test_response(mailbox: Mailbox | None):
+    """Test connection for the form's (unsaved) values over ``mailbox``'s stored ones."""
+    s = dbs()
+    values = form_values(request.form)
+    values = {k: v for k, v in values.items() if k not in ("kind", "user_id", "agent_ids", "label", "signature", "enabled")}
+    if mailbox is not None:
+        values = {k: v for k, v in values.items() if v != "" or k == "password"}
+    try:
+        results = probe.test_mailbox(s, mailbox, settings(), values=values)
+    except mb.MailboxInvalid as exc:
+        return jsonify({"ok": False, "errors": problems_text(exc)}), 422
+    finally:
+        s.rollback()
+    return jsonify({"ok": all(r.ok for r in results.values()), "results": results_json(results)})
+
+
+def record(s, m: Mailbox, change: str, **details) -> None:
+    audit.record(s, audit.SETTINGS_CHANGED, actor=s.get(User, current_user.id), target=f"mailbox.{m.id}",
+                 ip=client_ip(), change=change, address=m.address, **details)
+
+
+def _users(s):
+    return s.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
+
+
+def _mailbox(mailbox_id: int) -> Mailbox:
+    m = dbs().get(Mailbox, mailbox_id)
+    if m is None:
+        abort(404)
+    return m
+
+
+def _form(values: dict, errors: dict, editing: Mailbox | None):
+    s = dbs()
+    users = _users(s)
+    email_agents = [u for u in users if "email" in (u.channels or []) or u.id in values.get("agent_ids", [])]
+    return render_template("settings/email_mailbox.html", section=SECTION, values=values, errors=errors,
+                           editing=editing, users=users, email_agents=email_agents,
+                           test_url=url_for("email_settings.test", mailbox_id=editing.id if editing else 0),
+                           ), (422 if errors else 200)
+
+
+# -- pages -----------------------------------------------------------------------------------------
+def _index(q: str = "", tpl_values: dict | None = None, tpl_errors: dict | None = None):
+    s = dbs()
+    boxes = mb.listing(s)
+    owners = {u.id: u for u in s.scalars(select(User).where(User.id.in_([m.user_id for m in boxes if m.user_id])))}
+    return render_template("settings/email.html", section=SECTION, mailboxes=boxes, owners=owners,
+                           agents={m.id: len(mb.agents_of(s, m)) for m in boxes}, templates=tpl.search(s, q), q=q,
+                           tpl_values=tpl_values or {"title": "", "body": ""}, tpl_errors=tpl_errors or {})
+
+
+@bp.get("/")
+@admin_required
+def index():
+    return _index(request.args.get("q", "").strip()[:100])
+
+
+@bp.get("/mailboxes/state")
+@admin_required
+def states():
+    """The live state of every mailbox (the list polls it)."""
+    s = dbs()
+    return jsonify({"items": [{"id": m.id, "state": m.state, "label": str(STATE_LABELS.get(m.state, m.state)),
+                               "last_error": m.last_error or ""} for m in mb.listing(s)]})
+
+
+@bp.route("/mailboxes/new", methods=["GET", "POST"])
+@admin_required
+def new_mailbox():
+    if request.method == "GET":
+        return _form(dict(EMPTY), {}, None)
+    s = dbs()
+    values = form_values(request.form)
+    try:
+        m = mb.create(s, values)
+    except mb.MailboxInvalid as exc:
+        s.rollback()
+        return _form({**EMPTY, **shown(values)}, problems_text(exc), None)
+    record(s, m, "mailbox.added", kind=m.kind)
+    s.commit()
+    mb.announce(bus(), m.id, "created")
+    flash(_("Mailbox %(label)s saved.", label=m.label), "success")
+    return redirect(url_for("email_settings.index"), 303)
+
+
+@bp.route("/mailboxes/<int:mailbox_id>", methods=["GET", "POST"])
+@admin_required
+def edit_mailbox(mailbox_id: int):
+    s = dbs()
+    m = _mailbox(mailbox_id)
+    if request.method == "GET":
+        return _form(mb.to_json(s, m), {}, m)
+    values = form_values(request.form)
+    try:
+        changed = mb.update(s, m, values)
+    except mb.MailboxInvalid as exc:
+        s.rollback()
+        return _form({**mb.to_json(s, m), **shown(values)}, problems_text(exc), m)
+    if changed:
+        record(s, m, "mailbox.changed", fields=changed)
+    s.commit()
+    if changed:
+        mb.announce(bus(), m.id, "changed", changed)
+    flash(_("Mailbox %(label)s saved.", label=m.label), "success")
+    return redirect(url_for("email_settings.index"), 303)
+
+
+@bp.post("/mailboxes/<int:mailbox_id>/toggle")
+@admin_required
+def toggle_mailbox(mailbox_id: int):
+    s = dbs()
+    m = _mailbox(mailbox_id)
+    changed = mb.update(s, m, {"enabled": request.form.get("enabled") == "1"})
+    if changed:
+        record(s, m, "mailbox.changed", fields=changed)
+    s.commit()
+    if changed:
+        mb.announce(bus(), m.id, "changed", changed)
+    return redirect(url_for("email_settings.index"), 303)
+
+
+@bp.post("/mailboxes/<int:mailbox_id>/delete")
+@admin_required
+def delete_mailbox(mailbox_id: int):
+    s = dbs()
+    m = _mailbox(mailbox_id)
+    label = m.label
+    record(s, m, "mailbox.deleted")
+    mb.remove(s, m)
+    s.commit()
+    mb.announce(bus(), mailbox_id, "deleted")
+    flash(_("Mailbox %(label)s deleted. Its conversations stay in History.", label=label), "success")
+    return redirect(url_for("email_settings.index"), 303)
+
+
+@bp.post("/mailboxes/<int:mailbox_id>/test")
+@admin_required
+def test(mailbox_id: int):
+    """Test connection with the form's values; ``mailbox_id`` 0: a mailbox not saved yet."""
+    return test_response(_mailbox(mailbox_id) if mailbox_id else None)
+
+
+# -- response templates (EML-4) -------------------------------------------------------------------
+def _template_errors(exc: tpl.TemplateInvalid) -> dict:
+    texts = {"required": _("This field is required."),
+             "too_long": _("At most %(max)d characters.", max=tpl.MAX_TITLE)}
+    return {f: texts[c] for f, c in exc.problems.items()}
+
+
+@bp.post("/templates")
+@admin_required
+def add_template():
+    s = dbs()
+    title, body = request.form.get("title", ""), request.form.get("body", "")
+    try:
+        t = tpl.create(s, title, body)
+    except tpl.TemplateInvalid as exc:
+        s.rollback()
+        return _index(tpl_values={"title": title, "body": clean_html(body)}, tpl_errors=_template_errors(exc)), 422
+    s.commit()
+    flash(_("Template %(title)s saved.", title=t.title), "success")
+    return redirect(url_for("email_settings.index") + "#templates", 303)
+
+
+@bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
+@admin_required
+def edit_template(template_id: int):
+    s = dbs()
+    t = s.get(EmailTemplate, template_id)
+    if t is None:
+        abort(404)
+    values, errors = {"title": t.title, "body": t.body}, {}
+    if request.method == "POST":
+        values = {"title": request.form.get("title", ""), "body": request.form.get("body", "")}
+        try:
+            tpl.update(s, t, values["title"], values["body"])
+        except tpl.TemplateInvalid as exc:
+            s.rollback()
+            errors = _template_errors(exc)
+            values["body"] = clean_html(values["body"])
+        else:
+            s.commit()
+            flash(_("Template %(title)s saved.", title=t.title), "success")
+            return redirect(url_for("email_settings.index") + "#templates", 303)
+    return render_template("settings/email_template.html", section=SECTION, template=t, values=values,
+                           errors=errors), (422 if errors else 200)
+
+
+@bp.post("/templates/<int:template_id>/delete")
+@admin_required
+def delete_template(template_id: int):
+    s = dbs()
+    t = s.get(EmailTemplate, template_id)
+    if t is None:
+        abort(404)
+    tpl.remove(s, t)
+    s.commit()
+    flash(_("Template deleted."), "success")
+    return redirect(url_for("email_settings.index") + "#templates", 303)
+
+
+def init_app(app) -> None:
+    """Settings / Email, My profile's mailbox and /api/v1/mailboxes."""
+    from .api_mailboxes import bp as api_bp
+    from .profile_mailbox import bp as profile_bp
+
+    for blueprint in (bp, api_bp, profile_bp):
+        app.register_blueprint(blueprint)
+
+
+__all__ = ["bp", "init_app", "form_values", "shown", "test_response", "record", "result_text"]
