@@ -109,6 +109,8 @@ def test_update_without_password_keeps_it_and_connection_changes_reset_the_state
         with pytest.raises(mb.MailboxInvalid) as e:
             mb.update(s, m, {"imap_port": "abc", "label": ""})
         assert set(e.value.problems) == {"imap_port", "label"}
+        m.password_sealed = None   # (a row written elsewhere) switching it on asks for nothing else
+        assert mb.update(s, m, {"enabled": True}) == ["enabled"]
 
 
 def test_signature_is_sanitized(database):

@@ -26,6 +26,7 @@ from centrala.models_email import (CONNECTING, DISABLED, PERSONAL, SECURITY, SHA
 from centrala.secretbox import of_session
 from centrala.telephony import _valid_host
 
+from . import oauth
 from .connect import Endpoint, MailConnectError
 from .rich_text import clean_html
 
@@ -38,8 +39,10 @@ DEFAULT_PORTS = {"imap": {"ssl": 993, "starttls": 143, "none": 143},
 # the settings whose change makes the worker reconnect (label, agents, signature do not)
 CONNECTION_FIELDS = ("address", "username", "imap_host", "imap_port", "imap_security", "smtp_host",
                      "smtp_port", "smtp_security", "enabled")
+AUTHS = ("password", "oauth2")
 FIELDS = ("kind", "label", "address", "username", "password", "imap_host", "imap_port", "imap_security",
-          "smtp_host", "smtp_port", "smtp_security", "enabled", "user_id", "agent_ids", "signature")
+          "smtp_host", "smtp_port", "smtp_security", "enabled", "user_id", "agent_ids", "signature", "auth",
+          *oauth.CONFIG_FIELDS)
 
 # English texts of the problems; the web adapters translate them by code (web/emails/texts.py)
 PROBLEMS = {
@@ -58,6 +61,9 @@ PROBLEMS = {
     "no_owner_shared": "A shared mailbox has no owner: leave user_id empty.",
     "agent_unknown": "No active user with id {ids}.",
     "not_a_list": "Send a list of user ids.",
+    "auth": "Choose password or OAuth2.",
+    "oauth_url": "Enter an https:// address.",
+    "oauth_save_first": "Save the mailbox and sign in with the provider first.",
 }
 
 
@@ -124,7 +130,7 @@ def to_json(s, mailbox: Mailbox) -> dict:
             "enabled": bool(m.enabled), "user_id": m.user_id,
             "agent_ids": agent_ids(s, m) if m.kind == SHARED else [],
             "signature": m.signature or "", "state": m.state, "last_error": m.last_error or "",
-            "state_at": _iso(m.state_at)}
+            "state_at": _iso(m.state_at), **oauth.public(s, m)}
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -137,27 +143,34 @@ def _iso(at: datetime | None) -> str | None:
 def endpoint(s, mailbox: Mailbox, which: str = "imap", settings=None) -> Endpoint:
     """How to reach the mailbox's IMAP (``which="imap"``) or SMTP server, password opened.
 
-    OAuth2 mailboxes are not supported yet: their endpoint raises ``MailConnectError("auth")``."""
+    An OAuth2 mailbox gets a valid access token (refreshed when due).  A refused refresh sets the
+    mailbox to ``reconnect`` and raises ``MailConnectError("auth")``; commit the session after
+    calling this (refreshed tokens, or that state)."""
     if which not in ("imap", "smtp"):
         raise ValueError(f"which must be imap or smtp, not {which!r}")
-    if mailbox.auth != "password":
-        raise MailConnectError("auth", "OAuth2 sign-in is not available for this mailbox yet")
-    password = of_session(s).open(mailbox.password_sealed) or ""
+    token = oauth.access_token(s, mailbox) if mailbox.auth == "oauth2" else ""
+    password = "" if token else (of_session(s).open(mailbox.password_sealed) or "")
     return Endpoint(host=getattr(mailbox, f"{which}_host"), port=getattr(mailbox, f"{which}_port"),
                     security=getattr(mailbox, f"{which}_security"), username=mailbox.username or mailbox.address,
-                    password=password, ca_file=getattr(settings, "mail_ca_file", "") or "")
+                    password=password, oauth_token=token, ca_file=getattr(settings, "mail_ca_file", "") or "")
 
 
 def endpoint_of_values(s, values: dict, which: str, settings=None, mailbox: Mailbox | None = None) -> Endpoint:
     """An endpoint from a form's unsaved values (Test connection before saving): an empty password
     uses the stored one of ``mailbox`` (never shown to the form)."""
     clean = check(s, values, mailbox, partial=mailbox is not None, need_password=False, scope=which)
-    password = values.get("password") or ""
-    if not password and mailbox is not None and mailbox.password_sealed:
+    auth = values.get("auth") or (mailbox.auth if mailbox is not None else "password")
+    token = ""
+    if auth == "oauth2":
+        if mailbox is None or not oauth.public(s, mailbox)["oauth_signed_in"]:
+            raise MailboxInvalid({"auth": Problem("oauth_save_first")})
+        token = oauth.access_token(s, mailbox)
+    password = "" if token else (values.get("password") or "")
+    if not token and not password and mailbox is not None and mailbox.password_sealed:
         password = of_session(s).open(mailbox.password_sealed) or ""
     pick = lambda name: clean.get(name, getattr(mailbox, name, None))  # noqa: E731
     return Endpoint(host=pick(f"{which}_host"), port=pick(f"{which}_port"), security=pick(f"{which}_security"),
-                    username=pick("username") or pick("address") or "", password=password,
+                    username=pick("username") or pick("address") or "", password=password, oauth_token=token,
                     ca_file=getattr(settings, "mail_ca_file", "") or "")
 
 
@@ -255,11 +268,20 @@ def check(s, values: dict, mailbox: Mailbox | None = None, *, partial: bool = Fa
         out["enabled"] = values.get("enabled", True) not in (False, "0", "false", "off", None)
     if "signature" in values:
         out["signature"] = clean_html(values.get("signature") or "")
+    if given("auth"):
+        out["auth"] = values.get("auth") or "password"
+        if out["auth"] not in AUTHS:
+            problems["auth"] = Problem("auth")
+    auth = out.get("auth", mailbox.auth if mailbox is not None else "password")
     password = values.get("password")
     if password not in (None, ""):
         out["password"] = str(password)
-    elif need_password and mailbox is None:
+    elif need_password and auth == "password" and (
+            mailbox is None or (mailbox.auth != "password" and not mailbox.password_sealed)):   # new, or leaving OAuth2
         problems["password"] = Problem("password_required")
+    if auth == "oauth2" and (mailbox is None or mailbox.auth != "oauth2" or any(f in values for f in oauth.CONFIG_FIELDS)):
+        out["oauth"] = oauth.clean_config(values, oauth.data_of(s, mailbox) if mailbox is not None else {}, problems,
+                                          Problem)
     # the owner and the agents depend on the kind (the stored one when it is not sent)
     kind = out.get("kind", mailbox.kind if mailbox is not None else SHARED)
     user_id = values.get("user_id") if "user_id" in values else (mailbox.user_id if mailbox is not None else None)
@@ -301,12 +323,14 @@ def create(s, values: dict) -> Mailbox:
     clean = check(s, values)
     m = Mailbox(kind=clean["kind"], label=clean["label"], address=clean["address"],
                 username=clean.get("username") or clean["address"],
-                password_sealed=of_session(s).seal(clean["password"]), auth="password",
+                password_sealed=of_session(s).seal(clean.get("password")), auth=clean.get("auth", "password"),
                 imap_host=clean["imap_host"], imap_port=clean["imap_port"], imap_security=clean["imap_security"],
                 smtp_host=clean["smtp_host"], smtp_port=clean["smtp_port"], smtp_security=clean["smtp_security"],
                 enabled=clean.get("enabled", True), user_id=clean["user_id"], signature=clean.get("signature", ""),
                 state=CONNECTING if clean.get("enabled", True) else DISABLED, last_error="",
                 state_at=datetime.now(timezone.utc))
+    if "oauth" in clean:
+        oauth.apply_config(s, m, clean["oauth"])
     s.add(m)
     s.flush()
     _set_agents(s, m, clean.get("agent_ids") or [])
@@ -325,7 +349,9 @@ def update(s, mailbox: Mailbox, values: dict) -> list[str]:
         changed.append("password")
     if "username" in clean and not clean["username"]:
         clean["username"] = clean.get("address") or m.address
-    for name in ("kind", "label", "address", "username", "imap_host", "imap_port", "imap_security", "smtp_host",
+    if "oauth" in clean and oauth.apply_config(s, m, clean["oauth"]):
+        changed.append("oauth")
+    for name in ("kind", "label", "address", "username", "auth", "imap_host", "imap_port", "imap_security", "smtp_host",
                  "smtp_port", "smtp_security", "enabled", "user_id", "signature"):
         if name in clean and getattr(m, name) != clean[name]:
             setattr(m, name, clean[name])
@@ -345,7 +371,7 @@ def update(s, mailbox: Mailbox, values: dict) -> list[str]:
 
 
 def reconnects(changed) -> bool:
-    return any(n in changed for n in (*CONNECTION_FIELDS, "password"))
+    return any(n in changed for n in (*CONNECTION_FIELDS, "password", "auth", "oauth"))
 
 
 def remove(s, mailbox: Mailbox) -> None:

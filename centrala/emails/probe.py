@@ -62,15 +62,16 @@ def test_mailbox(s, mailbox, settings=None, values: dict | None = None, timeout:
     values cannot even be tried (no host, a port out of range)."""
     from . import mailboxes as mb
 
-    if values is None:
-        eps = {side: mb.endpoint(s, mailbox, side, settings) for side in ("imap", "smtp")}
-    else:
-        problems, eps = {}, {}
+    problems, eps = {}, {}
+    try:
         for side in ("imap", "smtp"):
             try:
-                eps[side] = mb.endpoint_of_values(s, values, side, settings, mailbox)
+                eps[side] = (mb.endpoint(s, mailbox, side, settings) if values is None
+                             else mb.endpoint_of_values(s, values, side, settings, mailbox))
             except mb.MailboxInvalid as exc:
                 problems.update(exc.problems)
-        if problems:
-            raise mb.MailboxInvalid(problems)
+    except MailConnectError as exc:   # an OAuth2 token could not be had: both sides fail alike
+        return {side: SideResult(side, False, exc.code, MESSAGES[exc.code], exc.detail) for side in ("imap", "smtp")}
+    if problems:
+        raise mb.MailboxInvalid(problems)
     return probe(eps["imap"], eps["smtp"], timeout)

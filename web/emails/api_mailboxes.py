@@ -44,6 +44,15 @@ class MailboxInput(Body):
     user_id: DbId | None = None
     agent_ids: list[DbId] | None = None
     signature: str = None
+    auth: choice(mb.AUTHS, "password (default), or oauth2: sign in with the provider (XOAUTH2) from the "
+                           "mailbox's page in Settings / Email") = None
+    oauth_authorize_url: str = Field(None, description="the provider's authorization endpoint (https)")
+    oauth_token_url: str = Field(None, description="the provider's token endpoint (https)")
+    oauth_client_id: str = None
+    oauth_client_secret: str | None = Field(None, json_schema_extra={"writeOnly": True},
+                                            description="write-only; omitted or empty keeps the stored one")
+    oauth_scope: str = Field(None, description="e.g. https://outlook.office.com/IMAP.AccessAsUser.All "
+                                               "https://outlook.office.com/SMTP.Send offline_access")
 
 
 def _invalid(exc: mb.MailboxInvalid):
@@ -134,7 +143,9 @@ def test_mailbox(mailbox_id: int):
     m = _get(mailbox_id)
     if m is None:
         return api_error(404, "No such mailbox.")
-    return jsonify(results_json(probe.test_mailbox(s, m, settings())))
+    results = probe.test_mailbox(s, m, settings())
+    s.commit()   # an OAuth2 mailbox: refreshed tokens, or the reconnect state
+    return jsonify(results_json(results))
 
 
 @extend
@@ -183,6 +194,11 @@ def _openapi() -> dict:
                 "label": {"type": "string"}, "address": {"type": "string"}, "username": {"type": "string"},
                 "has_password": {"type": "boolean", "description": "the password itself is never returned"},
                 "auth": {"type": "string", "enum": ["password", "oauth2"]},
+                "oauth_authorize_url": {"type": "string"}, "oauth_token_url": {"type": "string"},
+                "oauth_client_id": {"type": "string"}, "oauth_scope": {"type": "string"},
+                "oauth_has_client_secret": {"type": "boolean"},
+                "oauth_signed_in": {"type": "boolean", "description": "tokens from the provider are stored; "
+                                                                      "state reconnect: sign in again"},
                 "imap_host": {"type": "string"}, "imap_port": {"type": "integer"}, "imap_security": security,
                 "smtp_host": {"type": "string"}, "smtp_port": {"type": "integer"}, "smtp_security": security,
                 "enabled": {"type": "boolean"},

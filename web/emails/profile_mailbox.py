@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from centrala.emails import mailboxes as mb
 
 from ..extensions import bus, dbs
-from .settings import EMPTY, form_values, record, shown, test_response
+from .settings import EMPTY, form_values, oauth_redirect, record, shown, test_response
 from .settings_texts import problems_text
 
 bp = Blueprint("profile_mailbox", __name__)
@@ -22,7 +22,8 @@ def personal_mailbox():
 
 def _render(values: dict, errors: dict, mailbox):
     return render_template("profile_mailbox.html", values=values, errors=errors, editing=mailbox,
-                           test_url=url_for("profile_mailbox.test")), (422 if errors else 200)
+                           test_url=url_for("profile_mailbox.test"),
+                           oauth_url=url_for("profile_mailbox.oauth_start")), (422 if errors else 200)
 
 
 @bp.route("/profile/mailbox", methods=["GET", "POST"])
@@ -57,6 +58,15 @@ def mailbox():
 @login_required
 def test():
     return test_response(mb.personal_of(dbs(), current_user.id))
+
+
+@bp.get("/profile/mailbox/oauth")
+@login_required
+def oauth_start():
+    m = mb.personal_of(dbs(), current_user.id)
+    if m is None:
+        return redirect(url_for("profile_mailbox.mailbox"), 303)
+    return oauth_redirect(m, url_for("profile_mailbox.mailbox"))
 
 
 @bp.post("/profile/mailbox/delete")

@@ -5,35 +5,38 @@ and response templates.  The rules are ``centrala.emails.mailboxes``/``templates
 personal mailbox (``profile_mailbox.py``) uses the same form helpers."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from centrala import audit
 from centrala.emails import mailboxes as mb
+from centrala.emails import oauth
 from centrala.emails import probe
 from centrala.emails import templates as tpl
 from centrala.emails.rich_text import clean_html
 from centrala.models import User
-from centrala.models_email import SECURITY, EmailTemplate, Mailbox
+from centrala.models_email import PERSONAL, SECURITY, EmailTemplate, Mailbox
 
 from ..auth.permissions import admin_required
 from ..extensions import bus, client_ip, dbs, settings
-from .settings_texts import (KIND_LABELS, SECURITY_LABELS, STATE_LABELS, problems_text, result_text,
+from .settings_texts import (AUTH_LABELS, KIND_LABELS, SECURITY_LABELS, STATE_LABELS, problems_text, result_text,
                              results_json)
 
 bp = Blueprint("email_settings", __name__, url_prefix="/settings/email")
 SECTION = "email"
 EMPTY = {"kind": "shared", "label": "", "address": "", "username": "", "imap_host": "", "imap_port": 993,
          "imap_security": "ssl", "smtp_host": "", "smtp_port": 465, "smtp_security": "ssl", "enabled": True,
-         "user_id": None, "agent_ids": [], "signature": "", "has_password": False}
+         "user_id": None, "agent_ids": [], "signature": "", "has_password": False, "auth": "password",
+         "oauth_authorize_url": "", "oauth_token_url": "", "oauth_client_id": "", "oauth_scope": "",
+         "oauth_has_client_secret": False, "oauth_signed_in": False}
 
 
 @bp.app_context_processor
 def labels():
     return {"mailbox_state_labels": STATE_LABELS, "security_labels": SECURITY_LABELS,
-            "mailbox_kind_labels": KIND_LABELS, "securities": SECURITY}
+            "mailbox_kind_labels": KIND_LABELS, "securities": SECURITY, "auth_labels": AUTH_LABELS}
 
 
 # -- helpers shared with My profile ------------------------------------------------------------------
@@ -41,7 +44,9 @@ def form_values(form, kind: str | None = None, user_id: int | None = None) -> di
     """The use case's values from the mailbox form; ``kind``/``user_id`` fixed on My profile."""
     values = {name: form.get(name, "") for name in ("label", "address", "username", "password", "imap_host",
                                                       "imap_port", "imap_security", "smtp_host", "smtp_port",
-                                                      "smtp_security", "signature")}
+                                                      "smtp_security", "signature", "auth")}
+    if values["auth"] == "oauth2":
+        values.update({name: form.get(name, "") for name in oauth.CONFIG_FIELDS})
     values["enabled"] = form.get("enabled") == "1"
     values["kind"] = kind or form.get("kind", "shared")
     if user_id is not None:
@@ -55,7 +60,7 @@ def form_values(form, kind: str | None = None, user_id: int | None = None) -> di
 
 def shown(values: dict) -> dict:
     """What the form shows again after a refusal: never the typed password."""
-    out = {k: v for k, v in values.items() if k != "password"}
+    out = {k: v for k, v in values.items() if k not in ("password", "oauth_client_secret")}
     out["agent_ids"] = [int(a) for a in out.get("agent_ids") or [] if str(a).isdigit()]
     if "user_id" in out:
         out["user_id"] = int(out["user_id"]) if str(out["user_id"]).isdigit() else None
@@ -67,7 +72,8 @@ def test_response(mailbox: Mailbox | None):
     """Test connection for the form's (unsaved) values over ``mailbox``'s stored ones."""
     s = dbs()
     values = form_values(request.form)
-    values = {k: v for k, v in values.items() if k not in ("kind", "user_id", "agent_ids", "label", "signature", "enabled")}
+    values = {k: v for k, v in values.items() if k not in ("kind", "user_id", "agent_ids", "label", "signature", "enabled",
+                                                          *oauth.CONFIG_FIELDS)}
     if mailbox is not None:
         values = {k: v for k, v in values.items() if v != "" or k == "password"}
     try:
@@ -75,7 +81,7 @@ def test_response(mailbox: Mailbox | None):
     except mb.MailboxInvalid as exc:
         return jsonify({"ok": False, "errors": problems_text(exc)}), 422
     finally:
-        s.rollback()
+        s.commit() if mailbox is not None and mailbox.auth == "oauth2" else s.rollback()   # refreshed tokens
     return jsonify({"ok": all(r.ok for r in results.values()), "results": results_json(results)})
 
 
@@ -102,6 +108,7 @@ def _form(values: dict, errors: dict, editing: Mailbox | None):
     return render_template("settings/email_mailbox.html", section=SECTION, values=values, errors=errors,
                            editing=editing, users=users, email_agents=email_agents,
                            test_url=url_for("email_settings.test", mailbox_id=editing.id if editing else 0),
+                           oauth_url=url_for("email_settings.oauth_start", mailbox_id=editing.id) if editing else "",
                            ), (422 if errors else 200)
 
 
@@ -176,7 +183,12 @@ def edit_mailbox(mailbox_id: int):
 def toggle_mailbox(mailbox_id: int):
     s = dbs()
     m = _mailbox(mailbox_id)
-    changed = mb.update(s, m, {"enabled": request.form.get("enabled") == "1"})
+    try:
+        changed = mb.update(s, m, {"enabled": request.form.get("enabled") == "1"})
+    except mb.MailboxInvalid as exc:   # (stored values that no longer pass: edit the mailbox)
+        s.rollback()
+        flash("; ".join(problems_text(exc).values()), "error")
+        return redirect(url_for("email_settings.edit_mailbox", mailbox_id=mailbox_id), 303)
     if changed:
         record(s, m, "mailbox.changed", fields=changed)
     s.commit()
@@ -204,6 +216,57 @@ def delete_mailbox(mailbox_id: int):
 def test(mailbox_id: int):
     """Test connection with the form's values; ``mailbox_id`` 0: a mailbox not saved yet."""
     return test_response(_mailbox(mailbox_id) if mailbox_id else None)
+
+
+# -- OAuth2 sign-in with the provider -------------------------------------------------------------------
+def oauth_redirect(m: Mailbox, back: str):
+    """Send the browser to the provider (the callback comes back to ``oauth_callback``)."""
+    redirect_uri = url_for("email_settings.oauth_callback", _external=True)
+    try:
+        url, state, verifier = oauth.start(dbs(), m, redirect_uri)
+    except oauth.OAuthError:
+        flash(_("Choose OAuth2, enter the provider's settings and save them first."), "error")
+        return redirect(back, 303)
+    session["mail_oauth"] = {"state": state, "verifier": verifier, "mailbox_id": m.id, "back": back}
+    return redirect(url, 302)
+
+
+@bp.get("/mailboxes/<int:mailbox_id>/oauth")
+@admin_required
+def oauth_start(mailbox_id: int):
+    return oauth_redirect(_mailbox(mailbox_id), url_for("email_settings.edit_mailbox", mailbox_id=mailbox_id))
+
+
+@bp.get("/oauth/callback")
+@login_required
+def oauth_callback():
+    """The provider's redirect after the sign-in (administrators, or the owner of a personal mailbox)."""
+    pending = session.pop("mail_oauth", None)
+    if not pending or not request.args.get("state") or request.args.get("state") != pending.get("state"):
+        abort(400)
+    s = dbs()
+    m = s.get(Mailbox, pending["mailbox_id"])
+    if m is None:
+        abort(404)
+    if not (current_user.is_admin or (m.kind == PERSONAL and m.user_id == current_user.id)):
+        abort(403)
+    back = pending["back"]
+    if request.args.get("error") or not request.args.get("code"):
+        flash(_("The provider did not allow the sign-in: %(reason)s",
+                reason=request.args.get("error_description") or request.args.get("error") or "?"), "error")
+        return redirect(back, 303)
+    try:
+        oauth.finish(s, m, request.args["code"], pending["verifier"],
+                     url_for("email_settings.oauth_callback", _external=True))
+    except oauth.OAuthError as exc:
+        s.rollback()
+        flash(_("Signing in with the provider failed: %(reason)s", reason=exc.detail or exc.code), "error")
+        return redirect(back, 303)
+    record(s, m, "mailbox.changed", fields=["oauth"])
+    s.commit()
+    mb.announce(bus(), m.id, "changed", ["oauth"])
+    flash(_("Signed in with the provider. The mailbox connects now."), "success")
+    return redirect(back, 303)
 
 
 # -- response templates (EML-4) -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from centrala.emails import mailboxes as mb
 STATE_LABELS = {"connected": _l("Connected"), "connecting": _l("Connecting…"), "error": _l("Error"),
                 "reconnect": _l("Sign in again"), "disabled": _l("Off")}
 SECURITY_LABELS = {"ssl": _l("SSL/TLS"), "starttls": _l("STARTTLS"), "none": _l("None (unencrypted)")}
+AUTH_LABELS = {"password": _l("Password"), "oauth2": _l("OAuth2 sign-in (Microsoft 365, Gmail)")}
 KIND_LABELS = {"shared": _l("Shared"), "personal": _l("Personal")}
 SIDE_LABELS = {"imap": _l("Incoming mail (IMAP)"), "smtp": _l("Outgoing mail (SMTP)")}
 
@@ -33,6 +34,9 @@ def problem_text(problem: mb.Problem) -> str:
         "no_owner_shared": lambda: _("A shared mailbox has no owner: leave the user empty."),
         "agent_unknown": lambda: _("No active user with id %(ids)s.", ids=p.get("ids", "")),
         "not_a_list": lambda: _("Send a list of user ids."),
+        "auth": lambda: _("Choose password or OAuth2."),
+        "oauth_url": lambda: _("Enter an https:// address."),
+        "oauth_save_first": lambda: _("Save the mailbox and sign in with the provider first."),
     }
     return texts[problem.code]() if problem.code in texts else problem.message
 

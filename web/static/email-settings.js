@@ -34,11 +34,13 @@
 
   var form = document.getElementById("mailbox-form");
   if (form) {
-    // shared / personal: show the agents or the owner
-    form.querySelectorAll("input[name=kind]").forEach(function (r) {
-      r.addEventListener("change", function () {
-        form.querySelectorAll("[data-kind-part]").forEach(function (part) {
-          part.hidden = part.dataset.kindPart !== r.value;
+    // shared / personal: the agents or the owner; password / OAuth2: their fields
+    [["kind", "kindPart", "data-kind-part"], ["auth", "authPart", "data-auth-part"]].forEach(function (sw) {
+      form.querySelectorAll("input[name=" + sw[0] + "]").forEach(function (r) {
+        r.addEventListener("change", function () {
+          form.querySelectorAll("[" + sw[2] + "]").forEach(function (part) {
+            part.hidden = part.dataset[sw[1]] !== r.value;
+          });
         });
       });
     });
