@@ -9,7 +9,6 @@ from typing import Annotated
 from flask import Blueprint, g, jsonify
 from pydantic import Field
 
-from centrala import audit
 from centrala.emails import mailboxes as mb
 from centrala.emails import probe
 from centrala.models_email import SECURITY, Mailbox
@@ -17,7 +16,8 @@ from centrala.models_email import SECURITY, Mailbox
 from ..api.http import admin_only, api_error
 from ..api.openapi import extend
 from ..api.schemas import Body, DbId, accepts, body, choice, error_response, json_schema
-from ..extensions import bus, client_ip, csrf, dbs, settings
+from ..extensions import bus, csrf, dbs, settings
+from .settings import commit_changed, record
 from .settings_texts import problems_text, results_json
 
 bp = Blueprint("mailboxes_api", __name__, url_prefix="/api/v1")
@@ -65,8 +65,7 @@ def _get(mailbox_id: int) -> Mailbox | None:
 
 
 def _record(s, m: Mailbox, change: str, **details) -> None:
-    audit.record(s, audit.SETTINGS_CHANGED, actor=g.api_user, target=f"mailbox.{m.id}", ip=client_ip(),
-                 change=change, via="api", address=m.address, **details)
+    record(s, m, change, actor=g.api_user, via="api", **details)
 
 
 @bp.get("/mailboxes")
@@ -114,11 +113,7 @@ def update_mailbox(mailbox_id: int):
     except mb.MailboxInvalid as exc:
         s.rollback()
         return _invalid(exc)
-    if changed:
-        _record(s, m, "mailbox.changed", fields=changed)
-    s.commit()
-    if changed:
-        mb.announce(bus(), m.id, "changed", changed)
+    commit_changed(s, m, changed, actor=g.api_user, via="api")
     return jsonify(mb.to_json(s, m))
 
 

@@ -85,9 +85,18 @@ def test_response(mailbox: Mailbox | None):
     return jsonify({"ok": all(r.ok for r in results.values()), "results": results_json(results)})
 
 
-def record(s, m: Mailbox, change: str, **details) -> None:
-    audit.record(s, audit.SETTINGS_CHANGED, actor=s.get(User, current_user.id), target=f"mailbox.{m.id}",
+def record(s, m: Mailbox, change: str, actor=None, **details) -> None:
+    audit.record(s, audit.SETTINGS_CHANGED, actor=actor or s.get(User, current_user.id), target=f"mailbox.{m.id}",
                  ip=client_ip(), change=change, address=m.address, **details)
+
+
+def commit_changed(s, m: Mailbox, changed: list, actor=None, **details) -> None:
+    """Audit and commit a mailbox's change, then tell the mail worker (nothing to tell if nothing changed)."""
+    if changed:
+        record(s, m, "mailbox.changed", actor=actor, fields=changed, **details)
+    s.commit()
+    if changed:
+        mb.announce(bus(), m.id, "changed", changed)
 
 
 def _users(s):
@@ -169,11 +178,7 @@ def edit_mailbox(mailbox_id: int):
     except mb.MailboxInvalid as exc:
         s.rollback()
         return _form({**mb.to_json(s, m), **shown(values)}, problems_text(exc), m)
-    if changed:
-        record(s, m, "mailbox.changed", fields=changed)
-    s.commit()
-    if changed:
-        mb.announce(bus(), m.id, "changed", changed)
+    commit_changed(s, m, changed)
     flash(_("Mailbox %(label)s saved.", label=m.label), "success")
     return redirect(url_for("email_settings.index"), 303)
 
@@ -189,11 +194,7 @@ def toggle_mailbox(mailbox_id: int):
         s.rollback()
         flash("; ".join(problems_text(exc).values()), "error")
         return redirect(url_for("email_settings.edit_mailbox", mailbox_id=mailbox_id), 303)
-    if changed:
-        record(s, m, "mailbox.changed", fields=changed)
-    s.commit()
-    if changed:
-        mb.announce(bus(), m.id, "changed", changed)
+    commit_changed(s, m, changed)
     return redirect(url_for("email_settings.index"), 303)
 
 
