@@ -17,7 +17,7 @@ from ..api.http import admin_only, api_error
 from ..api.openapi import extend
 from ..api.schemas import Body, DbId, accepts, body, choice, error_response, json_schema
 from ..extensions import bus, csrf, dbs, settings
-from .settings import commit_changed, record
+from .settings import commit_changed, commit_removal, record
 from .settings_texts import problems_text, results_json
 
 bp = Blueprint("mailboxes_api", __name__, url_prefix="/api/v1")
@@ -124,10 +124,7 @@ def delete_mailbox(mailbox_id: int):
     m = _get(mailbox_id)
     if m is None:
         return api_error(404, "No such mailbox.")
-    _record(s, m, "mailbox.deleted")
-    mb.remove(s, m)
-    s.commit()
-    mb.announce(bus(), mailbox_id, "deleted")
+    commit_removal(s, m, actor=g.api_user, via="api")
     return "", 204
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from centrala.emails import mailboxes as mb
 
 from ..extensions import bus, dbs
-from .settings import EMPTY, form_values, oauth_redirect, record, shown, test_response
+from .settings import EMPTY, commit_removal, form_values, oauth_redirect, record, shown, test_response
 from .settings_texts import problems_text
 
 bp = Blueprint("profile_mailbox", __name__)
@@ -75,10 +75,6 @@ def delete():
     s = dbs()
     m = mb.personal_of(s, current_user.id)
     if m is not None:
-        record(s, m, "mailbox.deleted", via="profile")
-        mid = m.id
-        mb.remove(s, m)
-        s.commit()
-        mb.announce(bus(), mid, "deleted")
+        commit_removal(s, m, via="profile")
         flash(_("Your mailbox is removed from Centrala. Its conversations stay in History."), "success")
     return redirect(url_for("profile_mailbox.mailbox"), 303)

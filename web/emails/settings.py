@@ -90,6 +90,15 @@ def record(s, m: Mailbox, change: str, actor=None, **details) -> None:
                  ip=client_ip(), change=change, address=m.address, **details)
 
 
+def commit_removal(s, m: Mailbox, actor=None, **details) -> None:
+    """Audit and delete a mailbox, commit, then tell the mail worker to drop it."""
+    mailbox_id = m.id
+    record(s, m, "mailbox.deleted", actor=actor, **details)
+    mb.remove(s, m)
+    s.commit()
+    mb.announce(bus(), mailbox_id, "deleted")
+
+
 def commit_changed(s, m: Mailbox, changed: list, actor=None, **details) -> None:
     """Audit and commit a mailbox's change, then tell the mail worker (nothing to tell if nothing changed)."""
     if changed:
@@ -204,10 +213,7 @@ def delete_mailbox(mailbox_id: int):
     s = dbs()
     m = _mailbox(mailbox_id)
     label = m.label
-    record(s, m, "mailbox.deleted")
-    mb.remove(s, m)
-    s.commit()
-    mb.announce(bus(), mailbox_id, "deleted")
+    commit_removal(s, m)
     flash(_("Mailbox %(label)s deleted. Its conversations stay in History.", label=label), "success")
     return redirect(url_for("email_settings.index"), 303)
 
