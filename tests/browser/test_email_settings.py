@@ -82,3 +82,26 @@ def test_add_mailbox_test_connection_and_save(app, live_server, new_context, mak
     page.click("#mailboxes tbody tr a")
     expect(page.locator("#password")).to_have_value("")
     expect(page.locator("#password")).to_have_attribute("placeholder", "Leave empty to keep the saved password")
+
+
+def test_my_mailbox_in_polish(app, live_server, new_context, make_user, database):
+    make_user("ann@example.com", name="Anna Nowak")
+    page = log_in(new_context(locale="pl-PL").new_page(), "ann@example.com")
+    page.goto("/profile")
+    page.click("#my-mailbox-link")
+    expect(page.locator("h1")).to_have_text("Moja skrzynka")
+    expect(page.locator("input[name=kind]")).to_have_count(0)   # one's own personal mailbox only
+    expect(page.locator("#label")).to_have_attribute("placeholder", "np. Obsługa klienta")
+    expect(page.locator("#label")).to_have_attribute("maxlength", "100")
+    expect(page.locator("[data-auth-part=oauth2]")).to_be_hidden()
+    page.check("input[name=auth][value=oauth2]")
+    expect(page.locator("[data-auth-part=oauth2]")).to_be_visible()
+    expect(page.locator("[data-auth-part=password]")).to_be_hidden()
+    page.check("input[name=auth][value=password]")
+    page.click("#save-mailbox")   # nothing filled in: the problems in Polish, nothing saved
+    expect(page.locator("#label-error")).to_have_text("To pole jest wymagane.")
+    expect(page.locator("#password-error")).to_have_text("Podaj hasło skrzynki.")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "email-my-mailbox-pl.png"), full_page=True)
+    with database.session() as s:
+        assert s.scalars(select(Mailbox)).all() == []
