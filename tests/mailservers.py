@@ -128,6 +128,7 @@ class Dovecot:
         self.host = "127.0.0.1"
         self.proc: subprocess.Popen | None = None
         self.users: dict[str, str] = {}
+        self.extra_config = ""   # appended to the configuration (e.g. an OAuth2 passdb, tests/oauth_provider.py)
         # the mail processes run as nobody: Maildirs live where nobody can reach (pytest's tmp is 0700)
         self.homes = Path(tempfile.mkdtemp(prefix="centrala-dovecot-"))
         os.chmod(self.homes, 0o711)
@@ -144,7 +145,8 @@ class Dovecot:
         (root / "passwd").touch()
         self.conf = root / "dovecot.conf"
         self.conf.write_text(CONFIG.format(root=root, run=root / "run", state=root / "state", homes=homes,
-                                           port=self.port, ssl_port=self.ssl_port, uid=MAIL_UID, gid=MAIL_UID))
+                                           port=self.port, ssl_port=self.ssl_port, uid=MAIL_UID, gid=MAIL_UID)
+                             + self.extra_config)
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=open(root / "stderr.log", "ab"))
         wait_for(self._listening, 15, what=f"dovecot on {self.port} (see {root}/dovecot.log)")

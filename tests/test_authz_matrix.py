@@ -112,6 +112,17 @@ RULES = {
     "voice_api.update_number": "admin", "voice_api.delete_number": "admin", "voice_api.list_trunks": "admin",
     "voice_api.add_trunk": "admin", "voice_api.get_trunk": "admin", "voice_api.update_trunk": "admin",
     "voice_api.delete_trunk": "admin",
+    # -- email settings (issue 13): administrators; an agent's own personal mailbox on My profile --
+    "email_settings.index": "admin", "email_settings.states": "admin", "email_settings.new_mailbox": "admin",
+    "email_settings.edit_mailbox": "admin", "email_settings.toggle_mailbox": "admin",
+    "email_settings.delete_mailbox": "admin", "email_settings.test": "admin", "email_settings.add_template": "admin",
+    "email_settings.edit_template": "admin:email_template", "email_settings.delete_template": "admin:email_template",
+    "email_settings.oauth_start": "admin", "email_settings.oauth_callback": "login",
+    "profile_mailbox.mailbox": "login", "profile_mailbox.test": "login", "profile_mailbox.delete": "login",
+    "profile_mailbox.oauth_start": "login",
+    "mailboxes_api.list_mailboxes": "admin", "mailboxes_api.add_mailbox": "admin",
+    "mailboxes_api.get_mailbox": "admin", "mailboxes_api.update_mailbox": "admin",
+    "mailboxes_api.delete_mailbox": "admin", "mailboxes_api.test_mailbox": "admin",
 }
 
 # Known and open elsewhere: the rule above is the intended one; the answer today differs.
@@ -121,7 +132,7 @@ KNOWN_OPEN: set = set()   # none today (issue 12's import owner rule landed)
 KIND_OF_PARAM = {"task_id": "task", "file_id": "file", "folder_id": "folder", "comm_id": "comm",
                  "chat_id": "chat", "contact_id": "contact", "import_id": "import", "user_id": "user",
                  "field_id": "field", "number_id": "number", "trunk_id": "trunk", "webhook_id": "webhook",
-                 "tid": "template"}
+                 "tid": "template", "mailbox_id": "mailbox"}
 # the voice prompts' files are PromptFiles, not Files
 KIND_OF_ENDPOINT = {"voice.preview": "prompt", "voice.delete": "prompt", "voice.original": "prompt"}
 
@@ -132,6 +143,7 @@ def _seed(app, database, make_user) -> dict:
     from centrala import files as store
     from centrala.models_chat import ChatConversation, ChatTemplate, ChatVisitor
     from centrala.models_contacts import Contact, CustomField
+    from centrala.models_email import EmailTemplate, Mailbox
     from centrala.models_files import Folder
     from centrala.models_tasks import Task
     from centrala.models_webhooks import Webhook
@@ -156,7 +168,10 @@ def _seed(app, database, make_user) -> dict:
         trunk = Trunk(name="carrier", host="127.0.0.2", port=5060, enabled=True)
         hook = Webhook(url="https://example.com/hook", events=[], secret="s", created_by=ids["admin"])
         template = ChatTemplate(title="Hi", body="Hello")
-        s.add_all([t, folder, call, chat, visitor, contact, field, trunk, hook, template])
+        mailbox = Mailbox(kind="personal", label="Ewa's", address="ewa@example.com", username="ewa@example.com",
+                          imap_host="127.0.0.1", imap_port=1, smtp_host="127.0.0.1", smtp_port=1, user_id=ewa)
+        email_template = EmailTemplate(title="Hi", body="<p>Hello</p>")
+        s.add_all([t, folder, call, chat, visitor, contact, field, trunk, hook, template, mailbox, email_template])
         s.flush()
         s.add(ChatConversation(communication_id=chat.id, visitor_id=visitor.id))
         number = Number(number="+48221234567", trunk_id=trunk.id, kind="gsm", label="Main", enabled=True)
@@ -168,6 +183,7 @@ def _seed(app, database, make_user) -> dict:
         s.flush()
         objects.update(task=t.id, folder=folder.id, comm=call.id, chat=chat.id, contact=contact.id,
                        field=field.id, trunk=trunk.id, webhook=hook.id, template=template.id, number=number.id,
+                       mailbox=mailbox.id, email_template=email_template.id,
                        file=f.id, import_=imp.id, prompt=1)
         objects["import"] = objects.pop("import_")
     return {"ids": ids, "tokens": tokens, "objects": objects}

@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from . import webhooks
 
     webhooks.init_app(app, start_background=start_background)   # outgoing webhooks (BEY-1)
+    __import__("web.emails.settings", fromlist=["init_app"]).init_app(app)   # Settings / Email, My mailbox, /api/v1/mailboxes
     _register_errors(app)
     from .security_headers import install as security_headers
 

@@ -30,6 +30,7 @@ SECTIONS = [
     ("general", _l("General"), "chat.general"), ("chat", _l("Chat"), "chat.chat_settings"), ("triggers", _l("Triggers"), "chat.triggers"),
     ("users", _l("Users"), "settings.users"),
     ("voice", _l("Voice"), "voice.general"),
+    ("email", _l("Email"), "email_settings.index"),
     ("audit", _l("Audit log"), "settings.audit_log"),
     ("custom_fields", _l("Custom fields"), "contacts.custom_fields"),
     ("webhooks", _l("Webhooks"), "webhooks.index"),
