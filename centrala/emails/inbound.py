@@ -58,7 +58,7 @@ class Context:
     def for_settings(cls, settings, bus) -> "Context":
         from centrala.config import Secrets
 
-        limit = int(getattr(settings, "mail_max_part_bytes", 0) or parse.MAX_PART_BYTES)
+        limit = int(settings.mail_max_part_mb) * 1024 * 1024 or parse.MAX_PART_BYTES
         return cls(bus=bus, key=Secrets.load(Path(settings.data_dir)).email_id_key,
                    data_dir=Path(settings.data_dir), max_part_bytes=limit)
 
