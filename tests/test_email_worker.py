@@ -193,3 +193,23 @@ def test_without_idle_the_worker_polls(office, database, start_worker):
     wait_for(lambda: mailbox(database, mid).state == "connected", 10, what="connected")
     office.deliver(USER, samples.plain(subject="Polled"))
     wait_for(lambda: count(database, mid) == 1, 10, what="the polled message")
+
+
+def test_centrala_mail_worker_runs_in_its_own_process(office, database, settings):
+    """``centrala mail worker``: receives until SIGTERM, then ends cleanly."""
+    import subprocess
+    import sys
+
+    mid = add_imap_mailbox(database, office)
+    env = {**os.environ, "CENTRALA_DATA_DIR": str(settings.data_dir), "CENTRALA_DATABASE_URL": settings.db_url,
+           "CENTRALA_MAIL_CA_FILE": office.ca_file, "CENTRALA_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "centrala.cli", "mail", "worker"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        office.deliver(USER, samples.plain(subject="To the separate worker"))
+        wait_for(lambda: count(database, mid) == 1, 20, what="the message received by the process")
+        assert mailbox(database, mid).state == "connected"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=20)[0]
+    assert proc.returncode == 0, out.decode()
