@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -59,7 +60,7 @@ def start_worker(database, settings, office):
     def start(**kw):
         s = dataclasses.replace(settings, mail_ca_file=office.ca_file)
         w = MailWorker(database, s, kw.pop("bus", None) or EventBus(), idle_seconds=kw.pop("idle_seconds", 3),
-                       rescan_seconds=0.2, backoff_max=0.5, **kw).start()
+                       rescan_seconds=kw.pop("rescan_seconds", 0.2), backoff_max=0.5, **kw).start()
         started.append(w)
         return w
 
@@ -213,3 +214,16 @@ def test_centrala_mail_worker_runs_in_its_own_process(office, database, settings
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=20)[0]
     assert proc.returncode == 0, out.decode()
+
+
+def test_a_settings_change_is_seen_at_once(office, database, start_worker):
+    """Settings / Email announces ``settings.changed`` (area "email"): the worker looks at once."""
+    from agents import events
+
+    bus = EventBus()
+    start_worker(bus=bus, rescan_seconds=3600)  # only the event can make it look again
+    mid = add_imap_mailbox(database, office)
+    time.sleep(0.5)
+    assert mailbox(database, mid).state == "connecting"     # not seen yet
+    bus.publish(events.SETTINGS_CHANGED, area="email", mailbox_id=mid, action="created", keys=[])
+    wait_for(lambda: mailbox(database, mid).state == "connected", 10, what="connected after the event")

@@ -9,7 +9,7 @@ batches with BODY.PEEK[] (mail stays on the server, unread), hand each to
 ``mail_poll_seconds`` where the server has no IDLE.  Any failure: state ``error`` with the reason
 in ``last_error`` (the same sentences as Test connection), a new try after a back-off doubling up
 to 5 minutes.  A mailbox switched off gets state ``disabled``; one whose connection settings change
-is reconnected.
+is reconnected (seen within ``rescan_seconds``, at once on ``settings.changed`` area "email").
 
 Database work runs on a small thread pool (``db_threads``): 50 mailboxes are 50 coroutines and a
 few threads, not 50 threads.  ``MailWorker.start()`` runs the loop in one thread (``centrala
@@ -77,6 +77,10 @@ class MailWorker:
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()          # the loop runs (tests, the runner)
+        if hasattr(bus, "subscribe"):           # Settings / Email changed a mailbox: look now
+            from agents.events import SETTINGS_CHANGED
+
+            bus.subscribe(SETTINGS_CHANGED, lambda e: e.data.get("area") == "email" and self.wake())
 
     # -- running -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -119,8 +123,11 @@ class MailWorker:
 
     def wake(self) -> None:
         """Look at the mailboxes now (a mailbox was added or changed)."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._rescan()))
+        if self._loop is not None and not self._loop.is_closed() and not self._stop.is_set():
+            try:
+                self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._rescan()))
+            except RuntimeError:       # stopped meanwhile
+                pass
 
     async def _db(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
