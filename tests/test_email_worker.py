@@ -227,3 +227,42 @@ def test_a_settings_change_is_seen_at_once(office, database, start_worker):
     assert mailbox(database, mid).state == "connecting"     # not seen yet
     bus.publish(events.SETTINGS_CHANGED, area="email", mailbox_id=mid, action="created", keys=[])
     wait_for(lambda: mailbox(database, mid).state == "connected", 10, what="connected after the event")
+
+
+def test_real_mail_through_the_server_threads_bounces_and_is_read(office, database, start_worker):
+    """A reply chain, a bounce, an auto-reply, ISO-8859-2 with an RFC 2231 name and HTML with
+    script and remote images, all delivered to the real server and fetched by the worker."""
+    from centrala.emails import ids
+    from centrala.config import Secrets
+    from centrala.models import Communication
+    from centrala.models_email import EmailAttachment
+
+    mid = add_imap_mailbox(database, office)
+    start_worker()
+    office.deliver(USER, samples.plain(frm="jan@example.com", subject="Order 5", message_id="<o5@client>"))
+    wait_for(lambda: count(database, mid) == 1, 10, what="the first message")
+    with database.session() as s:
+        comm = s.scalar(select(Communication.id))
+        key = Secrets.load(office.root.parent / "data").email_id_key
+        ours = ids.make_message_id(key, comm, "example.com")    # what emailsend would have sent
+        s.add(EmailMessage(communication_id=comm, mailbox_id=mid, direction="outbound", message_id=ours,
+                           dedup_key="ours-1", subject="Re: Order 5", text="On its way", delivery="sent"))
+        s.commit()
+    office.deliver(USER, samples.plain(frm="jan@example.com", subject="Re: Order 5", in_reply_to=f"<{ours}>",
+                                       references=f"<o5@client> <{ours}>"))
+    office.deliver(USER, samples.out_of_office("jan@example.com", in_reply_to=f"<{ours}>"))
+    office.deliver(USER, samples.bounce(ours, "jan@example.com"))
+    office.deliver(USER, samples.iso_8859_2_with_rfc2231_attachment())
+    office.deliver(USER, samples.windows_1250_html())
+    wait_for(lambda: count(database, mid) == 6, 15, what="every message")
+    with database.session() as s:
+        rows = s.scalars(select(EmailMessage).where(EmailMessage.direction == "inbound")
+                         .order_by(EmailMessage.uid)).all()
+        assert [r.communication_id == comm for r in rows] == [True, True, True, True, False, False]
+        assert [r.kind for r in rows] == ["message", "message", "auto_reply", "bounce", "message", "message"]
+        assert s.scalar(select(EmailMessage).where(EmailMessage.message_id == ours)).delivery == "failed"
+        assert s.scalar(select(func.count()).select_from(Communication)) == 3
+        [a] = s.scalars(select(EmailAttachment).where(EmailAttachment.message_id == rows[4].id)).all()
+        assert a.name == "Faktura za październik łódź.pdf"
+        assert rows[4].subject == "Faktura za październik" and "Dzień dobry" in rows[4].text
+        assert "<script" not in rows[5].html and 'data-remote-src="https://tracker.example/pixel.gif"' in rows[5].html
