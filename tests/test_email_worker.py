@@ -221,7 +221,8 @@ def test_a_settings_change_is_seen_at_once(office, database, start_worker):
     from agents import events
 
     bus = EventBus()
-    start_worker(bus=bus, rescan_seconds=3600)  # only the event can make it look again
+    w = start_worker(bus=bus, rescan_seconds=3600)  # only the event can make it look again
+    wait_for(lambda: w.scans >= 1, 10, what="the first look")
     mid = add_imap_mailbox(database, office)
     time.sleep(0.5)
     assert mailbox(database, mid).state == "connecting"     # not seen yet

@@ -77,6 +77,7 @@ class MailWorker:
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()          # the loop runs (tests, the runner)
+        self.scans = 0                          # looks at the mailboxes done (tests)
         if hasattr(bus, "subscribe"):           # Settings / Email changed a mailbox: look now
             from agents.events import SETTINGS_CHANGED
 
@@ -140,6 +141,7 @@ class MailWorker:
     async def _rescan(self) -> None:
         async with self._rescanning:
             await self._rescan_now()
+            self.scans += 1
 
     async def _rescan_now(self) -> None:
         boxes = await self._db(self._mailboxes)
