@@ -22,7 +22,6 @@ CI may run it small: ``--samples 5 --messages 300 --mailboxes 5``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import imaplib
 import os
 import re
@@ -36,6 +35,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PASSWORD = "bench password"
+
+
+def instance(tmp: Path, name: str):
+    """Settings and an upgraded SQLite database of their own for one part of the benchmark."""
+    from centrala.db import Database
+    from centrala.secretbox import SecretBox
+    from tests.helpers import instance_settings
+
+    url = f"sqlite:///{tmp / (name + '.db')}"
+    settings = instance_settings(tmp / name, url)
+    database = Database(url, secret_box=SecretBox.for_data_dir(tmp / name))
+    database.upgrade()
+    return settings, database
 
 
 def rss_mb() -> float:
@@ -124,21 +136,14 @@ class IdleWatcher(threading.Thread):
 
 def drawer_latency(args, tmp: Path, dovecot) -> dict:
     from agents import events
-    from centrala.db import Database
     from centrala.emails.worker import MailWorker
     from centrala.models import User
-    from centrala.secretbox import SecretBox
     from centrala.users import create_user
-    from tests.helpers import instance_settings
     from web import create_app
 
     user = "office@example.com"
     dovecot.add_user(user, PASSWORD)
-    data = tmp / "drawer"
-    url = f"sqlite:///{tmp / 'drawer.db'}"
-    settings = instance_settings(data, url)
-    database = Database(url, secret_box=SecretBox.for_data_dir(data))
-    database.upgrade()
+    settings, database = instance(tmp, "drawer")
     app = create_app(settings, db=database)
     app.config["EMAIL_OFFER_TIMEOUT"] = 3600
     with database.session() as s:
@@ -196,10 +201,7 @@ def _state(database, mailbox_id=None) -> str:
 
 def first_sync(args, tmp: Path, dovecot) -> dict:
     from agents.events import EventBus
-    from centrala.db import Database
     from centrala.emails.worker import MailWorker
-    from centrala.secretbox import SecretBox
-    from tests.helpers import instance_settings
 
     user = "archive@example.com"
     dovecot.add_user(user, PASSWORD)
@@ -210,11 +212,7 @@ def first_sync(args, tmp: Path, dovecot) -> dict:
         c.append("INBOX", "", imaplib.Time2Internaldate(time.time()), mail(i, user))
     c.logout()
     filled = time.monotonic() - t
-    data = tmp / "sync"
-    url = f"sqlite:///{tmp / 'sync.db'}"
-    settings = instance_settings(data, url)
-    database = Database(url, secret_box=SecretBox.for_data_dir(data))
-    database.upgrade()
+    settings, database = instance(tmp, "sync")
     mid = add_mailbox(database, dovecot, user)
     marks = {}
     samples = []
@@ -239,19 +237,12 @@ def first_sync(args, tmp: Path, dovecot) -> dict:
 
 def many_mailboxes(args, tmp: Path, dovecot) -> dict:
     from agents.events import EventBus
-    from centrala.db import Database
     from centrala.emails.worker import MailWorker
-    from centrala.secretbox import SecretBox
-    from tests.helpers import instance_settings
 
     users = [f"box{i}@example.com" for i in range(args.mailboxes)]
     for u in users:
         dovecot.add_user(u, PASSWORD)
-    data = tmp / "many"
-    url = f"sqlite:///{tmp / 'many.db'}"
-    settings = instance_settings(data, url)
-    database = Database(url, secret_box=SecretBox.for_data_dir(data))
-    database.upgrade()
+    settings, database = instance(tmp, "many")
     ids = [add_mailbox(database, dovecot, u) for u in users]
     threads_before = threading.active_count()
     t0 = time.monotonic()
@@ -298,8 +289,8 @@ def main() -> None:
         sync = first_sync(args, tmp, dovecot)
         print(f"first sync of {args.messages} messages: {sync['took']:.1f} s "
               f"({args.messages / sync['took']:.0f} msg/s; APPENDing them took {sync['filled']:.1f} s); RSS MB "
-              f"start {sync['start']:.0f}, " + ", ".join(f"{q}% {v:.0f}" for q, v in sorted(sync['marks'].items()))
-              + f", peak {sync['peak']:.0f}, end {sync['end']:.0f}", flush=True)
+              + ", ".join([f"start {sync['start']:.0f}"] + [f"{q}% {v:.0f}" for q, v in sorted(sync['marks'].items())]
+                          + [f"peak {sync['peak']:.0f}", f"end {sync['end']:.0f}"]), flush=True)
         many = many_mailboxes(args, tmp, dovecot)
         print(f"{args.mailboxes} mailboxes on one worker: threads {many['threads_before']} -> {many['threads_after']}, "
               f"all connected in {many['connected']:.1f} s, CPU while idle {many['idle_cpu']:.1f} % of a core "

@@ -26,6 +26,14 @@ def engine(app) -> OfferEngine:
     return app.extensions["centrala.offers"]
 
 
+def take_back(session, offer, state: str) -> None:
+    """A presenter's drawer item of an offer that ended (``answered`` or ``ignored``)."""
+    from .notifications import services as notifications
+
+    if offer.notification_id and offer.agent_id:
+        notifications.resolve(session, offer.agent_id, offer.notification_id, state)
+
+
 def sweep_once(app) -> int:
     """One pass of the sweep (also what tests call on an app built without background loops)."""
     with app.app_context():

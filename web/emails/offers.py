@@ -29,6 +29,7 @@ from ..notifications import notifier
 from ..notifications import services as notifications
 from ..notifications.notifier import Work
 from ..offers import engine as offer_engine
+from ..offers import take_back
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 120.0          # s an offered email waits for its agent before the next one
@@ -62,18 +63,14 @@ class EmailOffers:
                       namespace=notifications.NAMESPACE)
         return items[0].id
 
-    def _take_back(self, session, offer, state: str) -> None:
-        if offer.notification_id and offer.agent_id:
-            notifications.resolve(session, offer.agent_id, offer.notification_id, state)
-
     def withdrawn(self, session, offer, reason: str, final: bool) -> None:
-        self._take_back(session, offer, "ignored")
+        take_back(session, offer, "ignored")
 
     def accepted(self, session, offer) -> None:
-        self._take_back(session, offer, "answered")
+        take_back(session, offer, "answered")
 
     def transferred(self, session, offer) -> None:
-        self._take_back(session, offer, "answered")
+        take_back(session, offer, "answered")
 
     # -- drawer items ------------------------------------------------------------------------------
     @staticmethod
