@@ -1,4 +1,4 @@
-"""``centrala`` command line: run, db, pbx, user, trunk."""
+"""``centrala`` command line: run, db, pbx, mail, user, trunk."""
 from __future__ import annotations
 
 import json
@@ -175,6 +175,28 @@ def pbx_controller(ctx):
         await controller.run()
 
     asyncio.run(_run())
+
+
+@main.group()
+def mail():
+    """Receiving email."""
+
+
+@mail.command("worker")
+@click.pass_context
+def mail_worker(ctx):
+    """Receive the mailboxes' mail in this process (set CENTRALA_MAIL_WORKER=0 for `centrala run`
+    then: one worker per mailbox)."""
+    from agents.events import EventBus
+    from .emails.worker import run_forever
+
+    settings = _settings(ctx)
+    bus = EventBus()
+    if settings.redis_url:
+        from .eventbridge import RedisBridge
+
+        RedisBridge(bus, settings.redis_url)  # the web processes offer what arrives and fill the drawers
+    run_forever(settings, _open_db(settings), bus)
 
 
 # -- users and trunks ------------------------------------------------------------------

@@ -83,6 +83,10 @@ class Settings:
     files_max_upload_mb: int = 25     # largest single file in Files / task attachments (FIL-1)
     files_quota_mb: int = 17408       # storage quota of Files, all users together (FIL-2; 17 GB)
     mail_ca_file: str = ""            # extra CA bundle trusted for mailboxes' IMAP/SMTP (a company CA)
+    mail_worker: bool = True          # `centrala run` receives mail itself; off when `centrala mail worker` does
+    mail_idle_seconds: float = 1440.0  # IMAP IDLE re-issued after this long (servers drop it at 29-30 min)
+    mail_poll_seconds: float = 60.0   # how often a server without IDLE is asked for new mail
+    mail_max_part_mb: int = 25        # largest attachment kept of a received email
 
     _types = {
         "http_port": _int, "sip_port": _int, "rtp_start": _int, "rtp_end": _int,
@@ -94,6 +98,7 @@ class Settings:
         "voice_inbound": _bool, "voice_outbound": _bool,
         "data_dir": Path, "asterisk_root": Path,
         "files_max_upload_mb": _int, "files_quota_mb": _int,
+        "mail_worker": _bool, "mail_idle_seconds": float, "mail_poll_seconds": float, "mail_max_part_mb": _int,
     }
 
     @classmethod

@@ -1,4 +1,4 @@
-"""``centrala run``: Asterisk, the pbx controller and the web server in one command.
+"""``centrala run``: Asterisk, the pbx controller, the mail worker and the web server in one command.
 
 The web is served by gunicorn's threaded worker, the production server docker-compose.yml
 uses (Flask-SocketIO's threading mode gets its websockets through simple-websocket from it),
@@ -52,6 +52,11 @@ class Stack:
         self.bus = EventBus()
         self.controller = ControllerThread(Controller(settings, self.database, self.bus)).start()
         self.app = create_app(settings, db=self.database, bus=self.bus)
+        self.mail = None                 # the mail worker (issue 13): one asyncio loop for every mailbox
+        if settings.mail_worker:
+            from centrala.emails.worker import MailWorker
+
+            self.mail = MailWorker(self.database, settings, self.bus).start()
         self._stopper: threading.Thread | None = None
         self._lock = threading.Lock()
         self.exit_when_stopped = False   # set in gunicorn's worker: the process ends with the stop
@@ -85,6 +90,9 @@ class Stack:
                 step(f"{ended} channel(s) hung up and recorded")
             self.controller.stop()
             step("pbx controller stopped")
+            if self.mail is not None:
+                self.mail.stop(WEB_CLOSE_TIMEOUT)
+                step("mail worker stopped")
             if self.owns_asterisk:
                 AsteriskRuntime(self.settings).down()
                 step("Asterisk stopped")

@@ -119,6 +119,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from .chat.sockets import register as register_chat
 
     register_chat(app, start_background=start_background)
+    from .emails.offers import register as register_email_offers
+
+    register_email_offers(app)   # received email: offers and drawer items (issue 13)
     from .tasks.sweeper import register as register_reminders
 
     register_reminders(app, start_background=start_background)   # task due-date reminders (TSK-1)

@@ -190,6 +190,13 @@ class OfferEngine:
     def presenter(self, channel: str) -> ChannelPresenter:
         return self.presenters.get(channel) or SilentPresenter()
 
+    def _serving(self, session, communication_id: int, channel: str, eligible: list[int]) -> list[int]:
+        """The eligible agents narrowed by the channel to those who serve this conversation
+        (email: the agents of its shared mailbox), when the presenter says so."""
+        narrow = getattr(self.presenter(channel), "serving", None)
+        allowed = narrow(session, communication_id) if narrow is not None else None
+        return eligible if allowed is None else [a for a in eligible if a in allowed]
+
     def _deadline(self, session, channel: str, now: datetime) -> datetime:
         return now + timedelta(seconds=float(self.presenter(channel).timeout(session)))
 
@@ -201,7 +208,7 @@ class OfferEngine:
         if c is None or c.ended_at is not None or c.agent_id is not None:
             return None
         now = self.clock()
-        aid, tried = rules.rollover(candidates(session, c.channel), [])
+        aid, tried = rules.rollover(self._serving(session, c.id, c.channel, candidates(session, c.channel)), [])
         row = ConversationOffer(communication_id=c.id, channel=c.channel, kind=rules.OFFER, state=rules.OPEN,
                                 agent_id=aid, tried=tried, note="", anyone=False, version=0,
                                 deadline=self._deadline(session, c.channel, now) if aid is not None else now)
@@ -265,7 +272,8 @@ class OfferEngine:
         if row.kind == rules.OFFER:
             if c is None or c.ended_at is not None or c.agent_id is not None:
                 return self._close(session, before, rules.CLOSED, rules.ENDED)
-            aid, tried = rules.rollover(eligible_now(row.channel), list(before.tried))
+            aid, tried = rules.rollover(self._serving(session, row.communication_id, row.channel,
+                                                      eligible_now(row.channel)), list(before.tried))
             if aid is None and before.agent_id is None:
                 session.rollback()            # still nobody Online: look again next time
                 return 0
