@@ -125,6 +125,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from . import webhooks
 
     webhooks.init_app(app, start_background=start_background)   # outgoing webhooks (BEY-1)
+    from .emails import sending as email_sending
+
+    email_sending.init_app(app, start_background=start_background)   # email: compose, reply, outbox (issue 13)
     _register_errors(app)
     from .security_headers import install as security_headers
 

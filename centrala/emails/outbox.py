@@ -146,7 +146,7 @@ def reply(session, comm: Communication, author_id: int, text: str, attachments: 
         raise ComposeError("This conversation's mailbox was removed; the reply cannot be sent.", status=409,
                            code="no_mailbox")
     html = _body(text)
-    cc_list = _addresses(cc, "cc", required=False)
+    cc_list = addresses(cc, "cc", required=False)
     last = session.scalars(select(EmailMessage).where(EmailMessage.communication_id == comm.id,
                                                       EmailMessage.message_id != "")
                            .order_by(EmailMessage.id.desc()).limit(1)).first()
@@ -166,8 +166,8 @@ def start(session, mailbox_id: int, author_id: int, to: Sequence[str], cc: Seque
     mailbox = session.get(Mailbox, mailbox_id) if isinstance(mailbox_id, int) else None
     if mailbox is None or not any(m.id == mailbox.id for m in usable_by(session, author_id)):
         raise ComposeError("Choose a mailbox you may send from.", "mailbox_id")
-    to_list = _addresses(to, "to", required=True)
-    cc_list = _addresses(cc, "cc", required=False)
+    to_list = addresses(to, "to", required=True)
+    cc_list = addresses(cc, "cc", required=False)
     subject = (subject or "").strip()
     if not subject:
         raise ComposeError("Write a subject.", "subject")
@@ -198,7 +198,14 @@ def _body(text: str) -> str:
     return html
 
 
-def _addresses(values, field_name: str, required: bool) -> list[str]:
+def add_cc(session, message_id: int, cc: Sequence[str]) -> None:
+    """Copies of a reply to ``cc`` (checked by ``addresses``), set before the reply is committed."""
+    msg = session.get(EmailMessage, message_id)
+    if cc and msg is not None and msg.delivery == QUEUED:
+        msg.cc = [a for a in cc if a not in msg.to]
+
+
+def addresses(values, field_name: str, required: bool) -> list[str]:
     if isinstance(values, str):
         values = [values]
     out: list[str] = []
