@@ -109,14 +109,25 @@
     tplList.appendChild(o);
   });
   if (!(D.templates || []).length) { tplInput.disabled = true; $("em-template-empty").hidden = false; }
+  var lastRange = null;   // where the cursor was in the body (the template goes there)
+  document.addEventListener("selectionchange", function () {
+    var sel = window.getSelection();
+    if (sel.rangeCount && body.contains(sel.anchorNode)) lastRange = sel.getRangeAt(0).cloneRange();
+  });
   function insertTemplate() {
     var t = (D.templates || []).filter(function (x) { return x.title === tplInput.value; })[0];
     if (!t) return;
-    body.focus();
-    document.execCommand("insertHTML", false, t.body);
+    // DOM insertion, not execCommand("insertHTML"): that adds inline styles the CSP refuses
+    var tpl = document.createElement("template");
+    tpl.innerHTML = t.body;   // sanitized when saved, and again when sent
+    var frag = tpl.content;
+    if (lastRange) { lastRange.deleteContents(); lastRange.insertNode(frag); } else body.appendChild(frag);
     tplInput.value = "";
+    body.focus();
   }
-  tplInput.addEventListener("change", insertTemplate);
+  tplInput.addEventListener("input", function (e) {   // picked from the list
+    if (!e.inputType || e.inputType === "insertReplacementText") insertTemplate();
+  });
   tplInput.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); insertTemplate(); } });
 
   // attachments picked from Files
