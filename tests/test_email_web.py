@@ -193,3 +193,25 @@ def test_api_starts_an_email_and_replies(app, world, database, smtp_server):
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "mailbox_id"
     spec = c.get("/api/v1/openapi.json").get_json()
     assert {"get", "post"} <= set(spec["paths"]["/communications"])
+
+
+@pytest.mark.parametrize("text, own, quoted", [
+    ("Dzień dobry\n\nW dniu 1.12.2026 Jan pisze:\n> stara", "Dzień dobry", "W dniu 1.12.2026 Jan pisze:\n> stara"),
+    ("Hi\nOn Mon, 1 Dec 2026 at 10:00, Jan <j@x.pl> wrote:\n> old\n> older", "Hi",
+     "On Mon, 1 Dec 2026 at 10:00, Jan <j@x.pl> wrote:\n> old\n> older"),
+    ("> cytat na początku\nmoja odpowiedź", "> cytat na początku\nmoja odpowiedź", ""),
+    ("Bez cytatu", "Bez cytatu", ""),
+])
+def test_quoted_history_is_folded(text, own, quoted):
+    from web.emails.views import fold_quoted
+
+    assert fold_quoted(text) == (own, quoted)
+
+
+def test_a_bad_address_is_named_in_the_message(agent, world):
+    token = _csrf(agent)
+    r = agent.post("/email/new", headers={"X-CSRFToken": token},
+                   data={"mailbox_id": str(world["mailbox"]), "to": ["jan@example.org", "jan@@x"], "subject": "S",
+                         "html": "B"})
+    assert r.status_code == 422 and r.get_json() == {"ok": False, "field": "to",
+                                                     "error": "jan@@x is not a valid email address."}

@@ -94,9 +94,9 @@ def config_of(session) -> Config:
 class ComposeError(ChannelError):
     """A message that cannot be sent as written; ``field`` names the form field at fault."""
 
-    def __init__(self, message: str, field_name: str = "", status: int = 422, code: str = "invalid"):
+    def __init__(self, message: str, field_name: str = "", status: int = 422, code: str = "invalid", value: str = ""):
         super().__init__(status, message, code)
-        self.field = field_name
+        self.field, self.value = field_name, value   # value: the refused input (an address)
 
 
 # -- the mailbox's side (until emailsettings lands: the lead switches these to centrala.emails.mailboxes) --
@@ -215,7 +215,8 @@ def addresses(values, field_name: str, required: bool) -> list[str]:
             if not a:
                 continue
             if len(a) > 254 or not EMAIL_RE.match(a):
-                raise ComposeError(f"{part.strip()!r} is not a valid email address.", field_name)
+                raise ComposeError(f"{part.strip()!r} is not a valid email address.", field_name,
+                                   code="bad_address", value=part.strip())
             if a not in out:
                 out.append(a)
     if required and not out:

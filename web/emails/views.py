@@ -257,8 +257,8 @@ def _compose_error(exc) -> tuple:
                                  n=outbox.MAX_ATTACHMENTS // outbox.MB)}
     field = getattr(exc, "field", "") or ""
     text = messages.get(field, _("The email could not be sent."))
-    if field in ("to", "cc") and "not a valid" in str(exc):
-        text = _("%(address)s is not a valid email address.", address=str(exc).split("'")[1] if "'" in str(exc) else "")
+    if getattr(exc, "code", "") == "bad_address":
+        text = _("%(address)s is not a valid email address.", address=exc.value)
     if getattr(exc, "code", "") == "no_mailbox":
         text = _("This conversation's mailbox was removed; the reply cannot be sent.")
     return _refused(text, exc.status if exc.status in (409, 422) else 422, field)
