@@ -141,3 +141,32 @@ def test_reply_from_the_drawers_offered_item(app, database, dovecot, smtp_server
     with database.session() as s:
         assert s.get(Communication, comm).agent_id == uid
         assert s.get(User, uid).email == "ewa@example.com"
+
+
+def test_remote_images_wait_for_show_images(app, database, dovecot, smtp_server, make_user, new_context,
+                                            live_server, csp_violations):
+    uid, mailbox_id = _setup(app, database, dovecot, smtp_server, make_user)
+    pixel = f"{live_server.url}/static/favicon.svg?tracker=1"   # stands in for a sender's tracking pixel
+    with database.session() as s:
+        mb = s.get(__import__("centrala.models_email", fromlist=["Mailbox"]).Mailbox, mailbox_id)
+        c, _m = inbound_conversation(s, mb, agent_id=uid, html=f'<p>Promocja!</p><img src="{pixel}" alt="">'
+                                     '<blockquote>Poprzednia wiadomość</blockquote>')
+        comm = c.id
+    page = log_in(new_context().new_page(), "ewa@example.com")
+    answered = []
+    page.on("response", lambda r: "tracker=1" in r.url and answered.append(r.url))
+    page.goto(f"/email/{comm}")
+    frame = page.frame_locator(".em-frame")
+    expect(frame.locator("p")).to_have_text("Promocja!", timeout=T)
+    expect(frame.locator("summary")).to_have_text("Show quoted text")
+    expect(frame.locator("blockquote")).to_be_hidden()
+    assert answered == []                                # never fetched: blocked by the body's own policy
+    page.screenshot(path=str(SHOTS / "email-images-blocked.png"), full_page=True)
+    with page.expect_response(lambda r: "tracker=1" in r.url, timeout=T) as shown:
+        page.click(".em-show-images")
+    assert shown.value.status == 200
+    assert not shown.value.request.headers.get("referer")   # the sender learns nothing of the panel
+    expect(frame.locator("img")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "email-images-shown.png"))
+    # the refusals before the click were the point: they are not panel bugs
+    csp_violations[:] = [v for v in csp_violations if "tracker=1" not in v and "img-src" not in v]

@@ -187,7 +187,7 @@ def body(msg_id: int):
     html = re.sub(r"(?is)<blockquote\b", f"<details><summary>{_('Show quoted text')}</summary><blockquote", m.html or "")
     html = re.sub(r"(?is)</blockquote>", "</blockquote></details>", html)
     doc = ("<!doctype html><html><head><meta charset='utf-8'><style>body{font:14px/1.5 system-ui,sans-serif;"
-           "margin:0;color:#1f2937;overflow-wrap:anywhere}img{max-width:100%;height:auto}summary{cursor:pointer;"
+           "margin:0;padding:8px;color:#1f2937;overflow-wrap:anywhere}img{max-width:100%;height:auto}summary{cursor:pointer;"
            "color:#6b7280}blockquote{margin:0 0 0 .5em;padding-left:.75em;border-left:3px solid #d1d5db}</style>"
            f"</head><body>{html}</body></html>")
     resp = Response(doc, mimetype="text/html")

@@ -110,10 +110,11 @@
   });
   if (!(D.templates || []).length) { tplInput.disabled = true; $("em-template-empty").hidden = false; }
   var lastRange = null;   // where the cursor was in the body (the template goes there)
-  document.addEventListener("selectionchange", function () {
+  function keepRange() {
     var sel = window.getSelection();
     if (sel.rangeCount && body.contains(sel.anchorNode)) lastRange = sel.getRangeAt(0).cloneRange();
-  });
+  }
+  ["keyup", "mouseup", "input", "blur"].forEach(function (ev) { body.addEventListener(ev, keepRange); });
   function insertTemplate() {
     var t = (D.templates || []).filter(function (x) { return x.title === tplInput.value; })[0];
     if (!t) return;
