@@ -81,30 +81,19 @@ def test_new_email_with_a_template_and_a_file_from_files(app, database, dovecot,
 def test_reply_from_the_drawers_offered_item(app, database, dovecot, smtp_server, make_user, new_context,
                                              csp_violations):
     from centrala.channels.email import EMAIL
+    from centrala.conversations.offers import SilentPresenter
     from centrala.models import Communication
     from web.notifications import notifier
     from web.offers import engine
 
-    class DrawerOnly:
+    class DrawerOnly(SilentPresenter):
         """Stands in for the receiving side's presenter (web/emails/offers.py): a drawer item."""
-        def timeout(self, session):
-            return 60.0
-
         def offered(self, session, offer):
             c = session.get(Communication, offer.communication_id)
             items = notifier.notify(app, session, notifier.Work("email", [offer.agent_id],
                                                                 lambda: f"Email from {c.remote}",
                                                                 link=EMAIL.offer_link(c)))
             return items[0].id if items else None
-
-        def withdrawn(self, session, offer, reason, final):
-            return None
-
-        def accepted(self, session, offer):
-            return None
-
-        def transferred(self, session, offer):
-            return None
 
     engine(app).register("email", DrawerOnly())
     uid, mailbox_id = _setup(app, database, dovecot, smtp_server, make_user)

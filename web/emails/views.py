@@ -269,11 +269,21 @@ def _compose_error(exc) -> tuple:
 def reply(comm_id: int):
     s = dbs()
     c, _conv = _writable(comm_id)
-    try:
+
+    def write() -> dict:
         cc = outbox.addresses(request.form.getlist("cc"), "cc", required=False)
         sent = lifecycle.reply(s, c, current_user, request.form.get("html", ""),
                                _attachments_of(request.form, request.files))
         outbox.add_cc(s, sent.message.id, cc)
+        return {"message_id": sent.message.id}
+
+    return _queued(s, write)
+
+
+def _queued(s, write):
+    """Run ``write`` (it queues a message), commit and answer JSON; a refusal names its field."""
+    try:
+        result = write()
     except ChannelError as exc:
         lifecycle.discard(s)
         return _compose_error(exc)
@@ -281,7 +291,7 @@ def reply(comm_id: int):
         lifecycle.discard(s)
         return _refused(_("An attachment's name is not allowed."), 422, "attachments")
     lifecycle.commit(s, bus())
-    return jsonify({"ok": True, "message_id": sent.message.id})
+    return jsonify({"ok": True, **result})
 
 
 @bp.post("/email/messages/<int:msg_id>/retry")
@@ -329,18 +339,14 @@ def send_new():
         mailbox_id = int(request.form.get("mailbox_id") or 0)
     except ValueError:
         mailbox_id = 0
-    try:
+
+    def write() -> dict:
         c = outbox.start(s, mailbox_id, current_user.id, request.form.getlist("to"), request.form.getlist("cc"),
                          request.form.get("subject", ""), request.form.get("html", ""),
                          _attachments_of(request.form, request.files))
-    except ChannelError as exc:
-        lifecycle.discard(s)
-        return _compose_error(exc)
-    except FileError:
-        lifecycle.discard(s)
-        return _refused(_("An attachment's name is not allowed."), 422, "attachments")
-    lifecycle.commit(s, bus())
-    return jsonify({"ok": True, "id": c.id, "url": url_for("emails.view", comm_id=c.id)})
+        return {"id": c.id, "url": url_for("emails.view", comm_id=c.id)}
+
+    return _queued(s, write)
 
 
 @bp.get("/email/contacts")
