@@ -109,6 +109,9 @@ class EmailMessage(Base):
     error: Mapped[str] = mapped_column(Text, default="")                 # the server's reason of a failed send
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # when the outbox began SMTP DATA for the current attempt: a sender that died after it may have
+    # delivered the message, so it is not resent blindly (centrala/emails/outbox.py)
+    data_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -123,6 +123,12 @@ RULES = {
     "mailboxes_api.list_mailboxes": "admin", "mailboxes_api.add_mailbox": "admin",
     "mailboxes_api.get_mailbox": "admin", "mailboxes_api.update_mailbox": "admin",
     "mailboxes_api.delete_mailbox": "admin", "mailboxes_api.test_mailbox": "admin",
+    # -- email (issue 13): an email conversation is seen by its agent (or its mailbox's agents) --
+    "emails.view": "owner:email", "emails.state": "owner:email", "emails.accept": "owner:email",
+    "emails.reply": "owner:email", "emails.close": "owner:email", "emails.body": "owner:email_msg",
+    "emails.retry": "owner:email_msg", "emails.attachment": "owner:email_att",
+    "emails.new": "login", "emails.send_new": "login", "emails.contacts": "login", "emails.files": "login",
+    "emails_api.start": "login",
 }
 
 # Known and open elsewhere: the rule above is the intended one; the answer today differs.
@@ -186,7 +192,32 @@ def _seed(app, database, make_user) -> dict:
                        mailbox=mailbox.id, email_template=email_template.id,
                        file=f.id, import_=imp.id, prompt=1)
         objects["import"] = objects.pop("import_")
+        objects.update(_email_seed(s, settings, ewa))
     return {"ids": ids, "tokens": tokens, "objects": objects}
+
+
+def _email_seed(s, settings, ewa: int) -> dict:
+    """Ewa's email conversation with a message and an attachment (issue 13)."""
+    from centrala.models_email import EmailAttachment, EmailConversation, EmailMessage, Mailbox
+
+    mb = Mailbox(label="Office", address="office@example.com", username="office@example.com", imap_host="127.0.0.1",
+                 smtp_host="127.0.0.1")
+    email = Communication(channel="email", direction="inbound", outcome="in_progress", remote="jan@example.net",
+                          agent_id=ewa)
+    s.add_all([mb, email])
+    s.flush()
+    s.add(EmailConversation(communication_id=email.id, mailbox_id=mb.id, token="authz001", subject="Hi",
+                            customer="jan@example.net"))
+    msg = EmailMessage(communication_id=email.id, mailbox_id=mb.id, direction="inbound", message_id="m@x",
+                       dedup_key="m", from_addr="jan@example.net", text="Hi", html="<p>Hi</p>")
+    s.add(msg)
+    s.flush()
+    att = EmailAttachment(message_id=msg.id, name="a.txt", content_type="text/plain", size=2, stored_name="b" * 32)
+    s.add(att)
+    s.flush()
+    (settings.data_dir / "email").mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "email" / ("b" * 32)).write_bytes(b"hi")
+    return {"email": email.id, "email_msg": msg.id, "email_att": att.id}
 
 
 def _url(rule, endpoint: str, objects: dict, widget_key: str) -> str:

@@ -17,9 +17,9 @@ def test_migrations_create_schema_and_reach_head(database):
     tables = set(inspect(database.engine).get_table_names())
     assert {"users", "trunks", "pbx_status", "alembic_version", "api_tokens", "auth_tokens",
             "login_failures", "audit_log", "notifications"} <= tables
-    assert current_revision(database.url) == "0018"
+    assert current_revision(database.url) == "0019"
     database.upgrade()  # idempotent
-    assert current_revision(database.url) == "0018"
+    assert current_revision(database.url) == "0019"
 
 
 def test_downgrade_to_base_and_back(database_url):

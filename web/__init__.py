@@ -128,7 +128,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     from . import webhooks
 
     webhooks.init_app(app, start_background=start_background)   # outgoing webhooks (BEY-1)
-    __import__("web.emails.settings", fromlist=["init_app"]).init_app(app)   # Settings / Email, My mailbox, /api/v1/mailboxes
+    from .emails import sending as email_sending
+    from .emails import settings as email_settings
+
+    email_settings.init_app(app)   # Settings / Email, My mailbox, /api/v1/mailboxes
+    email_sending.init_app(app, start_background=start_background)   # email: compose, reply, outbox (issue 13)
     _register_errors(app)
     from .security_headers import install as security_headers
 

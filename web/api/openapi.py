@@ -46,7 +46,8 @@ def spec(base_url: str) -> dict:
     doc = _core(base_url)
     for part in PARTS:
         piece = part()
-        doc["paths"].update(piece.get("paths", {}))
+        for path, item in piece.get("paths", {}).items():   # a feature may add a method to a core path
+            doc["paths"].setdefault(path, {}).update(item)
         doc["components"]["schemas"].update(piece.get("schemas", {}))
     return doc
 

@@ -64,7 +64,7 @@ def _openapi() -> dict:
     return {
         "paths": {"/communications/{id}/messages": {
             "parameters": [ident],
-            "get": {"summary": "The messages of a text conversation (chat today), oldest first",
+            "get": {"summary": "The messages of a text conversation (chat, email), oldest first",
                     "description": "The conversation's agent or an administrator. A call has no messages (422).",
                     "operationId": "listMessages",
                     "responses": {"200": {"description": "The messages", "content": {"application/json": {
@@ -91,5 +91,6 @@ def _openapi() -> dict:
             "attachments": {"type": "array", "items": {"type": "object", "properties": {
                 "name": {"type": "string"}, "url": {"type": "string"}, "image": {"type": "boolean"}}}},
             "at": {"type": "string", "format": "date-time"},
-            "delivery": {"type": "string", "enum": ["received", "sent", "delivered", "failed"]}}}},
+            "delivery": {"type": "string", "enum": ["received", "queued", "sending", "sent", "delivered", "failed"],
+                         "description": "email goes queued → sending → sent | failed (the outbox)"}}}},
     }
