@@ -133,18 +133,20 @@ class Dovecot:
         self.homes = Path(tempfile.mkdtemp(prefix="centrala-dovecot-"))
         os.chmod(self.homes, 0o711)
         os.chown(self.homes, MAIL_UID, MAIL_UID)
+        # its sockets live here: a unix socket's path must stay under 108 bytes (pytest's tmp is long)
+        self.run_dir = Path(tempfile.mkdtemp(prefix="cdv-"))
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> "Dovecot":
         root = self.root
         homes = self.homes
-        for d in (root, root / "run", root / "state"):
+        for d in (root, self.run_dir, root / "state"):
             d.mkdir(parents=True, exist_ok=True)
         if not (root / "cert.pem").exists():
             _self_signed(root)
         (root / "passwd").touch()
         self.conf = root / "dovecot.conf"
-        self.conf.write_text(CONFIG.format(root=root, run=root / "run", state=root / "state", homes=homes,
+        self.conf.write_text(CONFIG.format(root=root, run=self.run_dir, state=root / "state", homes=homes,
                                            port=self.port, ssl_port=self.ssl_port, uid=MAIL_UID, gid=MAIL_UID)
                              + self.extra_config)
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.conf)], stdout=subprocess.DEVNULL,
@@ -187,6 +189,7 @@ class Dovecot:
     def __exit__(self, *exc) -> None:
         self.stop()
         shutil.rmtree(self.homes, ignore_errors=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
     @property
     def ca_file(self) -> str:
