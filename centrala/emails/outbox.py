@@ -37,7 +37,7 @@ from centrala.channels.base import ChannelError, Sent
 from centrala.contacts import EMAIL_RE
 from centrala.conversations import lifecycle
 from centrala.models import Communication, User, utcnow
-from centrala.models_email import (PERSONAL, QUEUED, SENDING, SHARED, EmailAttachment, EmailConversation,
+from centrala.models_email import (PERSONAL, QUEUED, SENDING, EmailAttachment, EmailConversation,
                                    EmailMessage, Mailbox, MailboxAgent)
 
 from . import compose, connect, ids
@@ -99,28 +99,25 @@ class ComposeError(ChannelError):
         self.field, self.value = field_name, value   # value: the refused input (an address)
 
 
-# -- the mailbox's side (until emailsettings lands: the lead switches these to centrala.emails.mailboxes) --
+# -- the mailbox's side: centrala.emails.mailboxes decides how to reach it and who may use it --
 def smtp_endpoint(session, mailbox: Mailbox, cfg: Config) -> connect.Endpoint:
-    """How to reach the mailbox's SMTP (``which="smtp"``) or IMAP server, password opened."""
+    """How to reach the mailbox's SMTP server (password opened, or an OAuth2 token refreshed)."""
     return _endpoint(session, mailbox, "smtp", cfg)
 
 
 def _endpoint(session, mailbox: Mailbox, which: str, cfg: Config) -> connect.Endpoint:
-    from centrala.secretbox import of_session
+    from types import SimpleNamespace
 
-    password = of_session(session).open(mailbox.password_sealed) or "" if mailbox.password_sealed else ""
-    return connect.Endpoint(host=getattr(mailbox, f"{which}_host"), port=getattr(mailbox, f"{which}_port"),
-                            security=getattr(mailbox, f"{which}_security"),
-                            username=mailbox.username or mailbox.address, password=password, ca_file=cfg.ca_file)
+    from centrala.emails import mailboxes
+
+    return mailboxes.endpoint(session, mailbox, which, SimpleNamespace(mail_ca_file=cfg.ca_file))
 
 
 def usable_by(session, user_id: int) -> list[Mailbox]:
     """The enabled mailboxes a user may write from: the shared ones they serve and their own."""
-    served = select(MailboxAgent.mailbox_id).where(MailboxAgent.user_id == user_id)
-    return list(session.scalars(select(Mailbox).where(
-        Mailbox.enabled.is_(True),
-        ((Mailbox.kind == SHARED) & Mailbox.id.in_(served)) | ((Mailbox.kind == PERSONAL) & (Mailbox.user_id == user_id)))
-        .order_by(Mailbox.kind.desc(), Mailbox.label)))
+    from centrala.emails import mailboxes
+
+    return [mb for mb in mailboxes.usable_by(session, user_id) if mb.enabled]
 
 
 def serves(session, user_id: int, mailbox_id: int | None) -> bool:

@@ -40,19 +40,10 @@ MAX_IDLE_SECONDS = 25 * 60
 
 
 def endpoint_of(session, mailbox: Mailbox, settings) -> Endpoint:
-    """The mailbox's IMAP endpoint, password opened (emailsettings' ``mailboxes.endpoint`` when
-    present: it also refreshes OAuth2 tokens)."""
-    try:
-        from centrala.emails import mailboxes
-    except ImportError:
-        mailboxes = None
-    if mailboxes is not None and hasattr(mailboxes, "endpoint"):
-        return mailboxes.endpoint(session, mailbox, "imap", settings)
-    from centrala.secretbox import of_session
+    """The mailbox's IMAP endpoint, password opened or OAuth2 token refreshed (the caller commits)."""
+    from centrala.emails import mailboxes
 
-    return Endpoint(host=mailbox.imap_host, port=mailbox.imap_port, security=mailbox.imap_security,
-                    username=mailbox.username, password=of_session(session).open(mailbox.password_sealed) or "",
-                    ca_file=settings.mail_ca_file)
+    return mailboxes.endpoint(session, mailbox, "imap", settings)
 
 
 def _fingerprint(mb: Mailbox) -> tuple:
