@@ -65,6 +65,10 @@ def test_attachments_are_always_downloads(agent, world, app, make_user):
     assert r.headers["Content-Disposition"].startswith("attachment")
     assert r.headers["Content-Type"] == "application/octet-stream"   # an SVG never renders
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+    with app.extensions["centrala.db"].session() as s:
+        size = s.get(EmailAttachment, att).size
+    page = agent.get(f"/email/{world['comm']}").get_data(as_text=True)
+    assert f"{size} B" in page and "0.0 KB" not in page      # sizes as Files shows them
     # an agent who does not serve the mailbox sees neither the page nor the file; nobody logged out does
     from .web_helpers import login
 

@@ -13,6 +13,9 @@ def init_app(app, start_background: bool = True) -> None:
     from .api import bp as api_bp
     from .views import bp
 
+    from ..files.services import size
+
+    app.jinja_env.filters.setdefault("human_size", size)   # 18 B, 8,44 KB (as Files shows sizes)
     db = app.extensions["centrala.db"]
     outbox.bind(db, app.extensions["centrala.settings"])
     app.register_blueprint(bp)
