@@ -38,11 +38,16 @@ def test_import_wizard_end_to_end(make_user, new_context):
     expect(page.locator("#dropzone")).to_be_visible(timeout=T)
 
     # dropped on the drop zone: a file over 10 MB is refused in the browser
-    page.evaluate("""() => {
+    # (dropped again until the page's script has taken it: under load the drop could come before
+    # the wizard's script attached its handler — CI saw the name stay empty once)
+    page.wait_for_load_state("load")
+    page.wait_for_function("""() => {
+        if (document.getElementById("file-name").textContent === "dropped.csv") return true;
         const dt = new DataTransfer();
         dt.items.add(new File([new Uint8Array(10 * 1024 * 1024 + 1)], "dropped.csv", {type: "text/csv"}));
         document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
-    }""")
+        return false;
+    }""", polling=500, timeout=3 * T)
     expect(page.locator("#file-name")).to_have_text("dropped.csv", timeout=T)
     expect(page.locator("#upload-error")).to_contain_text("larger than 10 MB", timeout=T)
 
